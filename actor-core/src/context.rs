@@ -1,0 +1,211 @@
+//! [`Context`]: what a running handler can reach: its own reference, stopping itself, children,
+//! background tasks and timers.
+//!
+//! Everything a context starts belongs to the current incarnation of the actor: when the actor
+//! stops, its background tasks and timers are cancelled and its children are stopped (in reverse
+//! order of spawning) before `on_stop` runs.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::task::{AbortHandle, JoinSet};
+
+use crate::actor::Actor;
+use crate::actor_ref::ActorRef;
+use crate::control::{ActorCell, ActorControl, ActorId, FAIL, STOP};
+use crate::error::{BoxError, SpawnError, StopReason};
+use crate::mailbox::MailboxSender;
+use crate::runtime;
+use crate::spawn::SpawnOptions;
+
+/// How long a child gets to stop gracefully when its parent stops, before it is killed.
+const CHILD_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The handler's view of its own actor; passed to every handler and hook.
+pub struct Context<A: Actor> {
+    cell: Arc<ActorCell>,
+    /// An uncounted sender, so that the actor's own timers and tasks never keep it alive.
+    tx: MailboxSender<A::Message>,
+    /// Background tasks and timers; created on first use.
+    tasks: Mutex<Option<JoinSet<()>>>,
+    children: Mutex<Vec<ActorControl>>,
+    failure: Mutex<Option<StopReason>>,
+}
+
+impl<A: Actor> Context<A> {
+    pub(crate) fn new(cell: Arc<ActorCell>, tx: MailboxSender<A::Message>) -> Self {
+        Context {
+            cell,
+            tx,
+            tasks: Mutex::new(None),
+            children: Mutex::new(Vec::new()),
+            failure: Mutex::new(None),
+        }
+    }
+
+    /// The actor's identifier.
+    pub fn id(&self) -> ActorId {
+        self.cell.id
+    }
+
+    /// The actor's name.
+    pub fn name(&self) -> &str {
+        &self.cell.name
+    }
+
+    /// A reference to this actor, to hand to others. While it exists it keeps the actor alive
+    /// (until the actor is stopped explicitly).
+    pub fn actor_ref(&self) -> ActorRef<A> {
+        ActorRef::new(self.tx.clone(), Arc::clone(&self.cell))
+    }
+
+    /// Stops this actor gracefully after the current handler: the mailbox closes, messages
+    /// already accepted are handled, then the actor stops.
+    pub fn stop(&self) {
+        self.cell.request(STOP);
+    }
+
+    /// Ends this actor abnormally after the current handler, with [`StopReason::Failed`]. Queued
+    /// messages are not handled by this incarnation.
+    pub fn fail(&self, error: impl Into<BoxError>) {
+        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some(StopReason::failed(error));
+        self.cell.request(FAIL);
+    }
+
+    /// Spawns a child actor with its type's default options. The child is stopped (and awaited,
+    /// for up to 5 s before it is killed) when this actor stops.
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](crate::spawn).
+    pub fn spawn_child<C: Actor>(&self, child: C) -> Result<ActorRef<C>, SpawnError> {
+        self.spawn_child_with(C::default_options(), child)
+    }
+
+    /// Spawns a child actor with the given options; see [`spawn_child`](Self::spawn_child).
+    ///
+    /// # Errors
+    ///
+    /// As [`spawn`](crate::spawn).
+    pub fn spawn_child_with<C: Actor>(
+        &self,
+        options: SpawnOptions,
+        child: C,
+    ) -> Result<ActorRef<C>, SpawnError> {
+        let child = runtime::spawn_actor(child, options)?;
+        self.children.lock().unwrap_or_else(PoisonError::into_inner).push(child.control());
+        Ok(child)
+    }
+
+    /// Runs a future in the background, owned by this actor: it is cancelled when the actor
+    /// stops. Use it for work that must not block the mailbox, such as a polling loop.
+    pub fn spawn_task<F>(&self, task: F) -> TaskHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        let set = tasks.get_or_insert_with(JoinSet::new);
+        // Reap finished tasks so a long-lived actor does not accumulate them.
+        while set.try_join_next().is_some() {}
+        TaskHandle(runtime::spawn_background(set, task))
+    }
+
+    /// Runs a future in the background and delivers its output to this actor as a message made
+    /// by `to_message`. The message is dropped if the actor has stopped by then.
+    pub fn spawn_task_then<F, T>(
+        &self,
+        task: F,
+        to_message: impl FnOnce(T) -> A::Message + Send + 'static,
+    ) -> TaskHandle
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let tx = self.tx.clone();
+        self.spawn_task(async move {
+            let output = task.await;
+            // The actor may have stopped meanwhile; the result is then of no use to anyone.
+            let _ = tx.send(to_message(output)).await;
+        })
+    }
+
+    /// Sends `msg` to this actor after `delay`, unless the actor stops first.
+    pub fn send_after(&self, delay: Duration, msg: A::Message) -> TaskHandle {
+        let tx = self.tx.clone();
+        self.spawn_task(async move {
+            tokio::time::sleep(delay).await;
+            let _ = tx.send(msg).await;
+        })
+    }
+
+    /// Sends a message made by `make` to this actor every `period`, the first after one period,
+    /// until the actor stops or the handle is cancelled. A tick that finds the mailbox full waits
+    /// for room, and later ticks are delayed rather than bunched up.
+    pub fn send_interval(
+        &self,
+        period: Duration,
+        mut make: impl FnMut() -> A::Message + Send + 'static,
+    ) -> TaskHandle {
+        let tx = self.tx.clone();
+        self.spawn_task(async move {
+            let start = tokio::time::Instant::now() + period;
+            let mut interval = tokio::time::interval_at(start, period);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                if tx.send(make()).await.is_err() {
+                    break;
+                }
+            }
+        })
+    }
+
+    /// The failure recorded by [`fail`](Self::fail), if any.
+    pub(crate) fn take_failure(&self) -> Option<StopReason> {
+        self.failure.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// Cancels background tasks and stops children in reverse order of spawning.
+    pub(crate) async fn shutdown(&self) {
+        let tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(mut tasks) = tasks {
+            tasks.shutdown().await;
+        }
+        let children =
+            std::mem::take(&mut *self.children.lock().unwrap_or_else(PoisonError::into_inner));
+        for child in children.iter().rev() {
+            child.stop();
+            if tokio::time::timeout(CHILD_STOP_TIMEOUT, child.stopped()).await.is_err() {
+                tracing::warn!(child = %child.name(), "child did not stop in time; killing it");
+                child.kill();
+                child.stopped().await;
+            }
+        }
+    }
+}
+
+impl<A: Actor> fmt::Debug for Context<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context").field("id", &self.cell.id).field("name", &self.cell.name).finish()
+    }
+}
+
+/// A background task or timer started from a [`Context`]. Dropping the handle does not cancel
+/// the task; the task ends with the actor or when [`cancel`](Self::cancel)led.
+#[derive(Debug, Clone)]
+pub struct TaskHandle(AbortHandle);
+
+impl TaskHandle {
+    /// Cancels the task at its next await point.
+    pub fn cancel(&self) {
+        self.0.abort();
+    }
+
+    /// Whether the task has finished (or was cancelled).
+    pub fn is_finished(&self) -> bool {
+        self.0.is_finished()
+    }
+}

@@ -1,0 +1,193 @@
+//! [`ActorControl`]: stop, kill and await any actor without knowing its type; and the per-actor
+//! cell behind every reference.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+
+use crate::error::StopReason;
+
+/// A process-unique actor identifier, assigned at spawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ActorId(u64);
+
+impl ActorId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        ActorId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// The numeric value, as shown in tracing spans.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for ActorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// The run state requested from outside the actor's task; it only ever increases within an
+/// incarnation.
+pub(crate) const RUNNING: u8 = 0;
+/// Stop gracefully: close the mailbox, handle what is queued, then stop.
+pub(crate) const STOP: u8 = 1;
+/// End the incarnation abnormally after the current handler (see `Context::fail`).
+pub(crate) const FAIL: u8 = 2;
+
+/// State shared by every reference to one actor and by its task.
+pub(crate) struct ActorCell {
+    pub(crate) id: ActorId,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) type_name: &'static str,
+    /// `RUNNING`, `STOP` or `FAIL`; read by the task after every handler.
+    pub(crate) control: AtomicU8,
+    /// Wakes the task when `control` changes while it waits for mail.
+    pub(crate) wake: Notify,
+    /// Live `ActorRef`s; the actor is asked to stop when this reaches zero.
+    pub(crate) refs: AtomicUsize,
+    /// Set once, after `on_stop` finished and every queued message was answered or dropped.
+    reason: Mutex<Option<StopReason>>,
+    stopped: Notify,
+    /// Kills the task; set right after it is spawned.
+    pub(crate) abort: OnceLock<AbortHandle>,
+    /// Whether the actor may have registry entries to remove when it stops.
+    pub(crate) registered: AtomicBool,
+}
+
+impl ActorCell {
+    pub(crate) fn new(name: Option<Cow<'static, str>>, type_name: &'static str) -> Self {
+        ActorCell {
+            id: ActorId::next(),
+            name: name.unwrap_or(Cow::Borrowed(short_type_name(type_name))),
+            type_name,
+            control: AtomicU8::new(RUNNING),
+            wake: Notify::new(),
+            refs: AtomicUsize::new(0),
+            reason: Mutex::new(None),
+            stopped: Notify::new(),
+            abort: OnceLock::new(),
+            registered: AtomicBool::new(false),
+        }
+    }
+
+    /// Asks the task to stop gracefully.
+    pub(crate) fn request(&self, state: u8) {
+        self.control.fetch_max(state, Ordering::AcqRel);
+        self.wake.notify_one();
+    }
+
+    pub(crate) fn kill(&self) {
+        match self.abort.get() {
+            Some(abort) => abort.abort(),
+            // Not spawned yet: the task will see the request before its first message.
+            None => self.request(STOP),
+        }
+    }
+
+    pub(crate) fn stop_reason(&self) -> Option<StopReason> {
+        self.reason.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Publishes the final reason; the first call wins.
+    pub(crate) fn publish(&self, reason: StopReason) {
+        {
+            let mut slot = self.reason.lock().unwrap_or_else(PoisonError::into_inner);
+            if slot.is_some() {
+                return;
+            }
+            *slot = Some(reason);
+        }
+        self.stopped.notify_waiters();
+    }
+
+    pub(crate) async fn wait_stopped(&self) -> StopReason {
+        loop {
+            let notified = self.stopped.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Register before checking, so a publish between the check and the await is seen.
+            notified.as_mut().enable();
+            if let Some(reason) = self.stop_reason() {
+                return reason;
+            }
+            notified.await;
+        }
+    }
+}
+
+fn short_type_name(full: &'static str) -> &'static str {
+    // `my_crate::module::Counter<T>` -> `Counter<T>`: cut at the last `::` before any generics.
+    let end = full.find('<').unwrap_or(full.len());
+    match full[..end].rfind("::") {
+        Some(i) => &full[i + 2..],
+        None => full,
+    }
+}
+
+/// Control over an actor of any type: identity, stop, kill, and waiting for it to stop.
+///
+/// Unlike an [`ActorRef`](crate::ActorRef), an `ActorControl` does not keep the actor alive.
+#[derive(Clone)]
+pub struct ActorControl {
+    pub(crate) cell: Arc<ActorCell>,
+}
+
+impl ActorControl {
+    /// The actor's identifier.
+    pub fn id(&self) -> ActorId {
+        self.cell.id
+    }
+
+    /// The actor's name: the one given at spawn, or its type's name.
+    pub fn name(&self) -> &str {
+        &self.cell.name
+    }
+
+    /// Asks the actor to stop gracefully: its mailbox closes at once (new messages are refused
+    /// with the message handed back), every message already accepted is handled, its children
+    /// stop, then `on_stop` runs. Returns at once; use [`stopped`](Self::stopped) to wait.
+    pub fn stop(&self) {
+        self.cell.request(STOP);
+    }
+
+    /// Kills the actor: its task is cancelled at its next await point, queued messages are
+    /// dropped (their askers get [`AskError::Stopped`](crate::AskError::Stopped)) and `on_stop`
+    /// does not run.
+    pub fn kill(&self) {
+        self.cell.kill();
+    }
+
+    /// Waits until the actor has fully stopped (after `on_stop` finished) and returns why.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future has no effect on the actor.
+    pub async fn stopped(&self) -> StopReason {
+        self.cell.wait_stopped().await
+    }
+
+    /// Whether the actor has not yet fully stopped.
+    pub fn is_alive(&self) -> bool {
+        self.cell.stop_reason().is_none()
+    }
+
+    /// The reason the actor stopped, or `None` while it is alive.
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.cell.stop_reason()
+    }
+}
+
+impl fmt::Debug for ActorControl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ActorControl")
+            .field("id", &self.cell.id)
+            .field("name", &self.cell.name)
+            .finish()
+    }
+}

@@ -1,0 +1,194 @@
+//! Error types and the reason an actor stopped.
+//!
+//! Sending never loses a message silently: [`SendError`] and [`TrySendError`] hand the message
+//! back. Asking never hangs: [`AskError`] says why no reply came.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+
+/// A boxed error, as returned by [`Actor::on_start`](crate::Actor::on_start).
+pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+/// The mailbox is closed: the actor has stopped or is stopping. The message is handed back.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the actor's mailbox is closed")]
+pub struct SendError<M>(pub M);
+
+impl<M> SendError<M> {
+    /// Returns the message that could not be sent.
+    pub fn into_inner(self) -> M {
+        self.0
+    }
+}
+
+impl<M> fmt::Debug for SendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SendError(..)")
+    }
+}
+
+/// Why [`ActorRef::try_tell`](crate::ActorRef::try_tell) did not enqueue; the message is handed
+/// back in either case.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrySendError<M> {
+    /// The mailbox is at capacity.
+    #[error("the actor's mailbox is full")]
+    Full(M),
+    /// The mailbox is closed: the actor has stopped or is stopping.
+    #[error("the actor's mailbox is closed")]
+    Closed(M),
+}
+
+impl<M> TrySendError<M> {
+    /// Returns the message that could not be sent.
+    pub fn into_inner(self) -> M {
+        match self {
+            TrySendError::Full(m) | TrySendError::Closed(m) => m,
+        }
+    }
+
+    /// Whether the mailbox was full (rather than closed).
+    pub fn is_full(&self) -> bool {
+        matches!(self, TrySendError::Full(_))
+    }
+}
+
+impl<M> fmt::Debug for TrySendError<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySendError::Full(_) => f.write_str("Full(..)"),
+            TrySendError::Closed(_) => f.write_str("Closed(..)"),
+        }
+    }
+}
+
+impl<M> From<SendError<M>> for TrySendError<M> {
+    fn from(e: SendError<M>) -> Self {
+        TrySendError::Closed(e.0)
+    }
+}
+
+/// Why an ask produced no reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum AskError {
+    /// The request was never enqueued: the mailbox is closed.
+    #[error("the actor is not running")]
+    Closed,
+    /// The request was enqueued, but the actor stopped (or was killed, or dropped the reply)
+    /// before replying.
+    #[error("the actor stopped before replying")]
+    Stopped,
+    /// The actor panicked while the request was being handled (or was in flight in a shared
+    /// handler when another handler panicked).
+    #[error("the actor panicked while handling the request")]
+    Panicked,
+    /// No reply arrived within the timeout. The request may still be handled; its reply is
+    /// discarded.
+    #[error("the request timed out")]
+    Timeout,
+}
+
+/// The result of calling a generated handle method whose handler returns `Result<T, E>`: either
+/// the handler's own error or the reason the request got no reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError<E> {
+    /// The handler ran and returned this error; the actor keeps running.
+    #[error(transparent)]
+    Handler(E),
+    /// The request got no reply.
+    #[error(transparent)]
+    Ask(#[from] AskError),
+}
+
+/// Why an actor could not be spawned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SpawnError {
+    /// `spawn` was called outside a tokio runtime.
+    #[error("spawn must be called from within a tokio runtime")]
+    NoRuntime,
+    /// A bounded mailbox needs room for at least one message.
+    #[error("a bounded mailbox needs a capacity of at least 1")]
+    ZeroCapacity,
+    /// Shared handlers need a concurrency limit of at least 1.
+    #[error("the shared-handler concurrency limit must be at least 1")]
+    ZeroSharedLimit,
+}
+
+/// Why a registry operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// Another live actor is registered under this name.
+    #[error("the name `{0}` is already registered")]
+    NameTaken(String),
+    /// The actor has already stopped, so registering it would leave a dead entry.
+    #[error("the actor has already stopped")]
+    NotAlive,
+    /// No live actor is registered under this name.
+    #[error("no actor is registered as `{0}`")]
+    NotFound(String),
+    /// An actor is registered under this name, but it is of another type.
+    #[error("the actor registered as `{name}` is a `{found}`, not a `{expected}`")]
+    WrongType {
+        /// The name looked up.
+        name: String,
+        /// The type the caller asked for.
+        expected: &'static str,
+        /// The type of the registered actor.
+        found: &'static str,
+    },
+}
+
+/// Why an actor stopped; given to [`Actor::on_stop`](crate::Actor::on_stop) and returned by
+/// [`ActorRef::stopped`](crate::ActorRef::stopped).
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// Stopped on request, or because every [`ActorRef`](crate::ActorRef) was dropped, after
+    /// handling every message it had accepted.
+    Normal,
+    /// Killed: stopped at once, without handling its queued messages or running `on_stop`.
+    Killed,
+    /// A handler or hook panicked; the panic message is kept.
+    Panicked(Arc<str>),
+    /// `on_start` returned an error, or a handler called
+    /// [`Context::fail`](crate::Context::fail).
+    Failed(Arc<dyn Error + Send + Sync + 'static>),
+}
+
+impl StopReason {
+    /// Whether this is an abnormal exit (anything but [`StopReason::Normal`]).
+    pub fn is_abnormal(&self) -> bool {
+        !matches!(self, StopReason::Normal)
+    }
+
+    /// Wraps an error as [`StopReason::Failed`].
+    pub fn failed(error: impl Into<BoxError>) -> Self {
+        StopReason::Failed(Arc::from(error.into()))
+    }
+}
+
+impl fmt::Debug for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::Normal => f.write_str("Normal"),
+            StopReason::Killed => f.write_str("Killed"),
+            StopReason::Panicked(m) => f.debug_tuple("Panicked").field(m).finish(),
+            StopReason::Failed(e) => f.debug_tuple("Failed").field(&e.to_string()).finish(),
+        }
+    }
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopReason::Normal => f.write_str("stopped normally"),
+            StopReason::Killed => f.write_str("killed"),
+            StopReason::Panicked(m) => write!(f, "panicked: {m}"),
+            StopReason::Failed(e) => write!(f, "failed: {e}"),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! Spawning actors: [`spawn`] with the actor type's defaults, or [`SpawnOptions`] to choose.
+
+use std::borrow::Cow;
+
+use crate::actor::Actor;
+use crate::actor_ref::ActorRef;
+use crate::error::SpawnError;
+use crate::mailbox::Mailbox;
+use crate::runtime;
+
+/// Spawns an actor on the current tokio runtime with [`Actor::default_options`].
+///
+/// The actor's task starts at once; `on_start` runs before its first message, and messages sent
+/// meanwhile are queued.
+///
+/// # Errors
+///
+/// [`SpawnError::NoRuntime`] outside a tokio runtime; invalid options (see [`SpawnOptions`]).
+pub fn spawn<A: Actor>(actor: A) -> Result<ActorRef<A>, SpawnError> {
+    runtime::spawn_actor(actor, A::default_options())
+}
+
+/// How to spawn an actor: its name, mailbox and shared-handler concurrency limit.
+///
+/// ```
+/// # use actor_core::{Actor, Context, Mailbox, SpawnOptions};
+/// # struct Worker;
+/// # impl Actor for Worker {
+/// #     type Message = ();
+/// #     async fn handle(&mut self, _msg: (), _ctx: &Context<Self>) {}
+/// # }
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let worker = SpawnOptions::new()
+///     .with_name("worker-1")
+///     .with_mailbox(Mailbox::Bounded(64))
+///     .spawn(Worker)?;
+/// assert_eq!(worker.name(), "worker-1");
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpawnOptions {
+    pub(crate) name: Option<Cow<'static, str>>,
+    pub(crate) mailbox: Mailbox,
+    pub(crate) max_shared: usize,
+}
+
+impl SpawnOptions {
+    /// The default limit on shared handlers running at once.
+    pub const DEFAULT_MAX_SHARED: usize = 64;
+
+    /// Default options: no name (the type's name is used), a bounded mailbox of
+    /// [`Mailbox::DEFAULT_CAPACITY`], and [`DEFAULT_MAX_SHARED`](Self::DEFAULT_MAX_SHARED).
+    pub const fn new() -> Self {
+        SpawnOptions {
+            name: None,
+            mailbox: Mailbox::Bounded(Mailbox::DEFAULT_CAPACITY),
+            max_shared: Self::DEFAULT_MAX_SHARED,
+        }
+    }
+
+    /// Names the actor, for tracing and debugging. Names need not be unique; see
+    /// [`registry`](crate::registry) for lookup by name.
+    pub fn with_name(mut self, name: impl Into<Cow<'static, str>>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Chooses the mailbox.
+    pub fn with_mailbox(mut self, mailbox: Mailbox) -> Self {
+        self.mailbox = mailbox;
+        self
+    }
+
+    /// Sets how many shared handlers may run at once; while the limit is reached, the actor
+    /// takes no new message.
+    pub fn with_max_shared(mut self, limit: usize) -> Self {
+        self.max_shared = limit;
+        self
+    }
+
+    /// The name, if one was given.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The mailbox.
+    pub fn mailbox(&self) -> Mailbox {
+        self.mailbox
+    }
+
+    /// The shared-handler concurrency limit.
+    pub fn max_shared(&self) -> usize {
+        self.max_shared
+    }
+
+    /// Spawns `actor` with these options; see [`spawn`].
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::NoRuntime`] outside a tokio runtime, [`SpawnError::ZeroCapacity`] for
+    /// `Mailbox::Bounded(0)`, [`SpawnError::ZeroSharedLimit`] for a shared limit of 0.
+    pub fn spawn<A: Actor>(self, actor: A) -> Result<ActorRef<A>, SpawnError> {
+        runtime::spawn_actor(actor, self)
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), SpawnError> {
+        if self.mailbox == Mailbox::Bounded(0) {
+            return Err(SpawnError::ZeroCapacity);
+        }
+        if self.max_shared == 0 {
+            return Err(SpawnError::ZeroSharedLimit);
+        }
+        Ok(())
+    }
+}
+
+impl Default for SpawnOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}

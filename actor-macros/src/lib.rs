@@ -1,0 +1,3 @@
+//! The `#[actor]` attribute for `actor-core`.
+//!
+//! This crate is not built yet and exports no macro.
