@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::actor::Actor;
-use crate::control::{ActorCell, ActorControl, ActorId, STOP};
+use crate::control::{ActorCell, ActorControl, ActorId, RUNNING, STOP};
 use crate::error::{AskError, SendError, StopReason, TrySendError};
 use crate::mailbox::MailboxSender;
 use crate::reply::{self, Reply};
@@ -47,6 +47,9 @@ impl<A: Actor> ActorRef<A> {
     /// If the future is dropped before it completes, the message was not enqueued.
     #[inline]
     pub async fn tell(&self, msg: A::Message) -> Result<(), SendError<A::Message>> {
+        if !self.accepting() {
+            return Err(SendError(msg));
+        }
         self.tx.send(msg).await
     }
 
@@ -57,6 +60,9 @@ impl<A: Actor> ActorRef<A> {
     /// [`TrySendError::Full`] or [`TrySendError::Closed`], each with the message.
     #[inline]
     pub fn try_tell(&self, msg: A::Message) -> Result<(), TrySendError<A::Message>> {
+        if !self.accepting() {
+            return Err(TrySendError::Closed(msg));
+        }
         self.tx.try_send(msg)
     }
 
@@ -94,6 +100,9 @@ impl<A: Actor> ActorRef<A> {
     /// the reply is discarded.
     #[inline]
     pub async fn ask<R>(&self, make: impl FnOnce(Reply<R>) -> A::Message) -> Result<R, AskError> {
+        if !self.accepting() {
+            return Err(AskError::Closed);
+        }
         let (reply, rx) = Reply::channel();
         if self.tx.send(make(reply)).await.is_err() {
             return Err(AskError::Closed);
@@ -120,6 +129,14 @@ impl<A: Actor> ActorRef<A> {
             Ok(result) => result,
             Err(_) => Err(AskError::Timeout),
         }
+    }
+
+    /// Whether the actor still accepts messages: not asked to stop. The mailbox itself closes a
+    /// moment later, when the actor's task sees the request; checking here makes a stop refuse
+    /// new messages from the moment `stop` returns.
+    #[inline]
+    fn accepting(&self) -> bool {
+        self.cell.control.load(Ordering::Acquire) == RUNNING
     }
 
     /// Asks the actor to stop gracefully; see [`ActorControl::stop`].

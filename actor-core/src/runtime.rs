@@ -47,8 +47,10 @@ pub(crate) fn spawn_actor<A: Actor>(
     let actor_ref = ActorRef::new(tx.clone(), Arc::clone(&cell));
     let span = tracing::info_span!("actor", name = %cell.name, id = cell.id.get());
     let ctx = Context::new(Arc::clone(&cell), tx);
-    let task =
-        runtime.spawn(run(actor, rx, ctx, cell.clone(), options.max_shared).instrument(span));
+    let task = runtime.spawn(
+        run(actor, rx, ctx, cell.clone(), options.max_shared, KillGuard { cell: cell.clone() })
+            .instrument(span),
+    );
     // The cell is new and nobody else sets its abort handle.
     let _ = cell.abort.set(task.abort_handle());
     Ok(actor_ref)
@@ -79,14 +81,18 @@ impl Drop for KillGuard {
 }
 
 async fn run<A: Actor>(
-    mut actor: A,
-    mut rx: MailboxReceiver<A::Message>,
+    actor: A,
+    rx: MailboxReceiver<A::Message>,
     ctx: Context<A>,
     cell: Arc<ActorCell>,
     max_shared: usize,
+    // A parameter, not a local: a task killed before its first poll drops it too. It is the
+    // last parameter and the rebinds below come after it, so in either case it is dropped after
+    // the state and the queued messages.
+    guard: KillGuard,
 ) {
-    // Declared first so that it is dropped last, after the queued messages were answered.
-    let _guard = KillGuard { cell: Arc::clone(&cell) };
+    let _guard = guard;
+    let (mut actor, mut rx, ctx) = (actor, rx, ctx);
     tracing::debug!("actor started");
     let mut pending = None;
     let reason = incarnation(&mut actor, &mut rx, &ctx, &cell, max_shared, &mut pending).await;

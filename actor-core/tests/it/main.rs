@@ -1,0 +1,12 @@
+//! Integration tests for actor-core, through its public API only.
+//!
+//! One binary for the whole crate (see STYLE.md); each module is one area of the contract.
+
+mod support;
+
+mod lifecycle;
+mod messaging;
+mod panics;
+mod registry;
+mod shared;
+mod timers;

@@ -1,0 +1,80 @@
+//! Panic isolation: the asker learns of the panic, queued askers are answered, nobody hangs.
+
+use actor_core::{AskError, StopReason};
+use futures_util::future::{join, join_all};
+
+use crate::support::{Probe, ProbeMsg, events_of, pause};
+
+#[tokio::test]
+async fn a_panic_answers_its_asker_and_every_queued_asker() {
+    let probe = actor_core::spawn(Probe::default()).unwrap();
+    let gate = pause(&probe).await;
+
+    // `join` and `join_all` poll in order, so the panic is queued first and the echoes behind it.
+    let asks = join(
+        probe.ask(ProbeMsg::Panic),
+        join_all((0..100).map(|i| probe.ask(move |reply| ProbeMsg::Echo(i, reply)))),
+    );
+    let release = async {
+        tokio::task::yield_now().await;
+        gate.send(()).unwrap();
+    };
+    let ((panicked, queued), ()) = join(asks, release).await;
+
+    assert_eq!(panicked, Err(AskError::Panicked));
+    assert_eq!(queued.len(), 100);
+    assert!(queued.iter().all(|r| *r == Err(AskError::Stopped)), "{queued:?}");
+    match probe.stopped().await {
+        StopReason::Panicked(message) => assert_eq!(&*message, "boom"),
+        other => panic!("expected Panicked, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_panic_after_an_await_still_reports_the_panic() {
+    let probe = actor_core::spawn(Probe::default()).unwrap();
+    assert_eq!(probe.ask(ProbeMsg::PanicAfterAwait).await, Err(AskError::Panicked));
+    assert!(matches!(probe.stopped().await, StopReason::Panicked(_)));
+}
+
+#[tokio::test]
+async fn on_stop_runs_after_a_panic_and_other_actors_are_unaffected() {
+    let probe = Probe::default();
+    let events = probe.events.clone();
+    let probe = actor_core::spawn(probe).unwrap();
+    let bystander = actor_core::spawn(Probe::default()).unwrap();
+
+    assert_eq!(probe.ask(ProbeMsg::Panic).await, Err(AskError::Panicked));
+    probe.stopped().await;
+    assert_eq!(events_of(&events), ["start", "stop: panicked: boom"]);
+
+    bystander.tell(ProbeMsg::Add(5)).await.unwrap();
+    assert_eq!(bystander.ask(ProbeMsg::Total).await, Ok(5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_on_a_multi_threaded_runtime_loses_no_asker() {
+    let probe = actor_core::spawn(Probe::default()).unwrap();
+    let asks: Vec<_> = (0..1_000u64)
+        .map(|i| {
+            let probe = probe.clone();
+            tokio::spawn(async move {
+                if i == 500 {
+                    probe.ask(ProbeMsg::Panic).await.map(|()| i)
+                } else {
+                    probe.ask(|reply| ProbeMsg::Echo(i, reply)).await
+                }
+            })
+        })
+        .collect();
+    let mut panicked = 0;
+    for (i, ask) in join_all(asks).await.into_iter().enumerate() {
+        match ask.unwrap() {
+            Ok(n) => assert_eq!(n, i as u64),
+            Err(AskError::Panicked) => panicked += 1,
+            Err(AskError::Stopped | AskError::Closed) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(panicked, 1, "exactly the panicking asker sees the panic");
+}
