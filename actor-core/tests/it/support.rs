@@ -7,21 +7,21 @@ use tokio::sync::oneshot;
 
 /// An actor that can be paused, made to panic, and asked what it saw.
 #[derive(Default)]
-pub struct Probe {
-    pub total: u64,
-    pub log: Vec<(u32, u32)>,
+pub(crate) struct Probe {
+    pub(crate) total: u64,
+    pub(crate) log: Vec<(u32, u32)>,
     /// What happened, shared with the test: survives the actor.
-    pub events: Events,
+    pub(crate) events: Events,
 }
 
-pub type Events = Arc<Mutex<Vec<String>>>;
+pub(crate) type Events = Arc<Mutex<Vec<String>>>;
 
-pub fn events_of(events: &Events) -> Vec<String> {
+pub(crate) fn events_of(events: &Events) -> Vec<String> {
     events.lock().unwrap().clone()
 }
 
 #[derive(Debug)]
-pub enum ProbeMsg {
+pub(crate) enum ProbeMsg {
     Add(u64),
     Record {
         sender: u32,
@@ -78,7 +78,7 @@ impl Actor for Probe {
 
 /// Pauses `actor` until the returned sender is used or dropped. Returns once the actor is
 /// inside the blocking handler, so its whole mailbox is free.
-pub async fn pause(actor: &ActorRef<Probe>) -> oneshot::Sender<()> {
+pub(crate) async fn pause(actor: &ActorRef<Probe>) -> oneshot::Sender<()> {
     let (started_tx, started_rx) = oneshot::channel();
     let (gate_tx, gate_rx) = oneshot::channel();
     actor.tell(ProbeMsg::Block { started: started_tx, gate: gate_rx }).await.unwrap();
@@ -88,6 +88,6 @@ pub async fn pause(actor: &ActorRef<Probe>) -> oneshot::Sender<()> {
 
 /// Polls `fut` exactly once. An ask polled once has enqueued its request (if there was room)
 /// and is waiting for the reply, which makes mailbox order deterministic in tests.
-pub async fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> std::task::Poll<F::Output> {
+pub(crate) async fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> std::task::Poll<F::Output> {
     std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *fut).poll(cx))).await
 }
