@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::Waker;
 
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
@@ -48,8 +49,10 @@ pub(crate) struct ActorCell {
     pub(crate) type_name: &'static str,
     /// `RUNNING`, `STOP` or `FAIL`; read by the task after every handler.
     pub(crate) control: AtomicU8,
-    /// Wakes the task when `control` changes while it waits for mail.
-    pub(crate) wake: Notify,
+    /// Wakes the task when `control` changes while it waits for mail. The task stores its waker
+    /// here only when it changes (for a tokio task: once), so the hot path takes no lock and no
+    /// atomic read-modify-write; the rare requester pays for the lock.
+    waker: Mutex<Option<Waker>>,
     /// Live `ActorRef`s; the actor is asked to stop when this reaches zero.
     pub(crate) refs: AtomicUsize,
     /// Set once, after `on_stop` finished and every queued message was answered or dropped.
@@ -68,7 +71,7 @@ impl ActorCell {
             name: name.unwrap_or(Cow::Borrowed(short_type_name(type_name))),
             type_name,
             control: AtomicU8::new(RUNNING),
-            wake: Notify::new(),
+            waker: Mutex::new(None),
             refs: AtomicUsize::new(0),
             reason: Mutex::new(None),
             stopped: Notify::new(),
@@ -79,8 +82,25 @@ impl ActorCell {
 
     /// Asks the task to stop gracefully.
     pub(crate) fn request(&self, state: u8) {
-        self.control.fetch_max(state, Ordering::AcqRel);
-        self.wake.notify_one();
+        self.control.fetch_max(state, Ordering::SeqCst);
+        let waker = self.waker.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Makes sure that a later [`request`](Self::request) wakes the task polling with `cx`, then
+    /// returns the current control state. `registered` is the task's memory of what it stored.
+    #[inline]
+    pub(crate) fn watch(&self, registered: &mut Option<Waker>, cx: &std::task::Context<'_>) -> u8 {
+        if !registered.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) {
+            let waker = cx.waker().clone();
+            *self.waker.lock().unwrap_or_else(PoisonError::into_inner) = Some(waker.clone());
+            *registered = Some(waker);
+        }
+        // After the store: a request either sees the stored waker or is seen here (the lock orders
+        // a fresh store; an earlier store was already visible to any requester).
+        self.control.load(Ordering::SeqCst)
     }
 
     pub(crate) fn kill(&self) {

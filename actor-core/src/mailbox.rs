@@ -3,6 +3,8 @@
 //! A mailbox is a tokio mpsc channel of the actor's own message enum: a message is moved into
 //! the channel's slot, never boxed, and nothing is allocated per message.
 
+use std::task::{Context, Poll};
+
 use tokio::sync::mpsc;
 
 use crate::error::{SendError, TrySendError};
@@ -118,6 +120,15 @@ impl<M> MailboxReceiver<M> {
         match self {
             MailboxReceiver::Bounded(rx) => rx.recv().await,
             MailboxReceiver::Unbounded(rx) => rx.recv().await,
+        }
+    }
+
+    /// Polls for the next message; `Ready(None)` once the mailbox is closed and empty.
+    #[inline]
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<M>> {
+        match self {
+            MailboxReceiver::Bounded(rx) => rx.poll_recv(cx),
+            MailboxReceiver::Unbounded(rx) => rx.poll_recv(cx),
         }
     }
 

@@ -18,7 +18,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::Poll;
+use std::task::{Poll, Waker};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -47,10 +47,9 @@ pub(crate) fn spawn_actor<A: Actor>(
     let actor_ref = ActorRef::new(tx.clone(), Arc::clone(&cell));
     let span = tracing::info_span!("actor", name = %cell.name, id = cell.id.get());
     let ctx = Context::new(Arc::clone(&cell), tx);
-    let task = runtime.spawn(
-        run(actor, rx, ctx, cell.clone(), options.max_shared, KillGuard { cell: cell.clone() })
-            .instrument(span),
-    );
+    let fut =
+        run(actor, rx, ctx, cell.clone(), options.max_shared, KillGuard { cell: cell.clone() });
+    let task = runtime.spawn(fut.instrument(span));
     // The cell is new and nobody else sets its abort handle.
     let _ = cell.abort.set(task.abort_handle());
     Ok(actor_ref)
@@ -152,6 +151,8 @@ async fn message_loop<A: Actor>(
     pending: &mut Option<A::Message>,
 ) -> StopReason {
     let mut closed = false;
+    // The waker last stored in the cell, so that it is stored again only when it changes.
+    let mut waker: Option<Waker> = None;
     loop {
         match cell.control.load(Ordering::Acquire) {
             RUNNING => {}
@@ -165,21 +166,11 @@ async fn message_loop<A: Actor>(
         }
         let msg = match pending.take() {
             Some(msg) => msg,
-            None => {
-                let next = if closed {
-                    rx.recv().await
-                } else {
-                    tokio::select! {
-                        biased;
-                        next = rx.recv() => next,
-                        () = cell.wake.notified() => continue,
-                    }
-                };
-                match next {
-                    Some(msg) => msg,
-                    None => return StopReason::Normal,
-                }
-            }
+            None => match poll_fn(|cx| poll_next(rx, cell, !closed, &mut waker, cx)).await {
+                Next::Message(msg) => msg,
+                Next::Closed => return StopReason::Normal,
+                Next::Control => continue,
+            },
         };
         tracing::trace!("message");
         let msg = match actor.handle_shared(msg, ctx) {
@@ -207,8 +198,8 @@ async fn message_loop<A: Actor>(
                     tokio::select! {
                         biased;
                         Some(()) = in_flight.next() => {}
-                        next = rx.recv(), if accepting => match next {
-                            Some(msg) => {
+                        next = poll_fn(|cx| poll_next(rx, cell, !closed, &mut waker, cx)), if accepting => match next {
+                            Next::Message(msg) => {
                                 tracing::trace!("message");
                                 // Reborrowed from `actor` (not held as `&A`) so the task is `Send` without `A: Sync`.
                                 match actor.handle_shared(msg, ctx) {
@@ -217,9 +208,9 @@ async fn message_loop<A: Actor>(
                                     Dispatch::Exclusive(msg) => *pending = Some(msg),
                                 }
                             }
-                            None => ended = true,
+                            Next::Closed => ended = true,
+                            Next::Control => {}
                         },
-                        () = cell.wake.notified(), if accepting && !closed => {}
                         else => break,
                     }
                 }
@@ -231,6 +222,33 @@ async fn message_loop<A: Actor>(
         };
         actor.handle(msg, ctx).await;
     }
+}
+
+/// What the actor's task wakes up for.
+enum Next<M> {
+    Message(M),
+    /// The mailbox is closed and empty.
+    Closed,
+    /// A stop or failure was requested while the mailbox was empty.
+    Control,
+}
+
+/// Polls the mailbox; with `watch_control`, also wakes up for a stop or failure request.
+#[inline]
+fn poll_next<M>(
+    rx: &mut MailboxReceiver<M>,
+    cell: &ActorCell,
+    watch_control: bool,
+    registered: &mut Option<Waker>,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Next<M>> {
+    if let Poll::Ready(next) = rx.poll_recv(cx) {
+        return Poll::Ready(next.map_or(Next::Closed, Next::Message));
+    }
+    if watch_control && cell.watch(registered, cx) != RUNNING {
+        return Poll::Ready(Next::Control);
+    }
+    Poll::Pending
 }
 
 /// Polls `fut`, turning a panic into `Err(message)`. The future is dropped right after a panic,

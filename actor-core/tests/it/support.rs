@@ -88,6 +88,8 @@ pub(crate) async fn pause(actor: &ActorRef<Probe>) -> oneshot::Sender<()> {
 
 /// Polls `fut` exactly once. An ask polled once has enqueued its request (if there was room)
 /// and is waiting for the reply, which makes mailbox order deterministic in tests.
-pub(crate) async fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> std::task::Poll<F::Output> {
+pub(crate) async fn poll_once<F: std::future::Future + Unpin>(
+    fut: &mut F,
+) -> std::task::Poll<F::Output> {
     std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *fut).poll(cx))).await
 }
