@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::actor::Actor;
 use crate::control::{ActorCell, ActorControl, ActorId, RUNNING, STOP};
 use crate::error::{AskError, SendError, StopReason, TrySendError};
-use crate::mailbox::MailboxSender;
+use crate::mailbox::{self, MailboxSender};
 use crate::reply::{self, Reply};
 
 /// A typed reference to a running actor: cheap to clone, `Send + Sync`.
@@ -50,7 +50,7 @@ impl<A: Actor> ActorRef<A> {
         if !self.accepting() {
             return Err(SendError(msg));
         }
-        self.tx.send(msg).await
+        self.tx.send(msg).await.map_err(mailbox::send_error)
     }
 
     /// Sends a message if the mailbox has room right now; never waits.
@@ -63,7 +63,7 @@ impl<A: Actor> ActorRef<A> {
         if !self.accepting() {
             return Err(TrySendError::Closed(msg));
         }
-        self.tx.try_send(msg)
+        self.tx.try_send(msg).map_err(mailbox::try_send_error)
     }
 
     /// Sends a request built around a fresh [`Reply`] and waits for the answer.
@@ -160,7 +160,7 @@ impl<A: Actor> ActorRef<A> {
 
     /// Whether the actor has not yet fully stopped.
     pub fn is_alive(&self) -> bool {
-        self.cell.stop_reason().is_none()
+        self.cell.is_alive()
     }
 
     /// The actor's identifier.
@@ -176,7 +176,7 @@ impl<A: Actor> ActorRef<A> {
     /// How many more messages the mailbox accepts right now without waiting (`None` if
     /// unbounded).
     pub fn free_capacity(&self) -> Option<usize> {
-        self.tx.free_capacity()
+        mailbox::free_capacity(&self.tx)
     }
 
     /// An untyped control handle that does not keep the actor alive.

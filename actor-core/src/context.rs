@@ -28,21 +28,28 @@ pub struct Context<A: Actor> {
     cell: Arc<ActorCell>,
     /// An uncounted sender, so that the actor's own timers and tasks never keep it alive.
     tx: MailboxSender<A::Message>,
-    /// Background tasks and timers; created on first use.
-    tasks: Mutex<Option<JoinSet<()>>>,
-    children: Mutex<Vec<ActorControl>>,
-    failure: Mutex<Option<StopReason>>,
+    /// Tasks, children and a recorded failure: allocated on first use, since most actors never
+    /// need them and every actor's task carries its context.
+    extras: Mutex<Option<Box<Extras>>>,
+}
+
+#[derive(Default)]
+struct Extras {
+    /// Background tasks and timers.
+    tasks: JoinSet<()>,
+    children: Vec<ActorControl>,
+    failure: Option<StopReason>,
 }
 
 impl<A: Actor> Context<A> {
     pub(crate) fn new(cell: Arc<ActorCell>, tx: MailboxSender<A::Message>) -> Self {
-        Context {
-            cell,
-            tx,
-            tasks: Mutex::new(None),
-            children: Mutex::new(Vec::new()),
-            failure: Mutex::new(None),
-        }
+        Context { cell, tx, extras: Mutex::new(None) }
+    }
+
+    /// Runs `f` on the extras, creating them if needed.
+    fn with_extras<R>(&self, f: impl FnOnce(&mut Extras) -> R) -> R {
+        let mut extras = self.extras.lock().unwrap_or_else(PoisonError::into_inner);
+        f(extras.get_or_insert_with(Box::default))
     }
 
     /// The actor's identifier.
@@ -70,8 +77,8 @@ impl<A: Actor> Context<A> {
     /// Ends this actor abnormally after the current handler, with [`StopReason::Failed`]. Queued
     /// messages are not handled by this incarnation.
     pub fn fail(&self, error: impl Into<BoxError>) {
-        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some(StopReason::failed(error));
+        let reason = StopReason::failed(error);
+        self.with_extras(|extras| extras.failure = Some(reason));
         self.cell.request(FAIL);
     }
 
@@ -96,7 +103,8 @@ impl<A: Actor> Context<A> {
         child: C,
     ) -> Result<ActorRef<C>, SpawnError> {
         let child = runtime::spawn_actor(child, options)?;
-        self.children.lock().unwrap_or_else(PoisonError::into_inner).push(child.control());
+        let control = child.control();
+        self.with_extras(|extras| extras.children.push(control));
         Ok(child)
     }
 
@@ -106,11 +114,11 @@ impl<A: Actor> Context<A> {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
-        let set = tasks.get_or_insert_with(JoinSet::new);
-        // Reap finished tasks so a long-lived actor does not accumulate them.
-        while set.try_join_next().is_some() {}
-        TaskHandle(runtime::spawn_background(set, task))
+        self.with_extras(|extras| {
+            // Reap finished tasks so a long-lived actor does not accumulate them.
+            while extras.tasks.try_join_next().is_some() {}
+            TaskHandle(runtime::spawn_background(&mut extras.tasks, task))
+        })
     }
 
     /// Runs a future in the background and delivers its output to this actor as a message made
@@ -165,17 +173,16 @@ impl<A: Actor> Context<A> {
 
     /// The failure recorded by [`fail`](Self::fail), if any.
     pub(crate) fn take_failure(&self) -> Option<StopReason> {
-        self.failure.lock().unwrap_or_else(PoisonError::into_inner).take()
+        let mut extras = self.extras.lock().unwrap_or_else(PoisonError::into_inner);
+        extras.as_mut().and_then(|extras| extras.failure.take())
     }
 
     /// Cancels background tasks and stops children in reverse order of spawning.
     pub(crate) async fn shutdown(&self) {
-        let tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some(mut tasks) = tasks {
-            tasks.shutdown().await;
-        }
-        let children =
-            std::mem::take(&mut *self.children.lock().unwrap_or_else(PoisonError::into_inner));
+        let extras = self.extras.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let Some(extras) = extras else { return };
+        let Extras { mut tasks, children, failure: _ } = *extras;
+        tasks.shutdown().await;
         for child in children.iter().rev() {
             child.stop();
             if tokio::time::timeout(CHILD_STOP_TIMEOUT, child.stopped()).await.is_err() {

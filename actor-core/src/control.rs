@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
 use tokio::sync::Notify;
@@ -42,26 +42,33 @@ pub(crate) const STOP: u8 = 1;
 /// End the incarnation abnormally after the current handler (see `Context::fail`).
 pub(crate) const FAIL: u8 = 2;
 
-/// State shared by every reference to one actor and by its task.
+/// State shared by every reference to one actor and by its task. Kept small: every actor has
+/// one.
 pub(crate) struct ActorCell {
     pub(crate) id: ActorId,
     pub(crate) name: Cow<'static, str>,
-    pub(crate) type_name: &'static str,
     /// `RUNNING`, `STOP` or `FAIL`; read by the task after every handler.
     pub(crate) control: AtomicU8,
-    /// Wakes the task when `control` changes while it waits for mail. The task stores its waker
-    /// here only when it changes (for a tokio task: once), so the hot path takes no lock and no
-    /// atomic read-modify-write; the rare requester pays for the lock.
-    waker: Mutex<Option<Waker>>,
-    /// Live `ActorRef`s; the actor is asked to stop when this reaches zero.
-    pub(crate) refs: AtomicUsize,
-    /// Set once, after `on_stop` finished and every queued message was answered or dropped.
-    reason: Mutex<Option<StopReason>>,
-    stopped: Notify,
-    /// Kills the task; set right after it is spawned.
-    pub(crate) abort: OnceLock<AbortHandle>,
     /// Whether the actor may have registry entries to remove when it stops.
     pub(crate) registered: AtomicBool,
+    /// Live `ActorRef`s; the actor is asked to stop when this reaches zero.
+    pub(crate) refs: AtomicUsize,
+    /// Everything that changes rarely, under one lock.
+    slow: Mutex<Slow>,
+    /// Woken when the stop reason is published.
+    stopped: Notify,
+}
+
+#[derive(Default)]
+struct Slow {
+    /// Set once, after `on_stop` finished and every queued message was answered or dropped.
+    reason: Option<StopReason>,
+    /// Wakes the task when `control` changes while it waits for mail. The task stores its waker
+    /// here only when it changes (for a tokio task: once), so its hot path takes no lock and no
+    /// atomic read-modify-write; the rare requester pays for the lock.
+    waker: Option<Waker>,
+    /// Kills the task; set right after it is spawned.
+    abort: Option<AbortHandle>,
 }
 
 impl ActorCell {
@@ -69,21 +76,27 @@ impl ActorCell {
         ActorCell {
             id: ActorId::next(),
             name: name.unwrap_or(Cow::Borrowed(short_type_name(type_name))),
-            type_name,
             control: AtomicU8::new(RUNNING),
-            waker: Mutex::new(None),
-            refs: AtomicUsize::new(0),
-            reason: Mutex::new(None),
-            stopped: Notify::new(),
-            abort: OnceLock::new(),
             registered: AtomicBool::new(false),
+            refs: AtomicUsize::new(0),
+            slow: Mutex::new(Slow::default()),
+            stopped: Notify::new(),
         }
     }
 
-    /// Asks the task to stop gracefully.
+    fn slow(&self) -> MutexGuard<'_, Slow> {
+        // Nothing panics under this lock; stay usable even if something did.
+        self.slow.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn set_abort(&self, abort: AbortHandle) {
+        self.slow().abort = Some(abort);
+    }
+
+    /// Asks the task to stop gracefully (`STOP`) or to fail (`FAIL`).
     pub(crate) fn request(&self, state: u8) {
         self.control.fetch_max(state, Ordering::SeqCst);
-        let waker = self.waker.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let waker = self.slow().waker.clone();
         if let Some(waker) = waker {
             waker.wake();
         }
@@ -95,7 +108,7 @@ impl ActorCell {
     pub(crate) fn watch(&self, registered: &mut Option<Waker>, cx: &std::task::Context<'_>) -> u8 {
         if !registered.as_ref().is_some_and(|waker| waker.will_wake(cx.waker())) {
             let waker = cx.waker().clone();
-            *self.waker.lock().unwrap_or_else(PoisonError::into_inner) = Some(waker.clone());
+            self.slow().waker = Some(waker.clone());
             *registered = Some(waker);
         }
         // After the store: a request either sees the stored waker or is seen here (the lock orders
@@ -104,7 +117,8 @@ impl ActorCell {
     }
 
     pub(crate) fn kill(&self) {
-        match self.abort.get() {
+        let abort = self.slow().abort.clone();
+        match abort {
             Some(abort) => abort.abort(),
             // Not spawned yet: the task will see the request before its first message.
             None => self.request(STOP),
@@ -112,17 +126,24 @@ impl ActorCell {
     }
 
     pub(crate) fn stop_reason(&self) -> Option<StopReason> {
-        self.reason.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.slow().reason.clone()
+    }
+
+    pub(crate) fn is_alive(&self) -> bool {
+        self.slow().reason.is_none()
     }
 
     /// Publishes the final reason; the first call wins.
     pub(crate) fn publish(&self, reason: StopReason) {
         {
-            let mut slot = self.reason.lock().unwrap_or_else(PoisonError::into_inner);
-            if slot.is_some() {
+            let mut slow = self.slow();
+            if slow.reason.is_some() {
                 return;
             }
-            *slot = Some(reason);
+            slow.reason = Some(reason);
+            // The task is gone: release its waker and its allocation.
+            slow.waker = None;
+            slow.abort = None;
         }
         self.stopped.notify_waiters();
     }
@@ -194,7 +215,7 @@ impl ActorControl {
 
     /// Whether the actor has not yet fully stopped.
     pub fn is_alive(&self) -> bool {
-        self.cell.stop_reason().is_none()
+        self.cell.is_alive()
     }
 
     /// The reason the actor stopped, or `None` while it is alive.

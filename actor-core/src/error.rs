@@ -112,6 +112,10 @@ pub enum SpawnError {
     /// A bounded mailbox needs room for at least one message.
     #[error("a bounded mailbox needs a capacity of at least 1")]
     ZeroCapacity,
+    /// A bounded mailbox's capacity is beyond what a channel can count (about 2^61); use
+    /// [`Mailbox::Unbounded`](crate::Mailbox::Unbounded).
+    #[error("a bounded mailbox capacity of {0} is too large; use an unbounded mailbox")]
+    CapacityTooLarge(usize),
     /// Shared handlers need a concurrency limit of at least 1.
     #[error("the shared-handler concurrency limit must be at least 1")]
     ZeroSharedLimit,

@@ -3,9 +3,7 @@
 //! A mailbox is a tokio mpsc channel of the actor's own message enum: a message is moved into
 //! the channel's slot, never boxed, and nothing is allocated per message.
 
-use std::task::{Context, Poll};
-
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::error::{SendError, TrySendError};
 
@@ -39,104 +37,44 @@ impl Default for Mailbox {
     }
 }
 
-/// The sending side of a mailbox.
-pub(crate) enum MailboxSender<M> {
-    Bounded(mpsc::Sender<M>),
-    Unbounded(mpsc::UnboundedSender<M>),
-}
+/// The sending side of a mailbox. Unbounded mailboxes are bounded channels whose bound can never
+/// be reached, so that every send takes the same code path with no dispatch.
+pub(crate) type MailboxSender<M> = mpsc::Sender<M>;
 
-/// The receiving side of a mailbox, owned by the actor's task across restarts.
-pub(crate) enum MailboxReceiver<M> {
-    Bounded(mpsc::Receiver<M>),
-    Unbounded(mpsc::UnboundedReceiver<M>),
-}
+/// The receiving side of a mailbox, owned by the actor's task.
+pub(crate) type MailboxReceiver<M> = mpsc::Receiver<M>;
 
-/// Creates a mailbox; the capacity must already be validated (non-zero).
+/// The channel bound that stands for "unbounded": tokio's largest, about 2^61 messages.
+/// Channels allocate their slots in small blocks as messages arrive, never up front.
+const UNBOUNDED: usize = Semaphore::MAX_PERMITS;
+
+/// The largest capacity of a bounded mailbox.
+pub(crate) const MAX_CAPACITY: usize = UNBOUNDED - 1;
+
+/// Creates a mailbox; the capacity must already be validated (`1..=MAX_CAPACITY`).
 pub(crate) fn channel<M>(mailbox: Mailbox) -> (MailboxSender<M>, MailboxReceiver<M>) {
-    match mailbox {
-        Mailbox::Bounded(n) => {
-            let (tx, rx) = mpsc::channel(n);
-            (MailboxSender::Bounded(tx), MailboxReceiver::Bounded(rx))
-        }
-        Mailbox::Unbounded => {
-            let (tx, rx) = mpsc::unbounded_channel();
-            (MailboxSender::Unbounded(tx), MailboxReceiver::Unbounded(rx))
-        }
-    }
+    mpsc::channel(match mailbox {
+        Mailbox::Bounded(n) => n,
+        Mailbox::Unbounded => UNBOUNDED,
+    })
 }
 
-impl<M> MailboxSender<M> {
-    /// Enqueues, waiting for room in a bounded mailbox.
-    #[inline]
-    pub(crate) async fn send(&self, msg: M) -> Result<(), SendError<M>> {
-        match self {
-            MailboxSender::Bounded(tx) => tx.send(msg).await.map_err(|e| SendError(e.0)),
-            MailboxSender::Unbounded(tx) => tx.send(msg).map_err(|e| SendError(e.0)),
-        }
-    }
-
-    /// Enqueues without waiting.
-    #[inline]
-    pub(crate) fn try_send(&self, msg: M) -> Result<(), TrySendError<M>> {
-        match self {
-            MailboxSender::Bounded(tx) => tx.try_send(msg).map_err(|e| match e {
-                mpsc::error::TrySendError::Full(m) => TrySendError::Full(m),
-                mpsc::error::TrySendError::Closed(m) => TrySendError::Closed(m),
-            }),
-            MailboxSender::Unbounded(tx) => tx.send(msg).map_err(|e| TrySendError::Closed(e.0)),
-        }
-    }
-
-    /// Whether the receiving side has closed.
-    pub(crate) fn is_closed(&self) -> bool {
-        match self {
-            MailboxSender::Bounded(tx) => tx.is_closed(),
-            MailboxSender::Unbounded(tx) => tx.is_closed(),
-        }
-    }
-
-    /// The number of messages that can be enqueued without waiting (`None` if unbounded).
-    pub(crate) fn free_capacity(&self) -> Option<usize> {
-        match self {
-            MailboxSender::Bounded(tx) => Some(tx.capacity()),
-            MailboxSender::Unbounded(_) => None,
-        }
-    }
+/// The number of messages that can be enqueued without waiting (`None` if unbounded).
+pub(crate) fn free_capacity<M>(tx: &MailboxSender<M>) -> Option<usize> {
+    (tx.max_capacity() < UNBOUNDED).then(|| tx.capacity())
 }
 
-impl<M> Clone for MailboxSender<M> {
-    fn clone(&self) -> Self {
-        match self {
-            MailboxSender::Bounded(tx) => MailboxSender::Bounded(tx.clone()),
-            MailboxSender::Unbounded(tx) => MailboxSender::Unbounded(tx.clone()),
-        }
-    }
+/// Converts tokio's error, keeping the message.
+#[inline]
+pub(crate) fn send_error<M>(error: mpsc::error::SendError<M>) -> SendError<M> {
+    SendError(error.0)
 }
 
-impl<M> MailboxReceiver<M> {
-    /// Receives the next message; `None` once the mailbox is closed and empty.
-    #[inline]
-    pub(crate) async fn recv(&mut self) -> Option<M> {
-        match self {
-            MailboxReceiver::Bounded(rx) => rx.recv().await,
-            MailboxReceiver::Unbounded(rx) => rx.recv().await,
-        }
-    }
-
-    /// Polls for the next message; `Ready(None)` once the mailbox is closed and empty.
-    #[inline]
-    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<M>> {
-        match self {
-            MailboxReceiver::Bounded(rx) => rx.poll_recv(cx),
-            MailboxReceiver::Unbounded(rx) => rx.poll_recv(cx),
-        }
-    }
-
-    /// Stops accepting new messages; those already queued can still be received.
-    pub(crate) fn close(&mut self) {
-        match self {
-            MailboxReceiver::Bounded(rx) => rx.close(),
-            MailboxReceiver::Unbounded(rx) => rx.close(),
-        }
+/// Converts tokio's error, keeping the message.
+#[inline]
+pub(crate) fn try_send_error<M>(error: mpsc::error::TrySendError<M>) -> TrySendError<M> {
+    match error {
+        mpsc::error::TrySendError::Full(msg) => TrySendError::Full(msg),
+        mpsc::error::TrySendError::Closed(msg) => TrySendError::Closed(msg),
     }
 }

@@ -38,6 +38,7 @@ use crate::error::RegistryError;
 
 struct Entry {
     control: ActorControl,
+    type_name: &'static str,
     /// An `ActorRef<A>` for the actor's type `A`.
     actor_ref: Box<dyn Any + Send + Sync>,
 }
@@ -71,7 +72,14 @@ pub fn register<A: Actor>(
         if !control.is_alive() {
             return Err(RegistryError::NotAlive);
         }
-        entries.insert(name, Entry { control, actor_ref: Box::new(actor.clone()) })
+        entries.insert(
+            name,
+            Entry {
+                control,
+                type_name: std::any::type_name::<A>(),
+                actor_ref: Box::new(actor.clone()),
+            },
+        )
     };
     // A dead entry's reference is dropped outside the lock.
     drop(displaced);
@@ -95,7 +103,7 @@ pub fn lookup<A: Actor>(name: &str) -> Result<ActorRef<A>, RegistryError> {
         None => Err(RegistryError::WrongType {
             name: name.to_owned(),
             expected: std::any::type_name::<A>(),
-            found: entry.control.cell.type_name,
+            found: entry.type_name,
         }),
     }
 }

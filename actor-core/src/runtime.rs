@@ -15,7 +15,7 @@
 use std::any::Any;
 use std::future::{Future, poll_fn};
 use std::panic::AssertUnwindSafe;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Poll, Waker};
@@ -47,11 +47,19 @@ pub(crate) fn spawn_actor<A: Actor>(
     let actor_ref = ActorRef::new(tx.clone(), Arc::clone(&cell));
     let span = tracing::info_span!("actor", name = %cell.name, id = cell.id.get());
     let ctx = Context::new(Arc::clone(&cell), tx);
-    let fut =
-        run(actor, rx, ctx, cell.clone(), options.max_shared, KillGuard { cell: cell.clone() });
-    let task = runtime.spawn(fut.instrument(span));
-    // The cell is new and nobody else sets its abort handle.
-    let _ = cell.abort.set(task.abort_handle());
+    let task = ActorTask {
+        actor,
+        rx,
+        ctx,
+        pending: None,
+        max_shared: options.max_shared,
+        guard: KillGuard { cell: Arc::clone(&cell) },
+    };
+    let fut = run(task);
+    // A disabled span is not worth a wrapper polled on every wake-up.
+    let task =
+        if span.is_disabled() { runtime.spawn(fut) } else { runtime.spawn(fut.instrument(span)) };
+    cell.set_abort(task.abort_handle());
     Ok(actor_ref)
 }
 
@@ -79,148 +87,154 @@ impl Drop for KillGuard {
     }
 }
 
-async fn run<A: Actor>(
+/// Everything an actor's task owns, in one place so that the task's future stores each of them
+/// once. Fields drop in declaration order, the guard last: a killed actor releases its state and
+/// answers its queued askers before `Killed` is published.
+struct ActorTask<A: Actor> {
     actor: A,
     rx: MailboxReceiver<A::Message>,
     ctx: Context<A>,
-    cell: Arc<ActorCell>,
+    /// An exclusive message taken from the mailbox during a shared phase, waiting for the shared
+    /// handlers to finish.
+    pending: Option<A::Message>,
     max_shared: usize,
-    // A parameter, not a local: a task killed before its first poll drops it too. It is the
-    // last parameter and the rebinds below come after it, so in either case it is dropped after
-    // the state and the queued messages.
     guard: KillGuard,
-) {
-    let _guard = guard;
-    let (mut actor, mut rx, ctx) = (actor, rx, ctx);
+}
+
+async fn run<A: Actor>(mut task: ActorTask<A>) {
     tracing::debug!("actor started");
-    let mut pending = None;
-    let reason = incarnation(&mut actor, &mut rx, &ctx, &cell, max_shared, &mut pending).await;
+    let reason = task.incarnation().await;
 
     // Whatever is still queued will not be handled: answer its askers now.
-    drop(pending);
-    rx.close();
-    while rx.recv().await.is_some() {}
+    task.pending = None;
+    task.rx.close();
+    while task.rx.recv().await.is_some() {}
 
-    ctx.shutdown().await;
-    if let Err(panic) = catch_unwind(actor.on_stop(&ctx, &reason)).await {
-        tracing::error!(%panic, "on_stop panicked");
+    // The stop sequence runs once: boxed, so that its futures do not enlarge every actor's task
+    // for its whole life.
+    Box::pin(finish(task, reason)).await;
+}
+
+/// Stops children and tasks, runs `on_stop`, releases the state, then publishes the reason.
+async fn finish<A: Actor>(mut task: ActorTask<A>, reason: StopReason) {
+    task.ctx.shutdown().await;
+    {
+        let mut on_stop = pin!(Some(task.actor.on_stop(&task.ctx, &reason)));
+        if let Err(panic) = catch_unwind(on_stop.as_mut()).await {
+            tracing::error!(%panic, "on_stop panicked");
+        }
     }
+    let ActorTask { actor, rx, ctx, pending, guard, .. } = task;
     // Release the state (files, sockets) before anyone waiting for the stop is woken.
-    drop(actor);
-    drop(ctx);
-    registry::remove_actor(&cell);
+    drop((actor, rx, ctx, pending));
+    registry::remove_actor(&guard.cell);
     tracing::debug!(%reason, "actor stopped");
-    cell.publish(reason);
+    guard.cell.publish(reason);
 }
 
-/// Runs one incarnation of the actor: `on_start`, then messages until it stops or fails.
-async fn incarnation<A: Actor>(
-    actor: &mut A,
-    rx: &mut MailboxReceiver<A::Message>,
-    ctx: &Context<A>,
-    cell: &ActorCell,
-    max_shared: usize,
-    pending: &mut Option<A::Message>,
-) -> StopReason {
-    match catch_unwind(actor.on_start(ctx)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => {
-            tracing::warn!(%error, "on_start failed");
-            return StopReason::Failed(Arc::from(error));
-        }
-        Err(panic) => {
-            tracing::error!(%panic, "on_start panicked");
-            return StopReason::Panicked(panic);
-        }
-    }
-    match catch_unwind(message_loop(actor, rx, ctx, cell, max_shared, pending)).await {
-        Ok(reason) => reason,
-        Err(panic) => {
-            tracing::error!(%panic, "handler panicked");
-            StopReason::Panicked(panic)
-        }
-    }
-}
-
-async fn message_loop<A: Actor>(
-    actor: &mut A,
-    rx: &mut MailboxReceiver<A::Message>,
-    ctx: &Context<A>,
-    cell: &ActorCell,
-    max_shared: usize,
-    pending: &mut Option<A::Message>,
-) -> StopReason {
-    let mut closed = false;
-    // The waker last stored in the cell, so that it is stored again only when it changes.
-    let mut waker: Option<Waker> = None;
-    loop {
-        match cell.control.load(Ordering::Acquire) {
-            RUNNING => {}
-            STOP => {
-                if !closed {
-                    rx.close();
-                    closed = true;
-                }
-            }
-            _ => return ctx.take_failure().unwrap_or(StopReason::Normal),
-        }
-        let msg = match pending.take() {
-            Some(msg) => msg,
-            None => match poll_fn(|cx| poll_next(rx, cell, !closed, &mut waker, cx)).await {
-                Next::Message(msg) => msg,
-                Next::Closed => return StopReason::Normal,
-                Next::Control => continue,
-            },
+impl<A: Actor> ActorTask<A> {
+    /// Runs one incarnation of the actor: `on_start`, then messages until it stops or fails.
+    async fn incarnation(&mut self) -> StopReason {
+        let started = {
+            let mut on_start = pin!(Some(self.actor.on_start(&self.ctx)));
+            catch_unwind(on_start.as_mut()).await
         };
-        tracing::trace!("message");
-        let msg = match actor.handle_shared(msg, ctx) {
-            Dispatch::Exclusive(msg) => msg,
-            Dispatch::Done => continue,
-            Dispatch::Pending(first) => {
-                // Shared phase: keep starting shared handlers until an exclusive message arrives,
-                // the limit is reached or the mailbox ends; then let every one of them finish.
-                let mut in_flight = FuturesUnordered::new();
-                in_flight.push(first);
-                let mut ended = false;
-                loop {
-                    let control = cell.control.load(Ordering::Acquire);
-                    if control == STOP && !closed {
+        match started {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "on_start failed");
+                return StopReason::Failed(Arc::from(error));
+            }
+            Err(panic) => {
+                tracing::error!(%panic, "on_start panicked");
+                return StopReason::Panicked(panic);
+            }
+        }
+        let mut handling = pin!(Some(self.message_loop()));
+        match catch_unwind(handling.as_mut()).await {
+            Ok(reason) => reason,
+            Err(panic) => {
+                tracing::error!(%panic, "handler panicked");
+                StopReason::Panicked(panic)
+            }
+        }
+    }
+
+    async fn message_loop(&mut self) -> StopReason {
+        let ActorTask { actor, rx, ctx, pending, max_shared, guard } = self;
+        let (cell, max_shared) = (&*guard.cell, *max_shared);
+        let mut closed = false;
+        // The waker last stored in the cell, so that it is stored again only when it changes.
+        let mut waker: Option<Waker> = None;
+        loop {
+            match cell.control.load(Ordering::Acquire) {
+                RUNNING => {}
+                STOP => {
+                    if !closed {
                         rx.close();
                         closed = true;
                     }
-                    let accepting = pending.is_none()
-                        && !ended
-                        && control != FAIL
-                        && in_flight.len() < max_shared;
-                    if in_flight.is_empty() && !accepting {
-                        break;
-                    }
-                    tokio::select! {
-                        biased;
-                        Some(()) = in_flight.next() => {}
-                        next = poll_fn(|cx| poll_next(rx, cell, !closed, &mut waker, cx)), if accepting => match next {
-                            Next::Message(msg) => {
-                                tracing::trace!("message");
-                                // Reborrowed from `actor` (not held as `&A`) so the task is `Send` without `A: Sync`.
-                                match actor.handle_shared(msg, ctx) {
-                                    Dispatch::Done => {}
-                                    Dispatch::Pending(fut) => in_flight.push(fut),
-                                    Dispatch::Exclusive(msg) => *pending = Some(msg),
-                                }
-                            }
-                            Next::Closed => ended = true,
-                            Next::Control => {}
-                        },
-                        else => break,
-                    }
                 }
-                if ended {
-                    return StopReason::Normal;
-                }
-                continue;
+                _ => return ctx.take_failure().unwrap_or(StopReason::Normal),
             }
-        };
-        actor.handle(msg, ctx).await;
+            let msg = match pending.take() {
+                Some(msg) => msg,
+                None => match poll_fn(|cx| poll_next(rx, cell, !closed, &mut waker, cx)).await {
+                    Next::Message(msg) => msg,
+                    Next::Closed => return StopReason::Normal,
+                    Next::Control => continue,
+                },
+            };
+            tracing::trace!("message");
+            let msg = match actor.handle_shared(msg, ctx) {
+                Dispatch::Exclusive(msg) => msg,
+                Dispatch::Done => continue,
+                Dispatch::Pending(first) => {
+                    // Shared phase: keep starting shared handlers until an exclusive message arrives,
+                    // the limit is reached or the mailbox ends; then let every one of them finish.
+                    let mut in_flight = FuturesUnordered::new();
+                    in_flight.push(first);
+                    let mut ended = false;
+                    loop {
+                        let control = cell.control.load(Ordering::Acquire);
+                        if control == STOP && !closed {
+                            rx.close();
+                            closed = true;
+                        }
+                        let accepting = pending.is_none()
+                            && !ended
+                            && control != FAIL
+                            && in_flight.len() < max_shared;
+                        if in_flight.is_empty() && !accepting {
+                            break;
+                        }
+                        tokio::select! {
+                            biased;
+                            Some(()) = in_flight.next() => {}
+                            next = poll_fn(|cx| poll_next(rx, cell, !closed, &mut waker, cx)), if accepting => match next {
+                                Next::Message(msg) => {
+                                    tracing::trace!("message");
+                                    // Reborrowed from `actor` (not held as `&A`) so the task is `Send` without `A: Sync`.
+                                    match actor.handle_shared(msg, ctx) {
+                                        Dispatch::Done => {}
+                                        Dispatch::Pending(fut) => in_flight.push(fut),
+                                        Dispatch::Exclusive(msg) => *pending = Some(msg),
+                                    }
+                                }
+                                Next::Closed => ended = true,
+                                Next::Control => {}
+                            },
+                            else => break,
+                        }
+                    }
+                    if ended {
+                        return StopReason::Normal;
+                    }
+                    continue;
+                }
+            };
+            actor.handle(msg, ctx).await;
+        }
     }
 }
 
@@ -251,10 +265,11 @@ fn poll_next<M>(
     Poll::Pending
 }
 
-/// Polls `fut`, turning a panic into `Err(message)`. The future is dropped right after a panic,
-/// with in-flight replies told that the actor panicked.
-async fn catch_unwind<F: Future>(fut: F) -> Result<F::Output, Arc<str>> {
-    let mut slot = pin!(Some(fut));
+/// Polls the future in `slot`, turning a panic into `Err(message)`. The future is dropped (the
+/// slot set to `None`) right after a panic, with in-flight replies told that the actor panicked.
+///
+/// The caller pins the slot in its own frame, so the future is stored once, not once per layer.
+async fn catch_unwind<F: Future>(mut slot: Pin<&mut Option<F>>) -> Result<F::Output, Arc<str>> {
     poll_fn(move |cx| {
         let Some(fut) = slot.as_mut().as_pin_mut() else {
             // Already completed or panicked; `poll_fn` is not polled again after `Ready`.

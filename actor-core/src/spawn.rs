@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
 use crate::error::SpawnError;
-use crate::mailbox::Mailbox;
+use crate::mailbox::{self, Mailbox};
 use crate::runtime;
 
 /// Spawns an actor on the current tokio runtime with [`Actor::default_options`].
@@ -106,8 +106,12 @@ impl SpawnOptions {
     }
 
     pub(crate) fn validate(&self) -> Result<(), SpawnError> {
-        if self.mailbox == Mailbox::Bounded(0) {
-            return Err(SpawnError::ZeroCapacity);
+        match self.mailbox {
+            Mailbox::Bounded(0) => return Err(SpawnError::ZeroCapacity),
+            Mailbox::Bounded(n) if n > mailbox::MAX_CAPACITY => {
+                return Err(SpawnError::CapacityTooLarge(n));
+            }
+            Mailbox::Bounded(_) | Mailbox::Unbounded => {}
         }
         if self.max_shared == 0 {
             return Err(SpawnError::ZeroSharedLimit);
