@@ -1,1 +1,88 @@
-fn main() {}
+//! Project automation, in Rust so that it runs wherever cargo does.
+//!
+//! - `cargo xtask ci`: everything CI checks, in the order that fails fastest: formatting,
+//!   clippy (warnings denied), the whole test suite, every example, rustdoc (warnings denied),
+//!   and that `actor-core` packages.
+//! - `cargo xtask bench [ARGS]`: the benchmark against the hand-written baseline; prints one
+//!   JSON object per line and rewrites `BENCHMARKS.md`. `ARGS` go to the benchmark (`--quick`,
+//!   `--only tell,ask`, `--rounds N`).
+
+#![expect(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool reports to its user")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!("usage: cargo xtask <ci | bench [--quick] [--only WORKLOADS] [--rounds N]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    // xtask lives one level below the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Runs `cargo` with `args` in the workspace root, with extra environment variables.
+fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    println!("$ cargo {}", args.join(" "));
+    let status = Command::new(&cargo)
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("could not run cargo: {e}"))?;
+    if status.success() { Ok(()) } else { Err(format!("`cargo {}` failed ({status})", args.join(" "))) }
+}
+
+fn ci() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--check"], &[])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
+    cargo(&["test", "--workspace"], &[])?;
+    for example in examples()? {
+        cargo(&["run", "--quiet", "-p", "examples", "--example", &example, "--", "--quick"], &[])?;
+    }
+    cargo(&["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")])?;
+    cargo(&["package", "-p", "actor-core", "--no-verify", "--allow-dirty", "--quiet"], &[])?;
+    println!("xtask ci: all checks passed");
+    Ok(())
+}
+
+/// The names of the runnable examples, from `examples/examples/*.rs`.
+fn examples() -> Result<Vec<String>, String> {
+    let dir = root().join("examples").join("examples");
+    let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let path = entry.path();
+            (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+fn bench(args: &[String]) -> Result<(), String> {
+    let markdown = root().join("BENCHMARKS.md");
+    let markdown = markdown.to_str().ok_or("the workspace path is not UTF-8")?;
+    let mut full = vec!["bench", "--quiet", "-p", "examples", "--bench", "core", "--", "--markdown", markdown];
+    full.extend(args.iter().map(String::as_str));
+    cargo(&full, &[])?;
+    println!("xtask bench: wrote {markdown}");
+    Ok(())
+}
