@@ -14,7 +14,8 @@
 //! Messages are *started* in mailbox order. Shared handlers that overlap may *finish* in any
 //! order; an exclusive handler always observes the effects of everything started before it.
 //!
-//! Most users never implement this trait by hand: `#[actor]` generates it from an `impl` block.
+//! The `#[actor]` attribute (actor-macros, in progress) is to generate this impl from an `impl`
+//! block.
 //!
 //! # Examples
 //!
@@ -63,8 +64,8 @@ pub trait Actor: Sized + Send + 'static {
     /// The messages this actor handles: usually an enum, so that a message is never boxed.
     type Message: Send + 'static;
 
-    /// The options used by [`spawn`](crate::spawn) for this actor type. `#[actor(...)]` sets
-    /// them from its arguments.
+    /// The options used by [`spawn`](fn@crate::spawn) for this actor type. Override it to give
+    /// every actor of the type a name, a mailbox size or a shared-handler limit.
     fn default_options() -> SpawnOptions {
         SpawnOptions::new()
     }

@@ -87,7 +87,7 @@ impl<A: Actor> Context<A> {
     ///
     /// # Errors
     ///
-    /// As [`spawn`](crate::spawn).
+    /// As [`spawn`](fn@crate::spawn).
     pub fn spawn_child<C: Actor>(&self, child: C) -> Result<ActorRef<C>, SpawnError> {
         self.spawn_child_with(C::default_options(), child)
     }
@@ -96,7 +96,7 @@ impl<A: Actor> Context<A> {
     ///
     /// # Errors
     ///
-    /// As [`spawn`](crate::spawn).
+    /// As [`spawn`](fn@crate::spawn).
     pub fn spawn_child_with<C: Actor>(
         &self,
         options: SpawnOptions,

@@ -2,8 +2,9 @@
 //!
 //! An actor is your own struct; its messages are one enum (never boxed); it runs in one tokio
 //! task that owns the state. Callers hold a typed [`ActorRef`] and [`tell`](ActorRef::tell),
-//! [`try_tell`](ActorRef::try_tell) or [`ask`](ActorRef::ask). Most users write an `impl` block
-//! with `#[actor]` (from `actor-macros`) instead of implementing [`Actor`] by hand.
+//! [`try_tell`](ActorRef::try_tell) or [`ask`](ActorRef::ask). The `#[actor]` attribute of
+//! `actor-macros` (in progress) is to generate the message enum and a typed handle from an `impl`
+//! block; until then, [`Actor`] is implemented by hand as below.
 //!
 //! # Quick start
 //!

@@ -140,7 +140,9 @@ async fn short_section(tasks: u64, per_task: u64) -> Vec<Row> {
     let elapsed = drive(tasks, per_task, move |account| {
         let b = b.clone();
         async move {
-            b.ask(|reply| BankMsg::Deposit { account, amount: 1, reply }).await.expect("bank is running");
+            b.ask(|reply| BankMsg::Deposit { account, amount: 1, reply })
+                .await
+                .expect("bank is running");
         }
     })
     .await;
@@ -176,13 +178,21 @@ async fn io_section(tasks: u64, per_task: u64) -> Vec<Row> {
         let b = b.clone();
         async move {
             if b.ask(|reply| BankMsg::Check { account, reply }).await.expect("bank is running") {
-                b.ask(|reply| BankMsg::Deposit { account, amount: 1, reply }).await.expect("bank is running");
+                b.ask(|reply| BankMsg::Deposit { account, amount: 1, reply })
+                    .await
+                    .expect("bank is running");
             }
         }
     })
     .await;
     let total = bank.ask(BankMsg::Total).await.expect("bank is running");
-    rows.push(Row { workload: "with 1 ms I/O", system: "actor (shared check)", ops, elapsed, total });
+    rows.push(Row {
+        workload: "with 1 ms I/O",
+        system: "actor (shared check)",
+        ops,
+        elapsed,
+        total,
+    });
     rows
 }
 
@@ -197,7 +207,10 @@ async fn main() {
     let mut rows = short_section(tasks, per_task).await;
     rows.extend(io_section(tasks.min(200), io_per_task).await);
 
-    println!("{tasks} tasks; short: {per_task} ops each; with I/O: {} tasks x {io_per_task} ops", tasks.min(200));
+    println!(
+        "{tasks} tasks; short: {per_task} ops each; with I/O: {} tasks x {io_per_task} ops",
+        tasks.min(200)
+    );
     println!("{:<14} {:<22} {:>12} {:>10}", "workload", "system", "ops/s", "correct");
     for row in &rows {
         let per_sec = row.ops as f64 / row.elapsed.as_secs_f64();

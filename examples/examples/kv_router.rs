@@ -73,7 +73,9 @@ enum RouterMsg {
 impl Router {
     fn shard(&self, key: &str) -> &ActorRef<Shard> {
         // FNV-1a: stable across runs, unlike the standard library's seeded hasher.
-        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
         &self.shards[(hash % self.shards.len() as u64) as usize]
     }
 }
@@ -101,7 +103,9 @@ impl Actor for Router {
             RouterMsg::Put { key, value, reply } => {
                 self.shard(&key).tell(ShardMsg::Put { key, value, reply }).await.map_err(drop)
             }
-            RouterMsg::Get { key, reply } => self.shard(&key).tell(ShardMsg::Get { key, reply }).await.map_err(drop),
+            RouterMsg::Get { key, reply } => {
+                self.shard(&key).tell(ShardMsg::Get { key, reply }).await.map_err(drop)
+            }
             RouterMsg::Sizes(reply) => {
                 let mut sizes = Vec::with_capacity(self.shards.len());
                 for shard in &self.shards {
@@ -137,7 +141,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let value = format!("client {client} write {i}");
                     kv.ask(|reply| RouterMsg::Put { key: key.clone(), value, reply }).await?;
                     let read = kv.ask(|reply| RouterMsg::Get { key, reply }).await?;
-                    assert!(read.is_some(), "a write is visible to the next read from the same client");
+                    assert!(
+                        read.is_some(),
+                        "a write is visible to the next read from the same client"
+                    );
                 }
                 Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
             })

@@ -7,7 +7,11 @@
 //!   JSON object per line and rewrites `BENCHMARKS.md`. `ARGS` go to the benchmark (`--quick`,
 //!   `--only tell,ask`, `--rounds N`).
 
-#![expect(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool reports to its user")]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool reports to its user"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -33,7 +37,9 @@ fn main() -> ExitCode {
 
 fn root() -> PathBuf {
     // xtask lives one level below the workspace root.
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Runs `cargo` with `args` in the workspace root, with extra environment variables.
@@ -46,7 +52,11 @@ fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
         .current_dir(root())
         .status()
         .map_err(|e| format!("could not run cargo: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("`cargo {}` failed ({status})", args.join(" "))) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed ({status})", args.join(" ")))
+    }
 }
 
 fn ci() -> Result<(), String> {
@@ -65,7 +75,8 @@ fn ci() -> Result<(), String> {
 /// The names of the runnable examples, from `examples/examples/*.rs`.
 fn examples() -> Result<Vec<String>, String> {
     let dir = root().join("examples").join("examples");
-    let entries = std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
     let mut names: Vec<String> = entries
         .filter_map(Result::ok)
         .filter_map(|entry| {
@@ -80,7 +91,8 @@ fn examples() -> Result<Vec<String>, String> {
 fn bench(args: &[String]) -> Result<(), String> {
     let markdown = root().join("BENCHMARKS.md");
     let markdown = markdown.to_str().ok_or("the workspace path is not UTF-8")?;
-    let mut full = vec!["bench", "--quiet", "-p", "examples", "--bench", "core", "--", "--markdown", markdown];
+    let mut full =
+        vec!["bench", "--quiet", "-p", "examples", "--bench", "core", "--", "--markdown", markdown];
     full.extend(args.iter().map(String::as_str));
     cargo(&full, &[])?;
     println!("xtask bench: wrote {markdown}");
