@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::actor::Actor;
-use crate::control::{ActorCell, ActorControl, ActorId, RUNNING, STOP};
+use crate::control::{ActorCell, ActorControl, ActorId, KILL, RUNNING, STOP};
 use crate::error::{AskError, SendError, StopReason, TrySendError};
 use crate::mailbox::{self, MailboxSender};
 use crate::reply::{self, Reply};
@@ -146,7 +146,7 @@ impl<A: Actor> ActorRef<A> {
 
     /// Kills the actor; see [`ActorControl::kill`].
     pub fn kill(&self) {
-        self.cell.kill();
+        self.cell.request(KILL);
     }
 
     /// Waits until the actor has fully stopped (after `on_stop` finished) and returns why.

@@ -177,13 +177,19 @@ impl<A: Actor> Context<A> {
         extras.as_mut().and_then(|extras| extras.failure.take())
     }
 
-    /// Cancels background tasks and stops children in reverse order of spawning.
-    pub(crate) async fn shutdown(&self) {
+    /// Cancels background tasks and stops (or, if `kill`, kills) children in reverse order of
+    /// spawning.
+    pub(crate) async fn shutdown(&self, kill: bool) {
         let extras = self.extras.lock().unwrap_or_else(PoisonError::into_inner).take();
         let Some(extras) = extras else { return };
         let Extras { mut tasks, children, failure: _ } = *extras;
         tasks.shutdown().await;
         for child in children.iter().rev() {
+            if kill {
+                child.kill();
+                child.stopped().await;
+                continue;
+            }
             child.stop();
             if tokio::time::timeout(CHILD_STOP_TIMEOUT, child.stopped()).await.is_err() {
                 tracing::warn!(child = %child.name(), "child did not stop in time; killing it");

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
 use tokio::sync::Notify;
-use tokio::task::AbortHandle;
 
 use crate::error::StopReason;
 
@@ -41,13 +40,16 @@ pub(crate) const RUNNING: u8 = 0;
 pub(crate) const STOP: u8 = 1;
 /// End the incarnation abnormally after the current handler (see `Context::fail`).
 pub(crate) const FAIL: u8 = 2;
+/// Drop the handler in progress at the task's next poll, then stop without `on_stop`.
+pub(crate) const KILL: u8 = 3;
 
 /// State shared by every reference to one actor and by its task. Kept small: every actor has
 /// one.
 pub(crate) struct ActorCell {
     pub(crate) id: ActorId,
     pub(crate) name: Cow<'static, str>,
-    /// `RUNNING`, `STOP` or `FAIL`; read by the task after every handler.
+    /// `RUNNING`, `STOP`, `FAIL` or `KILL`; it only increases. Read by the task after every
+    /// handler (and, for `KILL`, at every poll).
     pub(crate) control: AtomicU8,
     /// Whether the actor may have registry entries to remove when it stops.
     pub(crate) registered: AtomicBool,
@@ -67,8 +69,6 @@ struct Slow {
     /// here only when it changes (for a tokio task: once), so its hot path takes no lock and no
     /// atomic read-modify-write; the rare requester pays for the lock.
     waker: Option<Waker>,
-    /// Kills the task; set right after it is spawned.
-    abort: Option<AbortHandle>,
 }
 
 impl ActorCell {
@@ -89,11 +89,7 @@ impl ActorCell {
         self.slow.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn set_abort(&self, abort: AbortHandle) {
-        self.slow().abort = Some(abort);
-    }
-
-    /// Asks the task to stop gracefully (`STOP`) or to fail (`FAIL`).
+    /// Asks the task to stop gracefully (`STOP`), to fail (`FAIL`) or to die (`KILL`).
     pub(crate) fn request(&self, state: u8) {
         self.control.fetch_max(state, Ordering::SeqCst);
         let waker = self.slow().waker.clone();
@@ -116,15 +112,6 @@ impl ActorCell {
         self.control.load(Ordering::SeqCst)
     }
 
-    pub(crate) fn kill(&self) {
-        let abort = self.slow().abort.clone();
-        match abort {
-            Some(abort) => abort.abort(),
-            // Not spawned yet: the task will see the request before its first message.
-            None => self.request(STOP),
-        }
-    }
-
     pub(crate) fn stop_reason(&self) -> Option<StopReason> {
         self.slow().reason.clone()
     }
@@ -141,9 +128,8 @@ impl ActorCell {
                 return;
             }
             slow.reason = Some(reason);
-            // The task is gone: release its waker and its allocation.
+            // The task is gone: release its waker.
             slow.waker = None;
-            slow.abort = None;
         }
         self.stopped.notify_waiters();
     }
@@ -197,11 +183,13 @@ impl ActorControl {
         self.cell.request(STOP);
     }
 
-    /// Kills the actor: its task is cancelled at its next await point, queued messages are
-    /// dropped (their askers get [`AskError::Stopped`](crate::AskError::Stopped)) and `on_stop`
-    /// does not run.
+    /// Kills the actor at its next await point: the handler in progress is dropped, queued
+    /// messages are dropped (their askers get [`AskError::Stopped`](crate::AskError::Stopped)),
+    /// background tasks are cancelled, children are killed, and `on_stop` does not run. Returns
+    /// at once; use [`stopped`](Self::stopped) to wait. A handler that never reaches an await
+    /// point cannot be killed.
     pub fn kill(&self) {
-        self.cell.kill();
+        self.cell.request(KILL);
     }
 
     /// Waits until the actor has fully stopped (after `on_stop` finished) and returns why.

@@ -11,6 +11,11 @@
 //! A panic anywhere in a handler or hook is caught at the poll of the whole message loop, so the
 //! hot path pays nothing for it. The receiver and the state live outside the caught future, so a
 //! panic loses no queued message.
+//!
+//! A kill is carried out by the task itself, at its next poll: the handler in progress is
+//! dropped, then the mailbox is closed and drained like after any other stop. Aborting the task
+//! instead would drop the receiver while senders may still be between reserving a slot and
+//! filling it, and a message filled in after that would keep its asker waiting.
 
 use std::any::Any;
 use std::future::{Future, poll_fn};
@@ -28,7 +33,7 @@ use tracing::Instrument;
 use crate::actor::{Actor, Dispatch};
 use crate::actor_ref::ActorRef;
 use crate::context::Context;
-use crate::control::{ActorCell, FAIL, RUNNING, STOP};
+use crate::control::{ActorCell, FAIL, KILL, RUNNING, STOP};
 use crate::error::{SpawnError, StopReason};
 use crate::mailbox::{self, MailboxReceiver};
 use crate::registry;
@@ -52,14 +57,18 @@ pub(crate) fn spawn_actor<A: Actor>(
         rx,
         ctx,
         pending: None,
+        waker: None,
         max_shared: options.max_shared,
-        guard: KillGuard { cell: Arc::clone(&cell) },
+        guard: KillGuard { cell },
     };
     let fut = run(task);
-    // A disabled span is not worth a wrapper polled on every wake-up.
-    let task =
-        if span.is_disabled() { runtime.spawn(fut) } else { runtime.spawn(fut.instrument(span)) };
-    cell.set_abort(task.abort_handle());
+    // A disabled span is not worth a wrapper polled on every wake-up. The task is detached: the
+    // cell, not a join handle, reports how it ended.
+    if span.is_disabled() {
+        drop(runtime.spawn(fut));
+    } else {
+        drop(runtime.spawn(fut.instrument(span)));
+    }
     Ok(actor_ref)
 }
 
@@ -71,7 +80,8 @@ where
     set.spawn(task.in_current_span())
 }
 
-/// Publishes `Killed` if the task is dropped (aborted) before it finished on its own.
+/// Publishes `Killed` if the task is dropped before it finished on its own: the runtime shut
+/// down under it.
 struct KillGuard {
     cell: Arc<ActorCell>,
 }
@@ -79,17 +89,17 @@ struct KillGuard {
 impl Drop for KillGuard {
     fn drop(&mut self) {
         // A no-op when the task finished normally: the first published reason wins.
-        if self.cell.stop_reason().is_none() {
+        if self.cell.is_alive() {
             registry::remove_actor(&self.cell);
             self.cell.publish(StopReason::Killed);
-            tracing::debug!("actor killed");
+            tracing::debug!("actor dropped with its runtime");
         }
     }
 }
 
 /// Everything an actor's task owns, in one place so that the task's future stores each of them
-/// once. Fields drop in declaration order, the guard last: a killed actor releases its state and
-/// answers its queued askers before `Killed` is published.
+/// once. Fields drop in declaration order, the guard last: a dropped task releases its state
+/// and answers its queued askers before `Killed` is published.
 struct ActorTask<A: Actor> {
     actor: A,
     rx: MailboxReceiver<A::Message>,
@@ -97,36 +107,59 @@ struct ActorTask<A: Actor> {
     /// An exclusive message taken from the mailbox during a shared phase, waiting for the shared
     /// handlers to finish.
     pending: Option<A::Message>,
+    /// The waker last stored in the cell, so that it is stored again only when it changes.
+    waker: Option<Waker>,
     max_shared: usize,
     guard: KillGuard,
 }
 
-async fn run<A: Actor>(mut task: ActorTask<A>) {
-    tracing::debug!("actor started");
-    let reason = task.incarnation().await;
+/// The actor's task. A plain `fn` returning an `async move` block: an `async fn` would store its
+/// argument twice in the future (once as the argument, once as the moved local).
+fn run<A: Actor>(mut task: ActorTask<A>) -> impl Future<Output = ()> + Send {
+    async move {
+        tracing::debug!("actor started");
+        // From here on, a stop or kill request wakes the task wherever it waits.
+        poll_fn(|cx| {
+            task.guard.cell.watch(&mut task.waker, cx);
+            Poll::Ready(())
+        })
+        .await;
+        let reason = task.incarnation().await;
 
-    // Whatever is still queued will not be handled: answer its askers now.
-    task.pending = None;
-    task.rx.close();
-    while task.rx.recv().await.is_some() {}
+        // Whatever is still queued will not be handled: answer its askers now. `recv` returns
+        // `None` only once no sender is between reserving a slot and filling it.
+        task.pending = None;
+        task.rx.close();
+        while task.rx.recv().await.is_some() {}
 
-    // The stop sequence runs once: boxed, so that its futures do not enlarge every actor's task
-    // for its whole life.
-    Box::pin(finish(task, reason)).await;
+        // The stop sequence runs once: boxed, so that its futures do not enlarge every actor's
+        // task for its whole life.
+        Box::pin(finish(task, reason)).await;
+    }
 }
 
-/// Stops children and tasks, runs `on_stop`, releases the state, then publishes the reason.
-async fn finish<A: Actor>(mut task: ActorTask<A>, reason: StopReason) {
-    task.ctx.shutdown().await;
-    {
-        let mut on_stop = pin!(Some(task.actor.on_stop(&task.ctx, &reason)));
-        if let Err(panic) = catch_unwind(on_stop.as_mut()).await {
-            tracing::error!(%panic, "on_stop panicked");
+/// Stops children and tasks, runs `on_stop` (unless killed), releases the state, then
+/// publishes the reason.
+async fn finish<A: Actor>(mut task: ActorTask<A>, mut reason: StopReason) {
+    let killed = matches!(reason, StopReason::Killed);
+    task.ctx.shutdown(killed).await;
+    if !killed {
+        let interrupted = {
+            let mut on_stop = pin!(Some(task.actor.on_stop(&task.ctx, &reason)));
+            guarded(&task.guard.cell, on_stop.as_mut()).await.err()
+        };
+        match interrupted {
+            None => {}
+            Some(Interrupt::Panicked(panic)) => tracing::error!(%panic, "on_stop panicked"),
+            Some(Interrupt::Killed) => {
+                tracing::debug!("killed during on_stop");
+                reason = StopReason::Killed;
+            }
         }
     }
-    let ActorTask { actor, rx, ctx, pending, guard, .. } = task;
+    let ActorTask { actor, rx, ctx, pending, waker, guard, .. } = task;
     // Release the state (files, sockets) before anyone waiting for the stop is woken.
-    drop((actor, rx, ctx, pending));
+    drop((actor, rx, ctx, pending, waker));
     registry::remove_actor(&guard.cell);
     tracing::debug!(%reason, "actor stopped");
     guard.cell.publish(reason);
@@ -135,90 +168,106 @@ async fn finish<A: Actor>(mut task: ActorTask<A>, reason: StopReason) {
 impl<A: Actor> ActorTask<A> {
     /// Runs one incarnation of the actor: `on_start`, then messages until it stops or fails.
     async fn incarnation(&mut self) -> StopReason {
-        let started = {
-            let mut on_start = pin!(Some(self.actor.on_start(&self.ctx)));
-            catch_unwind(on_start.as_mut()).await
-        };
-        match started {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "on_start failed");
-                return StopReason::Failed(Arc::from(error));
-            }
-            Err(panic) => {
-                tracing::error!(%panic, "on_start panicked");
-                return StopReason::Panicked(panic);
-            }
+        if let Some(failed) = self.start().await {
+            return failed;
         }
+        // The loop borrows all of `self`; the guard needs its own handle on the cell.
+        let cell = Arc::clone(&self.guard.cell);
         let mut handling = pin!(Some(self.message_loop()));
-        match catch_unwind(handling.as_mut()).await {
+        match guarded(&cell, handling.as_mut()).await {
             Ok(reason) => reason,
-            Err(panic) => {
+            Err(Interrupt::Panicked(panic)) => {
                 tracing::error!(%panic, "handler panicked");
                 StopReason::Panicked(panic)
             }
+            Err(Interrupt::Killed) => StopReason::Killed,
         }
     }
 
+    /// Runs `on_start`; returns why the actor must stop if it failed, panicked or was killed. A
+    /// separate future so that its result is not kept alive across the message loop.
+    async fn start(&mut self) -> Option<StopReason> {
+        let mut on_start = pin!(Some(self.actor.on_start(&self.ctx)));
+        match guarded(&self.guard.cell, on_start.as_mut()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "on_start failed");
+                Some(StopReason::Failed(Arc::from(error)))
+            }
+            Err(Interrupt::Panicked(panic)) => {
+                tracing::error!(%panic, "on_start panicked");
+                Some(StopReason::Panicked(panic))
+            }
+            Err(Interrupt::Killed) => Some(StopReason::Killed),
+        }
+    }
+
+    /// Handles messages until the actor stops or fails. Fields are reached through `self`
+    /// rather than bound to locals, so the loop's future stores one pointer, not one per field.
     async fn message_loop(&mut self) -> StopReason {
-        let ActorTask { actor, rx, ctx, pending, max_shared, guard } = self;
-        let (cell, max_shared) = (&*guard.cell, *max_shared);
         let mut closed = false;
-        // The waker last stored in the cell, so that it is stored again only when it changes.
-        let mut waker: Option<Waker> = None;
         loop {
-            match cell.control.load(Ordering::Acquire) {
+            match self.guard.cell.control.load(Ordering::Acquire) {
                 RUNNING => {}
                 STOP => {
                     if !closed {
-                        rx.close();
+                        self.rx.close();
                         closed = true;
                     }
                 }
-                _ => return ctx.take_failure().unwrap_or(StopReason::Normal),
+                FAIL => return self.ctx.take_failure().unwrap_or(StopReason::Normal),
+                _ => return StopReason::Killed,
             }
-            let msg = match pending.take() {
+            let msg = match self.pending.take() {
                 Some(msg) => msg,
-                None => match poll_fn(|cx| poll_next(rx, cell, !closed, &mut waker, cx)).await {
-                    Next::Message(msg) => msg,
-                    Next::Closed => return StopReason::Normal,
-                    Next::Control => continue,
-                },
+                None => {
+                    let watch = !closed;
+                    let (rx, cell, waker) = (&mut self.rx, &*self.guard.cell, &mut self.waker);
+                    match poll_fn(|cx| poll_next(rx, cell, watch, waker, cx)).await {
+                        Next::Message(msg) => msg,
+                        Next::Closed => return StopReason::Normal,
+                        Next::Control => continue,
+                    }
+                }
             };
             tracing::trace!("message");
-            let msg = match actor.handle_shared(msg, ctx) {
+            let msg = match self.actor.handle_shared(msg, &self.ctx) {
                 Dispatch::Exclusive(msg) => msg,
                 Dispatch::Done => continue,
                 Dispatch::Pending(first) => {
-                    // Shared phase: keep starting shared handlers until an exclusive message arrives,
-                    // the limit is reached or the mailbox ends; then let every one of them finish.
+                    // Shared phase: keep starting shared handlers until an exclusive message
+                    // arrives, the limit is reached or the mailbox ends; then let every one of
+                    // them finish.
                     let mut in_flight = FuturesUnordered::new();
                     in_flight.push(first);
                     let mut ended = false;
                     loop {
-                        let control = cell.control.load(Ordering::Acquire);
+                        let control = self.guard.cell.control.load(Ordering::Acquire);
                         if control == STOP && !closed {
-                            rx.close();
+                            self.rx.close();
                             closed = true;
                         }
-                        let accepting = pending.is_none()
+                        let accepting = self.pending.is_none()
                             && !ended
-                            && control != FAIL
-                            && in_flight.len() < max_shared;
+                            && control < FAIL
+                            && in_flight.len() < self.max_shared;
                         if in_flight.is_empty() && !accepting {
                             break;
                         }
+                        let watch = !closed;
+                        let (rx, cell, waker) = (&mut self.rx, &*self.guard.cell, &mut self.waker);
                         tokio::select! {
                             biased;
                             Some(()) = in_flight.next() => {}
-                            next = poll_fn(|cx| poll_next(rx, cell, !closed, &mut waker, cx)), if accepting => match next {
+                            next = poll_fn(|cx| poll_next(rx, cell, watch, waker, cx)), if accepting => match next {
                                 Next::Message(msg) => {
                                     tracing::trace!("message");
-                                    // Reborrowed from `actor` (not held as `&A`) so the task is `Send` without `A: Sync`.
-                                    match actor.handle_shared(msg, ctx) {
+                                    // Called on the field (not through a held `&A`), so the task
+                                    // is `Send` without `A: Sync`.
+                                    match self.actor.handle_shared(msg, &self.ctx) {
                                         Dispatch::Done => {}
                                         Dispatch::Pending(fut) => in_flight.push(fut),
-                                        Dispatch::Exclusive(msg) => *pending = Some(msg),
+                                        Dispatch::Exclusive(msg) => self.pending = Some(msg),
                                     }
                                 }
                                 Next::Closed => ended = true,
@@ -233,7 +282,7 @@ impl<A: Actor> ActorTask<A> {
                     continue;
                 }
             };
-            actor.handle(msg, ctx).await;
+            self.actor.handle(msg, &self.ctx).await;
         }
     }
 }
@@ -265,14 +314,30 @@ fn poll_next<M>(
     Poll::Pending
 }
 
-/// Polls the future in `slot`, turning a panic into `Err(message)`. The future is dropped (the
-/// slot set to `None`) right after a panic, with in-flight replies told that the actor panicked.
+/// Why a guarded future did not complete.
+enum Interrupt {
+    /// It panicked, with this message.
+    Panicked(Arc<str>),
+    /// The actor was killed while it was pending.
+    Killed,
+}
+
+/// Polls the future in `slot` unless the actor has been killed, turning a panic into
+/// [`Interrupt::Panicked`]. The future is dropped (the slot set to `None`) as soon as it is
+/// interrupted; replies it owned tell their askers that the actor panicked or stopped.
 ///
 /// The caller pins the slot in its own frame, so the future is stored once, not once per layer.
-async fn catch_unwind<F: Future>(mut slot: Pin<&mut Option<F>>) -> Result<F::Output, Arc<str>> {
+fn guarded<'a, F: Future>(
+    cell: &'a ActorCell,
+    mut slot: Pin<&'a mut Option<F>>,
+) -> impl Future<Output = Result<F::Output, Interrupt>> + 'a {
     poll_fn(move |cx| {
+        if cell.control.load(Ordering::Acquire) == KILL {
+            slot.set(None);
+            return Poll::Ready(Err(Interrupt::Killed));
+        }
         let Some(fut) = slot.as_mut().as_pin_mut() else {
-            // Already completed or panicked; `poll_fn` is not polled again after `Ready`.
+            // Already completed or interrupted; `poll_fn` is not polled again after `Ready`.
             return Poll::Pending;
         };
         match std::panic::catch_unwind(AssertUnwindSafe(|| fut.poll(cx))) {
@@ -288,11 +353,10 @@ async fn catch_unwind<F: Future>(mut slot: Pin<&mut Option<F>>) -> Result<F::Out
                 if dropped.is_err() {
                     tracing::error!("a destructor panicked while cleaning up after a panic");
                 }
-                Poll::Ready(Err(panic_message(payload.as_ref())))
+                Poll::Ready(Err(Interrupt::Panicked(panic_message(payload.as_ref()))))
             }
         }
     })
-    .await
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> Arc<str> {

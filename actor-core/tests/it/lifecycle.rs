@@ -216,3 +216,64 @@ async fn the_state_is_dropped_before_stopped_returns() {
     actor.stopped().await;
     assert_eq!(events_of(&events), ["state dropped"]);
 }
+
+/// An actor whose handler can hang forever, holding its reply.
+struct Stuck;
+
+impl Actor for Stuck {
+    type Message = Reply<()>;
+
+    async fn on_stop(&mut self, _ctx: &Context<Self>, _reason: &StopReason) {
+        panic!("on_stop must not run after a kill");
+    }
+
+    async fn handle(&mut self, reply: Reply<()>, _ctx: &Context<Self>) {
+        let _reply = reply;
+        std::future::pending::<()>().await;
+    }
+}
+
+#[tokio::test]
+async fn kill_interrupts_a_handler_that_never_finishes() {
+    let stuck = actor_core::spawn(Stuck).unwrap();
+    let mut hanging = Box::pin(stuck.ask(|reply| reply));
+    assert!(poll_once(&mut hanging).await.is_pending());
+    let mut queued = Box::pin(stuck.ask(|reply| reply));
+    assert!(poll_once(&mut queued).await.is_pending());
+    // Let the actor enter the handler.
+    tokio::task::yield_now().await;
+
+    stuck.kill();
+    assert!(matches!(stuck.stopped().await, StopReason::Killed));
+    assert_eq!(
+        hanging.await,
+        Err(AskError::Stopped),
+        "the interrupted handler's asker is answered"
+    );
+    assert_eq!(queued.await, Err(AskError::Stopped));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_kills_racing_asks_never_leave_an_asker_waiting() {
+    for _ in 0..50 {
+        let probe = actor_core::spawn(Probe::default()).unwrap();
+        let asks: Vec<_> = (0..200u64)
+            .map(|i| {
+                let probe = probe.clone();
+                tokio::spawn(async move { probe.ask(|reply| ProbeMsg::Echo(i, reply)).await })
+            })
+            .collect();
+        probe.kill();
+        for ask in asks {
+            let result = tokio::time::timeout(std::time::Duration::from_secs(30), ask)
+                .await
+                .expect("an ask hung after a kill")
+                .unwrap();
+            assert!(
+                matches!(result, Ok(_) | Err(AskError::Stopped | AskError::Closed)),
+                "{result:?}"
+            );
+        }
+        assert!(matches!(probe.stopped().await, StopReason::Killed));
+    }
+}
