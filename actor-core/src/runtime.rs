@@ -115,6 +115,7 @@ struct ActorTask<A: Actor> {
 
 /// The actor's task. A plain `fn` returning an `async move` block: an `async fn` would store its
 /// argument twice in the future (once as the argument, once as the moved local).
+#[expect(clippy::manual_async_fn, reason = "an `async fn` would store its argument twice")]
 fn run<A: Actor>(mut task: ActorTask<A>) -> impl Future<Output = ()> + Send {
     async move {
         tracing::debug!("actor started");
