@@ -17,6 +17,7 @@ use crate::actor_ref::ActorRef;
 use crate::control::{ActorCell, ActorControl, ActorId, FAIL, STOP};
 use crate::error::{BoxError, SpawnError, StopReason};
 use crate::mailbox::MailboxSender;
+use crate::registry;
 use crate::runtime;
 use crate::spawn::SpawnOptions;
 
@@ -196,6 +197,18 @@ impl<A: Actor> Context<A> {
                 child.kill();
                 child.stopped().await;
             }
+        }
+    }
+}
+
+/// Publishes `Killed` if the actor's task is dropped before it finished on its own (its runtime
+/// shut down under it); a no-op after a normal stop, since the first published reason wins.
+impl<A: Actor> Drop for Context<A> {
+    fn drop(&mut self) {
+        if self.cell.is_alive() {
+            registry::remove_actor(&self.cell);
+            self.cell.publish(StopReason::Killed);
+            tracing::debug!("actor dropped with its runtime");
         }
     }
 }

@@ -53,6 +53,8 @@ pub(crate) struct ActorCell {
     pub(crate) control: AtomicU8,
     /// Whether the actor may have registry entries to remove when it stops.
     pub(crate) registered: AtomicBool,
+    /// How many shared handlers may run at once (fits in what would be padding).
+    pub(crate) max_shared: u32,
     /// Live `ActorRef`s; the actor is asked to stop when this reaches zero.
     pub(crate) refs: AtomicUsize,
     /// Everything that changes rarely, under one lock.
@@ -72,12 +74,17 @@ struct Slow {
 }
 
 impl ActorCell {
-    pub(crate) fn new(name: Option<Cow<'static, str>>, type_name: &'static str) -> Self {
+    pub(crate) fn new(
+        name: Option<Cow<'static, str>>,
+        type_name: &'static str,
+        max_shared: usize,
+    ) -> Self {
         ActorCell {
             id: ActorId::next(),
             name: name.unwrap_or(Cow::Borrowed(short_type_name(type_name))),
             control: AtomicU8::new(RUNNING),
             registered: AtomicBool::new(false),
+            max_shared: u32::try_from(max_shared).unwrap_or(u32::MAX),
             refs: AtomicUsize::new(0),
             slow: Mutex::new(Slow::default()),
             stopped: Notify::new(),

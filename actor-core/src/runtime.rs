@@ -48,19 +48,12 @@ pub(crate) fn spawn_actor<A: Actor>(
     options.validate()?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
     let (tx, rx) = mailbox::channel(options.mailbox);
-    let cell = Arc::new(ActorCell::new(options.name, std::any::type_name::<A>()));
+    let cell =
+        Arc::new(ActorCell::new(options.name, std::any::type_name::<A>(), options.max_shared));
     let actor_ref = ActorRef::new(tx.clone(), Arc::clone(&cell));
     let span = tracing::info_span!("actor", name = %cell.name, id = cell.id.get());
     let ctx = Context::new(Arc::clone(&cell), tx);
-    let task = ActorTask {
-        actor,
-        rx,
-        ctx,
-        pending: None,
-        waker: None,
-        max_shared: options.max_shared,
-        guard: KillGuard { cell },
-    };
+    let task = ActorTask { actor, rx, pending: None, waker: None, cell, ctx };
     let fut = run(task);
     // A disabled span is not worth a wrapper polled on every wake-up. The task is detached: the
     // cell, not a join handle, reports how it ended.
@@ -80,37 +73,21 @@ where
     set.spawn(task.in_current_span())
 }
 
-/// Publishes `Killed` if the task is dropped before it finished on its own: the runtime shut
-/// down under it.
-struct KillGuard {
-    cell: Arc<ActorCell>,
-}
-
-impl Drop for KillGuard {
-    fn drop(&mut self) {
-        // A no-op when the task finished normally: the first published reason wins.
-        if self.cell.is_alive() {
-            registry::remove_actor(&self.cell);
-            self.cell.publish(StopReason::Killed);
-            tracing::debug!("actor dropped with its runtime");
-        }
-    }
-}
-
 /// Everything an actor's task owns, in one place so that the task's future stores each of them
-/// once. Fields drop in declaration order, the guard last: a dropped task releases its state
-/// and answers its queued askers before `Killed` is published.
+/// once. Fields drop in declaration order, the context last: if the task is dropped before it
+/// finished (its runtime shut down), the state is released and queued askers are answered
+/// before the context's destructor publishes `Killed`.
 struct ActorTask<A: Actor> {
     actor: A,
     rx: MailboxReceiver<A::Message>,
-    ctx: Context<A>,
     /// An exclusive message taken from the mailbox during a shared phase, waiting for the shared
     /// handlers to finish.
     pending: Option<A::Message>,
     /// The waker last stored in the cell, so that it is stored again only when it changes.
     waker: Option<Waker>,
-    max_shared: usize,
-    guard: KillGuard,
+    /// The same cell as the context's, borrowed on its own while handlers borrow the context.
+    cell: Arc<ActorCell>,
+    ctx: Context<A>,
 }
 
 /// The actor's task. A plain `fn` returning an `async move` block: an `async fn` would store its
@@ -121,17 +98,11 @@ fn run<A: Actor>(mut task: ActorTask<A>) -> impl Future<Output = ()> + Send {
         tracing::debug!("actor started");
         // From here on, a stop or kill request wakes the task wherever it waits.
         poll_fn(|cx| {
-            task.guard.cell.watch(&mut task.waker, cx);
+            task.cell.watch(&mut task.waker, cx);
             Poll::Ready(())
         })
         .await;
         let reason = task.incarnation().await;
-
-        // Whatever is still queued will not be handled: answer its askers now. `recv` returns
-        // `None` only once no sender is between reserving a slot and filling it.
-        task.pending = None;
-        task.rx.close();
-        while task.rx.recv().await.is_some() {}
 
         // The stop sequence runs once: boxed, so that its futures do not enlarge every actor's
         // task for its whole life.
@@ -139,15 +110,21 @@ fn run<A: Actor>(mut task: ActorTask<A>) -> impl Future<Output = ()> + Send {
     }
 }
 
-/// Stops children and tasks, runs `on_stop` (unless killed), releases the state, then
-/// publishes the reason.
+/// Drains the mailbox, stops children and tasks, runs `on_stop` (unless killed), releases the
+/// state, then publishes the reason.
 async fn finish<A: Actor>(mut task: ActorTask<A>, mut reason: StopReason) {
+    // Whatever is still queued will not be handled: answer its askers now. `recv` returns `None`
+    // only once no sender is between reserving a slot and filling it.
+    task.pending = None;
+    task.rx.close();
+    while task.rx.recv().await.is_some() {}
+
     let killed = matches!(reason, StopReason::Killed);
     task.ctx.shutdown(killed).await;
     if !killed {
         let interrupted = {
             let mut on_stop = pin!(Some(task.actor.on_stop(&task.ctx, &reason)));
-            guarded(&task.guard.cell, on_stop.as_mut()).await.err()
+            guarded(&task.cell, on_stop.as_mut()).await.err()
         };
         match interrupted {
             None => {}
@@ -158,12 +135,14 @@ async fn finish<A: Actor>(mut task: ActorTask<A>, mut reason: StopReason) {
             }
         }
     }
-    let ActorTask { actor, rx, ctx, pending, waker, guard, .. } = task;
-    // Release the state (files, sockets) before anyone waiting for the stop is woken.
-    drop((actor, rx, ctx, pending, waker));
-    registry::remove_actor(&guard.cell);
+    let ActorTask { actor, rx, pending, waker, cell, ctx } = task;
+    // Release the state (files, sockets) before anyone waiting for the stop is woken. The
+    // context goes after the reason is published; by then its destructor has nothing to do.
+    drop((actor, rx, pending, waker));
+    registry::remove_actor(&cell);
     tracing::debug!(%reason, "actor stopped");
-    guard.cell.publish(reason);
+    cell.publish(reason);
+    drop(ctx);
 }
 
 impl<A: Actor> ActorTask<A> {
@@ -173,7 +152,7 @@ impl<A: Actor> ActorTask<A> {
             return failed;
         }
         // The loop borrows all of `self`; the guard needs its own handle on the cell.
-        let cell = Arc::clone(&self.guard.cell);
+        let cell = Arc::clone(&self.cell);
         let mut handling = pin!(Some(self.message_loop()));
         match guarded(&cell, handling.as_mut()).await {
             Ok(reason) => reason,
@@ -189,7 +168,7 @@ impl<A: Actor> ActorTask<A> {
     /// separate future so that its result is not kept alive across the message loop.
     async fn start(&mut self) -> Option<StopReason> {
         let mut on_start = pin!(Some(self.actor.on_start(&self.ctx)));
-        match guarded(&self.guard.cell, on_start.as_mut()).await {
+        match guarded(&self.cell, on_start.as_mut()).await {
             Ok(Ok(())) => None,
             Ok(Err(error)) => {
                 tracing::warn!(%error, "on_start failed");
@@ -208,7 +187,7 @@ impl<A: Actor> ActorTask<A> {
     async fn message_loop(&mut self) -> StopReason {
         let mut closed = false;
         loop {
-            match self.guard.cell.control.load(Ordering::Acquire) {
+            match self.cell.control.load(Ordering::Acquire) {
                 RUNNING => {}
                 STOP => {
                     if !closed {
@@ -223,7 +202,7 @@ impl<A: Actor> ActorTask<A> {
                 Some(msg) => msg,
                 None => {
                     let watch = !closed;
-                    let (rx, cell, waker) = (&mut self.rx, &*self.guard.cell, &mut self.waker);
+                    let (rx, cell, waker) = (&mut self.rx, &*self.cell, &mut self.waker);
                     match poll_fn(|cx| poll_next(rx, cell, watch, waker, cx)).await {
                         Next::Message(msg) => msg,
                         Next::Closed => return StopReason::Normal,
@@ -232,58 +211,73 @@ impl<A: Actor> ActorTask<A> {
                 }
             };
             tracing::trace!("message");
-            let msg = match self.actor.handle_shared(msg, &self.ctx) {
-                Dispatch::Exclusive(msg) => msg,
-                Dispatch::Done => continue,
-                Dispatch::Pending(first) => {
-                    // Shared phase: keep starting shared handlers until an exclusive message
-                    // arrives, the limit is reached or the mailbox ends; then let every one of
-                    // them finish.
-                    let mut in_flight = FuturesUnordered::new();
-                    in_flight.push(first);
-                    let mut ended = false;
-                    loop {
-                        let control = self.guard.cell.control.load(Ordering::Acquire);
-                        if control == STOP && !closed {
-                            self.rx.close();
-                            closed = true;
-                        }
-                        let accepting = self.pending.is_none()
-                            && !ended
-                            && control < FAIL
-                            && in_flight.len() < self.max_shared;
-                        if in_flight.is_empty() && !accepting {
-                            break;
-                        }
-                        let watch = !closed;
-                        let (rx, cell, waker) = (&mut self.rx, &*self.guard.cell, &mut self.waker);
-                        tokio::select! {
-                            biased;
-                            Some(()) = in_flight.next() => {}
-                            next = poll_fn(|cx| poll_next(rx, cell, watch, waker, cx)), if accepting => match next {
-                                Next::Message(msg) => {
-                                    tracing::trace!("message");
-                                    // Called on the field (not through a held `&A`), so the task
-                                    // is `Send` without `A: Sync`.
-                                    match self.actor.handle_shared(msg, &self.ctx) {
-                                        Dispatch::Done => {}
-                                        Dispatch::Pending(fut) => in_flight.push(fut),
-                                        Dispatch::Exclusive(msg) => self.pending = Some(msg),
-                                    }
-                                }
-                                Next::Closed => ended = true,
-                                Next::Control => {}
-                            },
-                            else => break,
-                        }
-                    }
-                    if ended {
-                        return StopReason::Normal;
-                    }
+            // Taken apart in one statement, so that nothing derived from the dispatch outlives it
+            // except what the shared phase needs.
+            let first = {
+                let (first, exclusive) = match self.actor.handle_shared(msg, &self.ctx) {
+                    Dispatch::Exclusive(msg) => (None, Some(msg)),
+                    Dispatch::Done => continue,
+                    Dispatch::Pending(first) => (Some(first), None),
+                };
+                if let Some(msg) = exclusive {
+                    // Ends the shared borrow of the actor (`first` is `None` here).
+                    drop(first);
+                    self.actor.handle(msg, &self.ctx).await;
                     continue;
                 }
+                first
             };
-            self.actor.handle(msg, &self.ctx).await;
+            let Some(first) = first else { continue };
+
+            // Shared phase: keep starting shared handlers until an exclusive message arrives, the
+            // limit is reached or the mailbox ends; then let every one of them finish.
+            let mut in_flight = FuturesUnordered::new();
+            in_flight.push(first);
+            let mut ended = false;
+            loop {
+                let control = self.cell.control.load(Ordering::Acquire);
+                if control == STOP && !closed {
+                    self.rx.close();
+                    closed = true;
+                }
+                let accepting = self.pending.is_none()
+                    && !ended
+                    && control < FAIL
+                    && in_flight.len() < self.cell.max_shared as usize;
+                if in_flight.is_empty() && !accepting {
+                    break;
+                }
+                let watch = !closed;
+                let (rx, cell, waker) = (&mut self.rx, &*self.cell, &mut self.waker);
+                let event = poll_fn(|cx| {
+                    // Finished handlers first: each frees a slot.
+                    if let Poll::Ready(Some(())) = in_flight.poll_next_unpin(cx) {
+                        return Poll::Ready(None);
+                    }
+                    if accepting && let Poll::Ready(next) = poll_next(rx, cell, watch, waker, cx) {
+                        return Poll::Ready(Some(next));
+                    }
+                    Poll::Pending
+                })
+                .await;
+                match event {
+                    None | Some(Next::Control) => {}
+                    Some(Next::Closed) => ended = true,
+                    Some(Next::Message(msg)) => {
+                        tracing::trace!("message");
+                        // Called on the field (not through a held `&A`), so the task is `Send`
+                        // without `A: Sync`.
+                        match self.actor.handle_shared(msg, &self.ctx) {
+                            Dispatch::Done => {}
+                            Dispatch::Pending(fut) => in_flight.push(fut),
+                            Dispatch::Exclusive(msg) => self.pending = Some(msg),
+                        }
+                    }
+                }
+            }
+            if ended {
+                return StopReason::Normal;
+            }
         }
     }
 }

@@ -351,8 +351,10 @@ async fn spawn_workload(system: &str, n: u64) -> Sample {
             for (actor, _) in &actors {
                 assert_eq!(actor.get().await, 0);
             }
-            for (actor, task) in actors {
-                drop(actor);
+            // Stop all, then wait for all: the same pattern as actor-core's `stop` + `stopped`.
+            let (senders, tasks): (Vec<_>, Vec<_>) = actors.into_iter().unzip();
+            drop(senders);
+            for task in tasks {
                 task.await.expect("baseline actor");
             }
         } else {
