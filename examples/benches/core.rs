@@ -12,7 +12,8 @@
 //! Every workload is driven from a spawned task on a two-worker runtime, as a request handler
 //! would drive it. Throughput workloads alternate systems over several rounds and report each
 //! system's median round. The `spawn` workload runs each system in a child process of its own,
-//! so that their peak memory (`VmHWM`) is never shared.
+//! so that their peak memory (`VmHWM`) is never shared, three times alternately, and reports
+//! each system's median run.
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -493,10 +494,17 @@ fn main() {
     for sample in &samples {
         println!("{}", sample.json());
     }
-    for system in ["baseline", "actor-core"].into_iter().filter(|_| selected("spawn")) {
-        let sample = spawn_in_child(system, quick);
-        println!("{}", sample.json());
-        samples.push(sample);
+    if selected("spawn") {
+        // Alternate the systems, one process per run, and keep each system's median run.
+        let (mut base, mut core) = (Vec::new(), Vec::new());
+        for _ in 0..sizes.rounds.min(3) {
+            base.push(spawn_in_child("baseline", quick));
+            core.push(spawn_in_child("actor-core", quick));
+        }
+        for sample in median(base).into_iter().chain(median(core)) {
+            println!("{}", sample.json());
+            samples.push(sample);
+        }
     }
     if let Some(i) = args.iter().position(|a| a == "--markdown")
         && let Some(path) = args.get(i + 1)
