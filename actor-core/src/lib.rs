@@ -99,6 +99,7 @@ pub mod context;
 pub mod control;
 pub mod error;
 pub mod mailbox;
+mod private;
 pub mod registry;
 pub mod reply;
 mod runtime;
@@ -112,5 +113,9 @@ pub use crate::error::{
     AskError, BoxError, CallError, RegistryError, SendError, SpawnError, StopReason, TrySendError,
 };
 pub use crate::mailbox::Mailbox;
+#[doc(hidden)]
+pub use crate::private::__private;
 pub use crate::reply::Reply;
 pub use crate::spawn::{SpawnOptions, spawn};
+/// Turns an inherent `impl` block into an actor; see the [crate docs](crate#quick-start).
+pub use actor_macros::actor;

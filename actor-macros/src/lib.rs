@@ -1,3 +1,62 @@
-//! The `#[actor]` attribute for `actor-core`.
+//! The `#[actor]` attribute of actor-core: an `impl` block becomes a message enum, an `Actor`
+//! implementation and a typed handle with one async method per handler.
 //!
-//! This crate is not built yet and exports no macro.
+//! Use it through `actor_core::actor`; this crate is an implementation detail of that re-export,
+//! and its generated code names only `::actor_core::__private`.
+//!
+//! The crate follows thiserror's split: [`actor`] converts tokens and calls `expand`, which
+//! parses (`ast.rs`), checks (`validate.rs`) and generates (`expand.rs`), or on errors emits the
+//! input plus spanned errors and empty shells of the generated types (`fallback.rs`).
+//!
+//! # What is generated
+//!
+//! This expansion is the committed golden file `tests/expand/counter.expanded.rs` (checked by
+//! `cargo xtask codegen --check`), so it cannot go stale:
+//!
+//! ```rust,ignore
+#![doc = include_str!("../tests/expand/counter.expanded.rs")]
+//! ```
+
+mod ast;
+mod attr;
+mod expand;
+mod fallback;
+mod naming;
+mod validate;
+
+#[cfg(test)]
+mod golden;
+
+use proc_macro::TokenStream;
+
+/// Turns an inherent `impl` block into an actor: see the crate docs of `actor-core`.
+///
+/// Accepted on the impl block: `mailbox = N` or `mailbox = unbounded`, `max_shared = N`,
+/// `name = "..."` (the actor's default spawn options). On a method: `#[actor(skip)]` keeps it
+/// out of the message set.
+#[proc_macro_attribute]
+pub fn actor(args: TokenStream, input: TokenStream) -> TokenStream {
+    expand(args.into(), input.into()).into()
+}
+
+/// The whole macro on `proc_macro2` tokens, so that tests and goldens can run it.
+fn expand(
+    args: proc_macro2::TokenStream,
+    input: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    let item: syn::Item = match syn::parse2(input.clone()) {
+        Ok(item) => item,
+        // Not an item at all: let the compiler report the syntax error on the original tokens.
+        Err(error) => {
+            let error = error.to_compile_error();
+            return quote::quote!(#input #error);
+        }
+    };
+    let mut errors = Vec::new();
+    let options = attr::options(args, &mut errors);
+    let Some(actor) = ast::parse(&item, &mut errors) else {
+        return fallback::emit(&item, errors);
+    };
+    validate::check(&actor, &mut errors);
+    if errors.is_empty() { expand::actor(&actor, &options) } else { fallback::emit(&item, errors) }
+}

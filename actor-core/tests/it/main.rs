@@ -5,8 +5,11 @@
 mod support;
 
 mod lifecycle;
+mod macro_lints;
+mod macros;
 mod messaging;
 mod panics;
 mod registry;
 mod shared;
 mod timers;
+mod ui;

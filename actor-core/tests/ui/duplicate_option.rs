@@ -1,0 +1,10 @@
+use actor_core::actor;
+
+struct Worker;
+
+#[actor(mailbox = 16, mailbox = 32)]
+impl Worker {
+    fn work(&mut self) {}
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use actor_core::actor;
+
+struct Ffi;
+
+#[actor]
+impl Ffi {
+    extern "C" fn call(&self) -> i32 {
+        0
+    }
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use actor_core::actor;
+
+struct Mailer;
+
+#[actor]
+impl Mailer {
+    fn tell(&mut self, message: String) -> usize {
+        message.len()
+    }
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use actor_core::actor;
+
+struct Greeter;
+
+#[actor]
+impl Greeter {
+    fn greet(&self, name: impl Into<String>) -> String {
+        name.into()
+    }
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use actor_core::actor;
+
+struct Numbers;
+
+#[actor]
+impl Numbers {
+    fn all(&self) -> impl Iterator<Item = u32> {
+        0..10
+    }
+}
+
+fn main() {}

@@ -1,0 +1,14 @@
+use std::borrow::Cow;
+
+use actor_core::actor;
+
+struct Greeter;
+
+#[actor]
+impl Greeter {
+    fn greet(&self, name: Cow<'_, str>) -> String {
+        format!("hello {name}")
+    }
+}
+
+fn main() {}

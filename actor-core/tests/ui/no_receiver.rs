@@ -1,0 +1,16 @@
+use actor_core::actor;
+
+struct Counter;
+
+#[actor]
+impl Counter {
+    fn new() -> Self {
+        Counter
+    }
+
+    fn get(&self) -> u32 {
+        1
+    }
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use actor_core::actor;
+
+struct Plane;
+
+#[actor]
+impl Plane {
+    fn move_to(&mut self, (x, y): (i32, i32)) -> i32 {
+        x + y
+    }
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use actor_core::actor;
+
+struct Greeter;
+
+#[actor]
+impl Greeter {
+    fn greet(&self, name: &str) -> String {
+        format!("hello {name}")
+    }
+}
+
+fn main() {}

@@ -1,0 +1,11 @@
+use actor_core::actor;
+
+struct Worker;
+
+#[actor]
+impl Worker {
+    #[actor(hidden)]
+    fn work(&mut self) {}
+}
+
+fn main() {}

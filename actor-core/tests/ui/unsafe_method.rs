@@ -1,0 +1,12 @@
+use actor_core::actor;
+
+struct Raw;
+
+#[actor]
+impl Raw {
+    unsafe fn poke(&mut self, value: u8) -> u8 {
+        value
+    }
+}
+
+fn main() {}

@@ -1,0 +1,71 @@
+//! Names of generated items: handler method name → variant name, actor type → enum and handle.
+
+use proc_macro2::Ident;
+use quote::format_ident;
+
+/// `add_item` → `AddItem`; `r#type` → `Type`. Keeps the method's span, so errors about the
+/// variant point at the method.
+pub(crate) fn variant(method: &Ident) -> Ident {
+    let name = method.to_string();
+    let name = name.strip_prefix("r#").unwrap_or(&name);
+    let mut out = String::with_capacity(name.len());
+    let mut upper = true;
+    for c in name.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    Ident::new(&out, method.span())
+}
+
+/// `Counter` → `CounterMessage`.
+pub(crate) fn message_enum(actor: &Ident) -> Ident {
+    format_ident!("{}Message", actor)
+}
+
+/// `Counter` → `CounterHandle`.
+pub(crate) fn handle(actor: &Ident) -> Ident {
+    format_ident!("{}Handle", actor)
+}
+
+/// Methods of the generated handle, and the associated functions generated on the actor type:
+/// a handler may not take one of these names.
+pub(crate) const RESERVED: &[&str] = &[
+    "tell",
+    "try_tell",
+    "with_timeout",
+    "actor_ref",
+    "from_ref",
+    "stop",
+    "kill",
+    "stopped",
+    "is_alive",
+    "spawn",
+    "spawn_with",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: &str) {
+        let ident = Ident::new_raw(input, proc_macro2::Span::call_site());
+        let ident =
+            if input == "type" { ident } else { Ident::new(input, proc_macro2::Span::call_site()) };
+        assert_eq!(variant(&ident).to_string(), expected);
+    }
+
+    #[test]
+    fn variants_are_pascal_case() {
+        check("add", "Add");
+        check("add_item", "AddItem");
+        check("add__item_", "AddItem");
+        check("get2_x", "Get2X");
+        check("type", "Type");
+    }
+}
