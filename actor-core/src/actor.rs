@@ -14,8 +14,7 @@
 //! Messages are *started* in mailbox order. Shared handlers that overlap may *finish* in any
 //! order; an exclusive handler always observes the effects of everything started before it.
 //!
-//! The `#[actor]` attribute (actor-macros, in progress) is to generate this impl from an `impl`
-//! block.
+//! [`#[actor]`](macro@crate::actor) generates this impl from an `impl` block.
 //!
 //! # Examples
 //!

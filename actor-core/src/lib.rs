@@ -1,12 +1,73 @@
 //! A tokio actor runtime that costs what a hand-written channel actor costs.
 //!
 //! An actor is your own struct; its messages are one enum (never boxed); it runs in one tokio
-//! task that owns the state. Callers hold a typed [`ActorRef`] and [`tell`](ActorRef::tell),
-//! [`try_tell`](ActorRef::try_tell) or [`ask`](ActorRef::ask). The `#[actor]` attribute of
-//! `actor-macros` (in progress) is to generate the message enum and a typed handle from an `impl`
-//! block; until then, [`Actor`] is implemented by hand as below.
+//! task that owns the state. Write the methods, put [`#[actor]`](macro@actor) on the `impl`
+//! block, and callers get a typed handle with one async method per message.
 //!
 //! # Quick start
+//!
+//! ```
+//! use actor_core::actor;
+//!
+//! #[derive(Debug, PartialEq, thiserror::Error)]
+//! #[error("the total would overflow")]
+//! pub struct Overflow;
+//!
+//! pub struct Counter {
+//!     total: u64,
+//! }
+//!
+//! #[actor]
+//! impl Counter {
+//!     /// Adds `by` and returns the new total (exclusive: `&mut self`).
+//!     pub fn add(&mut self, by: u64) -> u64 {
+//!         self.total += by;
+//!         self.total
+//!     }
+//!
+//!     /// The current total (shared: `&self` handlers may run concurrently).
+//!     pub async fn total(&self) -> u64 {
+//!         self.total
+//!     }
+//!
+//!     /// An `Err` goes back to the caller; the actor keeps running.
+//!     pub fn double(&mut self) -> Result<u64, Overflow> {
+//!         self.total = self.total.checked_mul(2).ok_or(Overflow)?;
+//!         Ok(self.total)
+//!     }
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let counter = Counter { total: 0 }.spawn()?; // a `CounterHandle`
+//!     assert_eq!(counter.add(40).await?, 40);
+//!     counter.tell(CounterMessage::add(2)).await?; // fire and forget
+//!     assert_eq!(counter.total().await?, 42);
+//!     assert_eq!(counter.double().await?, 84);
+//!
+//!     let quick = counter.with_timeout(std::time::Duration::from_millis(100));
+//!     assert_eq!(quick.total().await?, 84);
+//!
+//!     counter.stop();
+//!     counter.stopped().await;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The attribute generates, next to the impl block: `CounterMessage` (one variant per method,
+//! with its reply slot, plus a fire-and-forget constructor per method), the [`Actor`] impl that
+//! dispatches each variant to its method, and `CounterHandle` (cloneable; one async method per
+//! handler returning `Result<T, AskError>`, or `Result<T, CallError<E>>` for a method returning
+//! `Result<T, E>`; `tell`, `try_tell`, `with_timeout`, `stop`, `stopped`). A method that takes
+//! `&Context<Self>` gets the actor's context; `#[actor(skip)]` keeps a helper out of the
+//! messages; `#[actor(mailbox = 64, max_shared = 8, name = "counter")]` sets the spawn
+//! defaults. The expansion of this very example is shown in the docs of `actor-macros`.
+//!
+//! # Without the macro
+//!
+//! [`Actor`] is an ordinary trait: one message type, an exclusive [`Actor::handle`], optionally
+//! [`Actor::handle_shared`] and the lifecycle hooks. [`ActorRef`] offers
+//! [`tell`](ActorRef::tell), [`try_tell`](ActorRef::try_tell) and [`ask`](ActorRef::ask).
 //!
 //! ```
 //! use actor_core::{Actor, Context, Reply};
@@ -31,17 +92,14 @@
 //!     }
 //! }
 //!
-//! #[tokio::main]
-//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let counter = actor_core::spawn(Counter { total: 0 })?;
-//!     counter.tell(CounterMessage::Add(40)).await?;
-//!     counter.try_tell(CounterMessage::Add(2))?;
-//!     assert_eq!(counter.ask(CounterMessage::Total).await?, 42);
-//!
-//!     counter.stop();
-//!     counter.stopped().await;
-//!     Ok(())
-//! }
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let counter = actor_core::spawn(Counter { total: 0 })?;
+//! counter.tell(CounterMessage::Add(40)).await?;
+//! counter.try_tell(CounterMessage::Add(2))?;
+//! assert_eq!(counter.ask(CounterMessage::Total).await?, 42);
+//! # Ok(())
+//! # }
 //! ```
 //!
 //! # Contracts
@@ -78,7 +136,7 @@
 //!
 //! # Layout
 //!
-//! - [`actor`]: the [`Actor`] trait and [`Dispatch`].
+//! - [`actor`](mod@actor): the [`Actor`] trait and [`Dispatch`].
 //! - [`actor_ref`]: [`ActorRef`] and [`WeakActorRef`].
 //! - [`context`]: [`Context`], what handlers reach: children, background tasks, timers.
 //! - [`control`]: [`ActorControl`], untyped stop/kill/wait, and [`ActorId`].

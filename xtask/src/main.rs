@@ -3,6 +3,8 @@
 //! - `cargo xtask ci`: everything CI checks, in the order that fails fastest: formatting,
 //!   clippy (warnings denied), the whole test suite, every example, rustdoc (warnings denied),
 //!   and that `actor-core` packages.
+//! - `cargo xtask codegen [--check]`: regenerates the committed `#[actor]` expansions of
+//!   `actor-macros/tests/expand/`, or with `--check` fails naming every stale or orphaned one.
 //! - `cargo xtask bench [ARGS]`: the benchmark against the hand-written baseline; prints one
 //!   JSON object per line and rewrites `BENCHMARKS.md`. `ARGS` go to the benchmark (`--quick`,
 //!   `--only tell,ask`, `--rounds N`).
@@ -20,9 +22,12 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
+        Some("codegen") => codegen(args.get(1).map(String::as_str) == Some("--check")),
         Some("bench") => bench(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci | bench [--quick] [--only WORKLOADS] [--rounds N]>");
+            eprintln!(
+                "usage: cargo xtask <ci | codegen [--check] | bench [--quick] [--only WORKLOADS] [--rounds N]>"
+            );
             return ExitCode::from(2);
         }
     };
@@ -61,6 +66,7 @@ fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
 
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"], &[])?;
+    codegen(true)?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
     cargo(&["test", "--workspace"], &[])?;
     for example in examples()? {
@@ -70,6 +76,22 @@ fn ci() -> Result<(), String> {
     cargo(&["package", "-p", "actor-core", "--no-verify", "--allow-dirty", "--quiet"], &[])?;
     println!("xtask ci: all checks passed");
     Ok(())
+}
+
+/// The goldens are checked by an ordinary test of actor-macros; regenerating is the same test
+/// with `UPDATE_EXPAND=1`, so check and update can never disagree on the expected output.
+fn codegen(check: bool) -> Result<(), String> {
+    let args = ["test", "--quiet", "-p", "actor-macros", "--lib", "golden"];
+    if check {
+        cargo(&args, &[])
+            .map_err(|_| "expansion goldens are stale; run `cargo xtask codegen`".to_owned())
+    } else {
+        cargo(&args, &[("UPDATE_EXPAND", "1")])?;
+        println!(
+            "xtask codegen: expansions regenerated; review `git diff actor-macros/tests/expand`"
+        );
+        Ok(())
+    }
 }
 
 /// The names of the runnable examples, from `examples/examples/*.rs`.
