@@ -7,7 +7,9 @@
 //! - `baseline`: a tokio `mpsc` channel (capacity 1024, as actor-core's default mailbox) and a
 //!   task looping over it, replies on `oneshot`: the floor any channel actor pays.
 //! - `mutex`: an `Arc<tokio::sync::Mutex<u64>>` shared by the tasks (contended workload only).
-//! - `actor-core`: the same counter as an [`actor_core::Actor`].
+//! - `actor-core`: the same counter as a hand-written [`actor_core::Actor`].
+//! - `macro`: the same counter written with `#[actor]`, driven through its generated handle
+//!   (tell and ask only).
 //!
 //! Every workload is driven from a spawned task on a two-worker runtime, as a request handler
 //! would drive it. Throughput workloads alternate systems over several rounds and report each
@@ -23,7 +25,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actor_core::{Actor, ActorRef, Context, Reply};
+use actor_core::{Actor, ActorRef, Context, Reply, actor};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// The operations every system offers; monomorphised, so it costs nothing itself.
@@ -111,6 +113,42 @@ impl Counter for Core {
     }
 }
 
+// ---- #[actor] ----
+
+struct MacroTotal {
+    total: u64,
+}
+
+#[actor]
+impl MacroTotal {
+    fn add(&mut self, n: u64) {
+        self.total += n;
+    }
+
+    fn get(&self) -> u64 {
+        self.total
+    }
+}
+
+#[derive(Clone)]
+struct Macro(MacroTotalHandle);
+
+impl Macro {
+    fn spawn() -> Self {
+        Macro(MacroTotal { total: 0 }.spawn().expect("inside a runtime"))
+    }
+}
+
+impl Counter for Macro {
+    async fn add(&self, n: u64) {
+        self.0.tell(MacroTotalMessage::add(n)).await.unwrap_or_else(|_| panic!("actor alive"));
+    }
+
+    async fn get(&self) -> u64 {
+        self.0.get().await.expect("actor replies")
+    }
+}
+
 // ---- mutex ----
 
 #[derive(Clone)]
@@ -166,6 +204,7 @@ impl Sample {
         let system = match field("system")? {
             "baseline" => "baseline",
             "actor-core" => "actor-core",
+            "macro" => "macro",
             _ => return None,
         };
         Some(Sample {
@@ -304,23 +343,25 @@ const QUICK: Sizes =
 
 async fn throughput(sizes: &Sizes, only: &dyn Fn(&str) -> bool) -> Vec<Sample> {
     let mut results = Vec::new();
-    let (mut base, mut core) = (Vec::new(), Vec::new());
+    let (mut base, mut core, mut generated) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..sizes.rounds * usize::from(only("tell")) {
         let (b, task) = Baseline::spawn();
         base.push(sample("tell", "baseline", sizes.tell, tell(b, sizes.tell).await));
         task.await.expect("baseline actor");
         core.push(sample("tell", "actor-core", sizes.tell, tell(Core::spawn(), sizes.tell).await));
+        generated.push(sample("tell", "macro", sizes.tell, tell(Macro::spawn(), sizes.tell).await));
     }
-    results.extend(median(base).into_iter().chain(median(core)));
+    results.extend(median(base).into_iter().chain(median(core)).chain(median(generated)));
 
-    let (mut base, mut core) = (Vec::new(), Vec::new());
+    let (mut base, mut core, mut generated) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..sizes.rounds * usize::from(only("ask")) {
         let (b, task) = Baseline::spawn();
         base.push(sample("ask", "baseline", sizes.ask, ask(b, sizes.ask).await));
         task.await.expect("baseline actor");
         core.push(sample("ask", "actor-core", sizes.ask, ask(Core::spawn(), sizes.ask).await));
+        generated.push(sample("ask", "macro", sizes.ask, ask(Macro::spawn(), sizes.ask).await));
     }
-    results.extend(median(base).into_iter().chain(median(core)));
+    results.extend(median(base).into_iter().chain(median(core)).chain(median(generated)));
 
     let ops = sizes.tasks * sizes.per_task;
     let (mut base, mut core, mut locked) = (Vec::new(), Vec::new(), Vec::new());
