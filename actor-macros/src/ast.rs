@@ -29,6 +29,8 @@ pub(crate) struct Handler<'a> {
     pub(crate) is_async: bool,
     pub(crate) params: Vec<Param<'a>>,
     pub(crate) output: Output<'a>,
+    /// `#[actor(tell)]`: no reply slot; the handle's method only enqueues.
+    pub(crate) tell: bool,
 }
 
 /// One argument of a handler, after the receiver.
@@ -104,10 +106,21 @@ pub(crate) fn parse<'a>(item: &'a Item, errors: &mut Vec<syn::Error>) -> Option<
     let mut handlers = Vec::new();
     for impl_item in &item.items {
         let ImplItem::Fn(method) = impl_item else { continue };
-        if attr::method_options(&method.attrs, errors).skip {
+        let options = attr::method_options(&method.attrs, errors);
+        if options.skip {
             continue;
         }
-        if let Some(handler) = handler(method, errors) {
+        if let Some(mut handler) = handler(method, errors) {
+            if let Some(span) = options.tell {
+                if matches!(handler.output, Output::Unit) {
+                    handler.tell = true;
+                } else {
+                    errors.push(syn::Error::new(
+                        span,
+                        "a `#[actor(tell)]` handler returns nothing: its caller does not wait for a reply",
+                    ));
+                }
+            }
             handlers.push(handler);
         }
     }
@@ -252,6 +265,7 @@ fn handler<'a>(method: &'a ImplItemFn, errors: &mut Vec<syn::Error>) -> Option<H
         is_async: sig.asyncness.is_some(),
         params,
         output,
+        tell: false,
     })
 }
 

@@ -103,6 +103,9 @@ fn positive(value: &Expr, expected: &str, errors: &mut Vec<syn::Error>) -> Optio
 pub(crate) struct MethodOptions {
     /// Keep the method out of the message set: a helper or constructor.
     pub(crate) skip: bool,
+    /// A fire-and-forget handler: its message carries no reply slot, and the handle's method
+    /// returns once the message is enqueued.
+    pub(crate) tell: Option<proc_macro2::Span>,
 }
 
 /// Whether `attr` is ours (`#[actor(...)]`).
@@ -121,10 +124,16 @@ pub(crate) fn method_options(attrs: &[Attribute], errors: &mut Vec<syn::Error>) 
                 }
                 options.skip = true;
                 Ok(())
+            } else if meta.path.is_ident("tell") {
+                if options.tell.is_some() {
+                    return Err(meta.error("duplicate `tell` option"));
+                }
+                options.tell = meta.path.get_ident().map(proc_macro2::Ident::span);
+                Ok(())
             } else {
                 let key =
                     meta.path.get_ident().map_or_else(|| "this".to_owned(), ToString::to_string);
-                Err(meta.error(format!("unknown handler option `{key}`; expected `skip`")))
+                Err(meta.error(format!("unknown handler option `{key}`; expected `skip` or `tell`")))
             }
         });
         if let Err(error) = result {

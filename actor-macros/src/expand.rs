@@ -76,13 +76,18 @@ fn message_enum(actor: &ActorImpl<'_>, vis: &Visibility) -> TokenStream {
             Param::Arg { ident, ty } => Some(quote!(#ident: #ty,)),
             Param::Context => None,
         });
-        let reply = handler.output.reply_type();
+        let reply_type = handler.output.reply_type();
+        let reply = (!handler.tell).then(|| {
+            quote! {
+                /// Where the handler's result goes.
+                reply: ::actor_core::__private::Reply<#reply_type>,
+            }
+        });
         quote! {
             #(#docs)*
             #variant {
                 #(#fields)*
-                /// Where the handler's result goes.
-                reply: ::actor_core::__private::Reply<#reply>,
+                #reply
             },
         }
     });
@@ -109,10 +114,11 @@ fn constructors(actor: &ActorImpl<'_>) -> TokenStream {
         let doc = doc_lines(&format!(
             "A fire-and-forget `{method}` message, for the handle's `tell` or `try_tell`: its result is discarded."
         ));
+        let reply = (!handler.tell).then(|| quote!(reply: ::actor_core::__private::Reply::discard()));
         quote! {
             #doc
             #vis fn #method(#(#params),*) -> Self {
-                Self::#variant { #(#names,)* reply: ::actor_core::__private::Reply::discard() }
+                Self::#variant { #(#names,)* #reply }
             }
         }
     });
@@ -143,13 +149,15 @@ fn pattern_and_call(actor: &ActorImpl<'_>, handler: &Handler<'_>) -> (TokenStrea
         Param::Arg { ident, .. } => quote!(#ident),
         Param::Context => quote!(__ctx),
     });
-    let pattern = quote!(#name::#variant { #(#names,)* reply });
+    let reply = (!handler.tell).then(|| quote!(reply));
+    let pattern = quote!(#name::#variant { #(#names,)* #reply });
     let call = if handler.is_async {
         quote!(self.#method(#(#args),*).await)
     } else {
         quote!(self.#method(#(#args),*))
     };
     let respond = match handler.output {
+        Output::Unit if handler.tell => quote!({ #call; }),
         Output::Unit => quote!({ #call; reply.send(()); }),
         _ => quote!(reply.send(#call)),
     };
@@ -413,6 +421,25 @@ fn handle_method(actor: &ActorImpl<'_>, handler: &Handler<'_>) -> TokenStream {
     let args: Vec<_> = message_args(handler).collect();
     let names = args.iter().map(|(ident, _)| ident);
     let params = args.iter().map(|(ident, ty)| quote!(#ident: #ty));
+    if handler.tell {
+        let (_, ty_generics, _) = actor.item.generics.split_for_impl();
+        let span = handler.method.sig.ident.span();
+        let generated = doc_lines(
+            "\nSends the message and returns once it is enqueued (`#[actor(tell)]`): the caller does\n\
+             not wait for the handler. Waits for room in the mailbox.\n\n\
+             # Errors\n\n\
+             The message comes back in the error if the actor has stopped.\n\n\
+             # Cancel safety\n\n\
+             If this future is dropped before it completes, the message was not enqueued.",
+        );
+        return quote_spanned! {span=>
+            #(#docs)*
+            #generated
+            #vis async fn #method(&self, #(#params),*) -> ::core::result::Result<(), #p::SendError<#message #ty_generics>> {
+                self.actor.tell(#message::#variant { #(#names,)* }).await
+            }
+        };
+    }
     let call = quote!(#p::call(&self.actor, self.timeout, move |reply| #message::#variant { #(#names,)* reply }).await);
     let (output, body) = match &handler.output {
         Output::Unit => (quote!(::core::result::Result<(), #p::AskError>), call),

@@ -121,6 +121,8 @@ struct MacroTotal {
 
 #[actor]
 impl MacroTotal {
+    /// Fire-and-forget, like the hand-written `TotalMsg::Add`: no reply slot in the message.
+    #[actor(tell)]
     fn add(&mut self, n: u64) {
         self.total += n;
     }
@@ -141,7 +143,7 @@ impl Macro {
 
 impl Counter for Macro {
     async fn add(&self, n: u64) {
-        self.0.tell(MacroTotalMessage::add(n)).await.unwrap_or_else(|_| panic!("actor alive"));
+        self.0.add(n).await.unwrap_or_else(|_| panic!("actor alive"));
     }
 
     async fn get(&self) -> u64 {
