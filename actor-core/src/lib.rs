@@ -60,7 +60,8 @@
 //! handler returning `Result<T, AskError>`, or `Result<T, CallError<E>>` for a method returning
 //! `Result<T, E>`; `tell`, `try_tell`, `with_timeout`, `stop`, `stopped`). A method that takes
 //! `&Context<Self>` gets the actor's context; `#[actor(skip)]` keeps a helper out of the
-//! messages; `#[actor(mailbox = 64, max_shared = 8, name = "counter")]` sets the spawn
+//! messages; `#[actor(tell)]` on a method returning nothing makes it fire-and-forget (its message
+//! carries no reply slot, so it is as small as a hand-written one); `#[actor(mailbox = 64, max_shared = 8, name = "counter")]` sets the spawn
 //! defaults. The expansion of this very example is shown in the docs of `actor-macros`.
 //!
 //! # Without the macro

@@ -133,7 +133,8 @@ pub(crate) fn method_options(attrs: &[Attribute], errors: &mut Vec<syn::Error>) 
             } else {
                 let key =
                     meta.path.get_ident().map_or_else(|| "this".to_owned(), ToString::to_string);
-                Err(meta.error(format!("unknown handler option `{key}`; expected `skip` or `tell`")))
+                Err(meta
+                    .error(format!("unknown handler option `{key}`; expected `skip` or `tell`")))
             }
         });
         if let Err(error) = result {

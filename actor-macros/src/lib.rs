@@ -33,7 +33,8 @@ use proc_macro::TokenStream;
 ///
 /// Accepted on the impl block: `mailbox = N` or `mailbox = unbounded`, `max_shared = N`,
 /// `name = "..."` (the actor's default spawn options). On a method: `#[actor(skip)]` keeps it
-/// out of the message set.
+/// out of the message set; `#[actor(tell)]` (for a method returning nothing) makes it
+/// fire-and-forget, with no reply slot in its message.
 #[proc_macro_attribute]
 pub fn actor(args: TokenStream, input: TokenStream) -> TokenStream {
     expand(args.into(), input.into()).into()

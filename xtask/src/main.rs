@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask ci`: everything CI checks, in the order that fails fastest: formatting,
 //!   clippy (warnings denied), the whole test suite, every example, rustdoc (warnings denied),
-//!   and that `actor-core` packages.
+//!   and that `actor-macros` and `actor-core` package.
 //! - `cargo xtask codegen [--check]`: regenerates the committed `#[actor]` expansions of
 //!   `actor-macros/tests/expand/`, or with `--check` fails naming every stale or orphaned one.
 //! - `cargo xtask bench [ARGS]`: the benchmark against the hand-written baseline; prints one
@@ -73,7 +73,20 @@ fn ci() -> Result<(), String> {
         cargo(&["run", "--quiet", "-p", "examples", "--example", &example, "--", "--quick"], &[])?;
     }
     cargo(&["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")])?;
-    cargo(&["package", "-p", "actor-core", "--no-verify", "--allow-dirty", "--quiet"], &[])?;
+    // actor-core depends on actor-macros, which is not published yet: package them together.
+    cargo(
+        &[
+            "package",
+            "-p",
+            "actor-macros",
+            "-p",
+            "actor-core",
+            "--no-verify",
+            "--allow-dirty",
+            "--quiet",
+        ],
+        &[],
+    )?;
     println!("xtask ci: all checks passed");
     Ok(())
 }
