@@ -456,7 +456,7 @@ fn markdown(samples: &[Sample], quick: bool) -> String {
         "Ratios are actor-core / baseline, measured in the same run on the same machine; absolute numbers on a shared \
          2-core machine are noise, ratios are not.\n",
     );
-    md.push_str("The baseline is a hand-written tokio `mpsc` + `oneshot` actor.\n");
+    md.push_str("The baseline is a hand-written tokio `mpsc` + `oneshot` actor; `macro` is the same counter written with `#[actor]`.\n");
     if quick {
         md.push_str("\n**This table comes from a `--quick` run and is not representative.**\n");
     }
@@ -491,6 +491,15 @@ fn markdown(samples: &[Sample], quick: bool) -> String {
             "\nspawn peak memory: actor-core / baseline = **{:.2}×** (target ≤ 1.2×).",
             c / b
         );
+    }
+    for workload in ["tell", "ask"] {
+        if let (Some(core), Some(generated)) = (find(workload, "actor-core"), find(workload, "macro")) {
+            let _ = writeln!(
+                md,
+                "{workload}: the `#[actor]` handle / hand-written actor-core = **{:.2}×** (target ≥ 0.95×).",
+                generated.per_sec / core.per_sec
+            );
+        }
     }
     if let (Some(base), Some(locked)) = (find("contended", "baseline"), find("contended", "mutex"))
     {
