@@ -141,12 +141,12 @@ impl<A: Actor> ActorRef<A> {
 
     /// Asks the actor to stop gracefully; see [`ActorControl::stop`].
     pub fn stop(&self) {
-        self.cell.request(STOP);
+        self.cell.request_final(STOP);
     }
 
     /// Kills the actor; see [`ActorControl::kill`].
     pub fn kill(&self) {
-        self.cell.request(KILL);
+        self.cell.request_final(KILL);
     }
 
     /// Waits until the actor has fully stopped (after `on_stop` finished) and returns why.
@@ -201,7 +201,7 @@ impl<A: Actor> Drop for ActorRef<A> {
         if self.cell.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
             // The last reference is gone: nobody can send any more, so stop once the queue is
             // handled (as a plain tokio channel actor does when its last sender drops).
-            self.cell.request(STOP);
+            self.cell.request_final(STOP);
         }
     }
 }

@@ -71,8 +71,16 @@ impl<A: Actor> Context<A> {
 
     /// Stops this actor gracefully after the current handler: the mailbox closes, messages
     /// already accepted are handled, then the actor stops.
+    ///
+    /// A supervised child whose restart type is `Restart::Permanent` is instead restarted: its
+    /// incarnation ends after the current handler and a new one handles the queued messages.
     pub fn stop(&self) {
-        self.cell.request(STOP);
+        if self.cell.restart_on_normal_exit.load(std::sync::atomic::Ordering::Relaxed) {
+            self.with_extras(|extras| extras.failure = Some(StopReason::Normal));
+            self.cell.request(FAIL);
+        } else {
+            self.cell.request(STOP);
+        }
     }
 
     /// Ends this actor abnormally after the current handler, with [`StopReason::Failed`]. Queued

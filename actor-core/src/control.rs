@@ -55,6 +55,10 @@ pub(crate) struct ActorCell {
     pub(crate) registered: AtomicBool,
     /// How many shared handlers may run at once (fits in what would be padding).
     pub(crate) max_shared: u32,
+    /// Set by a stop or kill from outside the actor: its supervisor must not restart it.
+    pub(crate) final_stop: AtomicBool,
+    /// A supervised `Restart::Permanent` child: stopping itself starts a new incarnation.
+    pub(crate) restart_on_normal_exit: AtomicBool,
     /// Live `ActorRef`s; the actor is asked to stop when this reaches zero.
     pub(crate) refs: AtomicUsize,
     /// Everything that changes rarely, under one lock.
@@ -85,6 +89,8 @@ impl ActorCell {
             control: AtomicU8::new(RUNNING),
             registered: AtomicBool::new(false),
             max_shared: u32::try_from(max_shared).unwrap_or(u32::MAX),
+            final_stop: AtomicBool::new(false),
+            restart_on_normal_exit: AtomicBool::new(false),
             refs: AtomicUsize::new(0),
             slow: Mutex::new(Slow::default()),
             stopped: Notify::new(),
@@ -103,6 +109,26 @@ impl ActorCell {
         if let Some(waker) = waker {
             waker.wake();
         }
+    }
+
+    /// A stop or kill from outside the actor: final, even for a supervised actor.
+    pub(crate) fn request_final(&self, state: u8) {
+        self.final_stop.store(true, Ordering::SeqCst);
+        self.request(state);
+    }
+
+    /// After a restart decision: back to `RUNNING` unless a final stop arrived meanwhile.
+    pub(crate) fn reset_for_restart(&self) -> bool {
+        if self.final_stop.load(Ordering::SeqCst) {
+            return false;
+        }
+        let current = self.control.load(Ordering::SeqCst);
+        current == FAIL
+            && self
+                .control
+                .compare_exchange(FAIL, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+            || current == RUNNING
     }
 
     /// Makes sure that a later [`request`](Self::request) wakes the task polling with `cx`, then
@@ -187,7 +213,7 @@ impl ActorControl {
     /// with the message handed back), every message already accepted is handled, its children
     /// stop, then `on_stop` runs. Returns at once; use [`stopped`](Self::stopped) to wait.
     pub fn stop(&self) {
-        self.cell.request(STOP);
+        self.cell.request_final(STOP);
     }
 
     /// Kills the actor at its next await point: the handler in progress is dropped, queued
@@ -196,7 +222,7 @@ impl ActorControl {
     /// at once; use [`stopped`](Self::stopped) to wait. A handler that never reaches an await
     /// point cannot be killed.
     pub fn kill(&self) {
-        self.cell.request(KILL);
+        self.cell.request_final(KILL);
     }
 
     /// Waits until the actor has fully stopped (after `on_stop` finished) and returns why.

@@ -116,6 +116,9 @@ pub enum SpawnError {
     /// [`Mailbox::Unbounded`](crate::Mailbox::Unbounded).
     #[error("a bounded mailbox capacity of {0} is too large; use an unbounded mailbox")]
     CapacityTooLarge(usize),
+    /// A supervisor's child could not build its first state; the constructor's error message.
+    #[error("the child's constructor failed: {0}")]
+    Start(Arc<str>),
     /// Shared handlers need a concurrency limit of at least 1.
     #[error("the shared-handler concurrency limit must be at least 1")]
     ZeroSharedLimit,

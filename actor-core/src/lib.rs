@@ -163,6 +163,7 @@ pub mod registry;
 pub mod reply;
 mod runtime;
 pub mod spawn;
+pub mod supervision;
 
 pub use crate::actor::{Actor, Dispatch};
 pub use crate::actor_ref::{ActorRef, WeakActorRef};

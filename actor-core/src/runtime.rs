@@ -34,7 +34,7 @@ use crate::actor::{Actor, Dispatch};
 use crate::actor_ref::ActorRef;
 use crate::context::Context;
 use crate::control::{ActorCell, FAIL, KILL, RUNNING, STOP};
-use crate::error::{SpawnError, StopReason};
+use crate::error::{BoxError, SpawnError, StopReason};
 use crate::mailbox::{self, MailboxReceiver};
 use crate::registry;
 use crate::reply;
@@ -45,15 +45,45 @@ pub(crate) fn spawn_actor<A: Actor>(
     actor: A,
     options: SpawnOptions,
 ) -> Result<ActorRef<A>, SpawnError> {
+    spawn_restartable(actor, options, None)
+}
+
+/// What a supervised actor's task asks after an incarnation ended on its own.
+pub(crate) trait Restarter<A>: Send + 'static {
+    /// Whether to start a new incarnation (after a delay) or stop for good.
+    fn decide(&mut self, reason: &StopReason) -> Decision;
+    /// A fresh state for the next incarnation.
+    fn build(&mut self) -> Result<A, BoxError>;
+    /// A new incarnation's `on_start` succeeded.
+    fn started(&mut self);
+    /// Whether stopping itself (`Context::stop`) restarts the actor.
+    fn restarts_on_normal_exit(&self) -> bool;
+}
+
+/// A supervisor's answer to an ended incarnation.
+pub(crate) enum Decision {
+    Restart(std::time::Duration),
+    Stop,
+}
+
+/// Spawns an actor's task, restartable in place (same task, same mailbox) if `restarter` is set.
+pub(crate) fn spawn_restartable<A: Actor>(
+    actor: A,
+    options: SpawnOptions,
+    restarter: Option<Box<dyn Restarter<A>>>,
+) -> Result<ActorRef<A>, SpawnError> {
     options.validate()?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
     let (tx, rx) = mailbox::channel(options.mailbox);
     let cell =
         Arc::new(ActorCell::new(options.name, std::any::type_name::<A>(), options.max_shared));
+    if let Some(restarter) = &restarter {
+        cell.restart_on_normal_exit.store(restarter.restarts_on_normal_exit(), Ordering::Relaxed);
+    }
     let actor_ref = ActorRef::new(tx.clone(), Arc::clone(&cell));
     let span = tracing::info_span!("actor", name = %cell.name, id = cell.id.get());
     let ctx = Context::new(Arc::clone(&cell), tx);
-    let task = ActorTask { actor, rx, pending: None, waker: None, cell, ctx };
+    let task = ActorTask { actor, rx, pending: None, waker: None, restarter, cell, ctx };
     let fut = run(task);
     // A disabled span is not worth a wrapper polled on every wake-up. The task is detached: the
     // cell, not a join handle, reports how it ended.
@@ -85,6 +115,8 @@ struct ActorTask<A: Actor> {
     pending: Option<A::Message>,
     /// The waker last stored in the cell, so that it is stored again only when it changes.
     waker: Option<Waker>,
+    /// Set for a supervised actor: builds new incarnations in place.
+    restarter: Option<Box<dyn Restarter<A>>>,
     /// The same cell as the context's, borrowed on its own while handlers borrow the context.
     cell: Arc<ActorCell>,
     ctx: Context<A>,
@@ -102,17 +134,31 @@ fn run<A: Actor>(mut task: ActorTask<A>) -> impl Future<Output = ()> + Send {
             Poll::Ready(())
         })
         .await;
-        let reason = task.incarnation().await;
+        let (reason, on_stop_done) = loop {
+            let reason = task.incarnation().await;
+            // Only a supervised actor that ended on its own may start again; the restart is a
+            // cold path, boxed like the stop sequence.
+            let restartable = task.restarter.is_some()
+                && !task.cell.final_stop.load(Ordering::SeqCst)
+                && !matches!(reason, StopReason::Killed);
+            if !restartable {
+                break (reason, false);
+            }
+            match Box::pin(task.restart(reason)).await {
+                Ok(()) => {}
+                Err(stop) => break stop,
+            }
+        };
 
         // The stop sequence runs once: boxed, so that its futures do not enlarge every actor's
         // task for its whole life.
-        Box::pin(finish(task, reason)).await;
+        Box::pin(finish(task, reason, on_stop_done)).await;
     }
 }
 
 /// Drains the mailbox, stops children and tasks, runs `on_stop` (unless killed), releases the
 /// state, then publishes the reason.
-async fn finish<A: Actor>(mut task: ActorTask<A>, mut reason: StopReason) {
+async fn finish<A: Actor>(mut task: ActorTask<A>, mut reason: StopReason, on_stop_done: bool) {
     // Whatever is still queued will not be handled: answer its askers now. `recv` returns `None`
     // only once no sender is between reserving a slot and filling it.
     task.pending = None;
@@ -121,7 +167,7 @@ async fn finish<A: Actor>(mut task: ActorTask<A>, mut reason: StopReason) {
 
     let killed = matches!(reason, StopReason::Killed);
     task.ctx.shutdown(killed).await;
-    if !killed {
+    if !killed && !on_stop_done {
         let interrupted = {
             let mut on_stop = pin!(Some(task.actor.on_stop(&task.ctx, &reason)));
             guarded(&task.cell, on_stop.as_mut()).await.err()
@@ -135,10 +181,10 @@ async fn finish<A: Actor>(mut task: ActorTask<A>, mut reason: StopReason) {
             }
         }
     }
-    let ActorTask { actor, rx, pending, waker, cell, ctx } = task;
+    let ActorTask { actor, rx, pending, waker, restarter, cell, ctx } = task;
     // Release the state (files, sockets) before anyone waiting for the stop is woken. The
     // context goes after the reason is published; by then its destructor has nothing to do.
-    drop((actor, rx, pending, waker));
+    drop((actor, rx, pending, waker, restarter));
     registry::remove_actor(&cell);
     tracing::debug!(%reason, "actor stopped");
     cell.publish(reason);
@@ -151,6 +197,9 @@ impl<A: Actor> ActorTask<A> {
         if let Some(failed) = self.start().await {
             return failed;
         }
+        if let Some(restarter) = self.restarter.as_mut() {
+            restarter.started();
+        }
         // The loop borrows all of `self`; the guard needs its own handle on the cell.
         let cell = Arc::clone(&self.cell);
         let mut handling = pin!(Some(self.message_loop()));
@@ -161,6 +210,57 @@ impl<A: Actor> ActorTask<A> {
                 StopReason::Panicked(panic)
             }
             Err(Interrupt::Killed) => StopReason::Killed,
+        }
+    }
+
+    /// After an incarnation ended on its own: asks the supervisor, and either builds the next
+    /// incarnation in place (`Ok`: same mailbox, queued messages kept in order) or gives the
+    /// final reason and whether `on_stop` already ran for it.
+    async fn restart(&mut self, mut reason: StopReason) -> Result<(), (StopReason, bool)> {
+        let Some(restarter) = self.restarter.as_mut() else { return Err((reason, false)) };
+        let mut decision = restarter.decide(&reason);
+        if matches!(decision, Decision::Stop) {
+            return Err((reason, false));
+        }
+        // The old incarnation ends as any other would: its tasks and children, then `on_stop`.
+        self.ctx.shutdown(false).await;
+        let interrupted = {
+            let mut on_stop = pin!(Some(self.actor.on_stop(&self.ctx, &reason)));
+            guarded(&self.cell, on_stop.as_mut()).await.err()
+        };
+        match interrupted {
+            None => {}
+            Some(Interrupt::Panicked(panic)) => tracing::error!(%panic, "on_stop panicked"),
+            Some(Interrupt::Killed) => return Err((StopReason::Killed, true)),
+        }
+        loop {
+            let delay = match decision {
+                Decision::Stop => return Err((reason, true)),
+                Decision::Restart(delay) => delay,
+            };
+            if !delay.is_zero() {
+                let mut sleep = pin!(Some(tokio::time::sleep(delay)));
+                if guarded(&self.cell, sleep.as_mut()).await.is_err() {
+                    return Err((StopReason::Killed, true));
+                }
+            }
+            let Some(restarter) = self.restarter.as_mut() else { return Err((reason, true)) };
+            match restarter.build() {
+                Ok(actor) => {
+                    // The old state goes now; the new incarnation starts on the same mailbox.
+                    self.actor = actor;
+                    if !self.cell.reset_for_restart() {
+                        return Err((reason, true));
+                    }
+                    tracing::info!(%reason, "actor restarted");
+                    return Ok(());
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "restart failed: the constructor returned an error");
+                    reason = StopReason::Failed(Arc::from(error));
+                    decision = restarter.decide(&reason);
+                }
+            }
         }
     }
 

@@ -493,7 +493,9 @@ fn markdown(samples: &[Sample], quick: bool) -> String {
         );
     }
     for workload in ["tell", "ask"] {
-        if let (Some(core), Some(generated)) = (find(workload, "actor-core"), find(workload, "macro")) {
+        if let (Some(core), Some(generated)) =
+            (find(workload, "actor-core"), find(workload, "macro"))
+        {
             let _ = writeln!(
                 md,
                 "{workload}: the `#[actor]` handle / hand-written actor-core = **{:.2}×** (target ≥ 0.95×).",
