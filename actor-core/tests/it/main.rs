@@ -11,5 +11,6 @@ mod messaging;
 mod panics;
 mod registry;
 mod shared;
+mod supervision;
 mod timers;
 mod ui;
