@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::actor::Actor;
-use crate::control::{ActorCell, ActorControl, ActorId, KILL, RUNNING, STOP};
+use crate::control::{ActorCell, ActorControl, ActorId, KILL, STOP};
 use crate::error::{AskError, SendError, StopReason, TrySendError};
 use crate::mailbox::{self, MailboxSender};
 use crate::reply::{self, Reply};
@@ -136,7 +136,7 @@ impl<A: Actor> ActorRef<A> {
     /// new messages from the moment `stop` returns.
     #[inline]
     fn accepting(&self) -> bool {
-        self.cell.control.load(Ordering::Acquire) == RUNNING
+        crate::control::accepting(self.cell.control.load(Ordering::Acquire))
     }
 
     /// Asks the actor to stop gracefully; see [`ActorControl::stop`].

@@ -36,19 +36,29 @@ impl fmt::Display for ActorId {
 /// The run state requested from outside the actor's task; it only ever increases within an
 /// incarnation.
 pub(crate) const RUNNING: u8 = 0;
+/// End the incarnation after the current handler so that a supervisor can restart it in place
+/// (a sibling failed under one-for-all or rest-for-one). The mailbox stays open.
+pub(crate) const RESTART: u8 = 1;
 /// Stop gracefully: close the mailbox, handle what is queued, then stop.
-pub(crate) const STOP: u8 = 1;
+pub(crate) const STOP: u8 = 2;
 /// End the incarnation abnormally after the current handler (see `Context::fail`).
-pub(crate) const FAIL: u8 = 2;
+pub(crate) const FAIL: u8 = 3;
 /// Drop the handler in progress at the task's next poll, then stop without `on_stop`.
-pub(crate) const KILL: u8 = 3;
+pub(crate) const KILL: u8 = 4;
+
+/// Whether an actor in control state `control` accepts new messages: all but a stop or kill.
+#[inline]
+pub(crate) fn accepting(control: u8) -> bool {
+    control != STOP && control != KILL
+}
 
 /// State shared by every reference to one actor and by its task. Kept small: every actor has
 /// one.
 pub(crate) struct ActorCell {
     pub(crate) id: ActorId,
     pub(crate) name: Cow<'static, str>,
-    /// `RUNNING`, `STOP`, `FAIL` or `KILL`; it only increases. Read by the task after every
+    /// `RUNNING`, `RESTART`, `STOP`, `FAIL` or `KILL`; it only increases within an incarnation.
+    /// Read by the task after every
     /// handler (and, for `KILL`, at every poll).
     pub(crate) control: AtomicU8,
     /// Whether the actor may have registry entries to remove when it stops.
@@ -123,12 +133,12 @@ impl ActorCell {
             return false;
         }
         let current = self.control.load(Ordering::SeqCst);
-        current == FAIL
-            && self
-                .control
-                .compare_exchange(FAIL, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
-                .is_ok()
-            || current == RUNNING
+        current == RUNNING
+            || (current == FAIL || current == RESTART)
+                && self
+                    .control
+                    .compare_exchange(current, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
     }
 
     /// Makes sure that a later [`request`](Self::request) wakes the task polling with `cx`, then

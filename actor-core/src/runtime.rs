@@ -33,7 +33,7 @@ use tracing::Instrument;
 use crate::actor::{Actor, Dispatch};
 use crate::actor_ref::ActorRef;
 use crate::context::Context;
-use crate::control::{ActorCell, FAIL, KILL, RUNNING, STOP};
+use crate::control::{ActorCell, FAIL, KILL, RESTART, RUNNING, STOP};
 use crate::error::{BoxError, SpawnError, StopReason};
 use crate::mailbox::{self, MailboxReceiver};
 use crate::registry;
@@ -58,6 +58,31 @@ pub(crate) trait Restarter<A>: Send + 'static {
     fn started(&mut self);
     /// Whether stopping itself (`Context::stop`) restarts the actor.
     fn restarts_on_normal_exit(&self) -> bool;
+    /// Waits until this actor may end its old incarnation (siblings restarting together stop in
+    /// reverse start order).
+    fn turn_to_stop(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    /// The old incarnation's `on_stop` finished.
+    fn stopped(&mut self);
+    /// Waits until this actor may start its new incarnation (in start order, once every
+    /// sibling restarting with it has stopped).
+    fn turn_to_start(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    /// The actor stops for good; it no longer takes part in a group restart.
+    fn gone(&mut self);
+}
+
+/// Awaits a supervisor's turn, unless a final stop or a kill comes first (`false`).
+async fn wait_turn(
+    cell: &ActorCell,
+    mut turn: Pin<Box<dyn Future<Output = ()> + Send + '_>>,
+) -> bool {
+    poll_fn(|cx| {
+        // A stop or kill wakes this task through the waker stored in the cell.
+        if cell.final_stop.load(Ordering::SeqCst) || cell.control.load(Ordering::SeqCst) == KILL {
+            return Poll::Ready(false);
+        }
+        turn.as_mut().poll(cx).map(|()| true)
+    })
+    .await
 }
 
 /// A supervisor's answer to an ended incarnation.
@@ -159,6 +184,9 @@ fn run<A: Actor>(mut task: ActorTask<A>) -> impl Future<Output = ()> + Send {
 /// Drains the mailbox, stops children and tasks, runs `on_stop` (unless killed), releases the
 /// state, then publishes the reason.
 async fn finish<A: Actor>(mut task: ActorTask<A>, mut reason: StopReason, on_stop_done: bool) {
+    if let Some(restarter) = task.restarter.as_mut() {
+        restarter.gone();
+    }
     // Whatever is still queued will not be handled: answer its askers now. `recv` returns `None`
     // only once no sender is between reserving a slot and filling it.
     task.pending = None;
@@ -222,6 +250,9 @@ impl<A: Actor> ActorTask<A> {
         if matches!(decision, Decision::Stop) {
             return Err((reason, false));
         }
+        if !wait_turn(&self.cell, restarter.turn_to_stop()).await {
+            return Err((reason, false));
+        }
         // The old incarnation ends as any other would: its tasks and children, then `on_stop`.
         self.ctx.shutdown(false).await;
         let interrupted = {
@@ -238,6 +269,8 @@ impl<A: Actor> ActorTask<A> {
                 Decision::Stop => return Err((reason, true)),
                 Decision::Restart(delay) => delay,
             };
+            let Some(restarter) = self.restarter.as_mut() else { return Err((reason, true)) };
+            restarter.stopped();
             if !delay.is_zero() {
                 let mut sleep = pin!(Some(tokio::time::sleep(delay)));
                 if guarded(&self.cell, sleep.as_mut()).await.is_err() {
@@ -245,6 +278,9 @@ impl<A: Actor> ActorTask<A> {
                 }
             }
             let Some(restarter) = self.restarter.as_mut() else { return Err((reason, true)) };
+            if !wait_turn(&self.cell, restarter.turn_to_start()).await {
+                return Err((reason, true));
+            }
             match restarter.build() {
                 Ok(actor) => {
                     // The old state goes now; the new incarnation starts on the same mailbox.
@@ -295,6 +331,7 @@ impl<A: Actor> ActorTask<A> {
                         closed = true;
                     }
                 }
+                RESTART => return StopReason::Normal,
                 FAIL => return self.ctx.take_failure().unwrap_or(StopReason::Normal),
                 _ => return StopReason::Killed,
             }
@@ -342,7 +379,7 @@ impl<A: Actor> ActorTask<A> {
                 }
                 let accepting = self.pending.is_none()
                     && !ended
-                    && control < FAIL
+                    && (control == RUNNING || control == STOP)
                     && in_flight.len() < self.cell.max_shared as usize;
                 if in_flight.is_empty() && !accepting {
                     break;

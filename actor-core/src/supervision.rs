@@ -39,18 +39,20 @@
 //! ```
 
 use std::any::Any;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast};
 use tokio::time::Instant;
 
 use crate::actor::Actor;
 use crate::actor_ref::{ActorRef, WeakActorRef};
 use crate::context::Context;
-use crate::control::ActorControl;
+use crate::control::{ActorControl, RESTART};
 use crate::error::{BoxError, SpawnError, StopReason};
 use crate::mailbox::Mailbox;
 use crate::runtime::{self, Decision, Restarter};
@@ -63,6 +65,10 @@ pub enum Strategy {
     /// Only the failed child restarts.
     #[default]
     OneForOne,
+    /// Every child restarts: all stop in reverse start order, then all start in start order.
+    OneForAll,
+    /// The failed child and every child started after it restart, the same way.
+    RestForOne,
 }
 
 /// When a child is restarted.
@@ -355,9 +361,91 @@ impl fmt::Debug for Supervisor {
 
 /// State shared by a supervisor and its children's restarters.
 struct Shared {
+    strategy: Strategy,
     children: Mutex<Vec<RunningChild>>,
     window: Mutex<RestartWindow>,
     events: broadcast::Sender<SupervisionEvent>,
+    /// The children restarting together after a sibling failed (one-for-all, rest-for-one).
+    group: Mutex<Option<Group>>,
+    group_changed: Notify,
+}
+
+/// A group restart in progress, by child index (start order).
+#[derive(Default)]
+struct Group {
+    members: BTreeSet<usize>,
+    stopped: BTreeSet<usize>,
+    started: BTreeSet<usize>,
+}
+
+impl Shared {
+    /// Waits until `ready` holds for the group in progress (or there is none).
+    async fn wait_group(&self, ready: impl Fn(&Group) -> bool) {
+        loop {
+            let notified = self.group_changed.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a change in between is not missed.
+            notified.as_mut().enable();
+            if lock(&self.group).as_ref().is_none_or(&ready) {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn update_group(&self, change: impl FnOnce(&mut Group)) {
+        {
+            let mut group = lock(&self.group);
+            if let Some(current) = group.as_mut() {
+                change(current);
+                let done = current.members.is_empty() || current.started == current.members;
+                if done {
+                    *group = None;
+                }
+            }
+        }
+        self.group_changed.notify_waiters();
+    }
+
+    /// Starts a group restart for the failure of child `index` and asks the other members to
+    /// end their incarnations. Returns whether `index` is now in a group.
+    fn begin_group(&self, index: usize) -> bool {
+        if self.strategy == Strategy::OneForOne {
+            return false;
+        }
+        let siblings: Vec<(usize, ActorControl)> = {
+            let children = lock(&self.children);
+            children
+                .iter()
+                .enumerate()
+                .filter(|(i, child)| {
+                    let in_scope = self.strategy == Strategy::OneForAll || *i >= index;
+                    in_scope && (*i == index || child.control.is_alive())
+                })
+                .map(|(i, child)| (i, child.control.clone()))
+                .collect()
+        };
+        {
+            let mut group = lock(&self.group);
+            let group = group.get_or_insert_with(Group::default);
+            group.members.extend(siblings.iter().map(|(i, _)| *i));
+        }
+        for (i, control) in siblings.iter().rev() {
+            if *i != index {
+                control.cell.request(RESTART);
+            }
+        }
+        self.group_changed.notify_waiters();
+        true
+    }
+
+    /// Whether child `index` is restarting because a sibling failed: a member of the group that
+    /// has not stopped yet. (A member whose new incarnation fails again is a failure of its own.)
+    fn in_group(&self, index: usize) -> bool {
+        lock(&self.group)
+            .as_ref()
+            .is_some_and(|group| group.members.contains(&index) && !group.stopped.contains(&index))
+    }
 }
 
 struct RunningChild {
@@ -394,6 +482,8 @@ impl RestartWindow {
 /// What a child's task needs to ask its supervisor.
 struct Link {
     shared: Arc<Shared>,
+    /// The child's position in start order.
+    index: usize,
     supervisor: WeakActorRef<SupervisorActor>,
     name: Arc<str>,
     restart: Restart,
@@ -417,6 +507,22 @@ impl<A: Actor> Restarter<A> for ChildRestarter<A> {
             // Nobody listening is fine.
             let _ = link.shared.events.send(event);
         };
+        // Restarting because a sibling failed: not counted against the intensity.
+        if link.shared.in_group(link.index) {
+            if link.restart == Restart::Temporary {
+                event(SupervisionEvent::Stopped {
+                    child: Arc::clone(&link.name),
+                    reason: reason.clone(),
+                });
+                return Decision::Stop;
+            }
+            event(SupervisionEvent::Restarting {
+                child: Arc::clone(&link.name),
+                reason: reason.clone(),
+                delay: Duration::ZERO,
+            });
+            return Decision::Restart(Duration::ZERO);
+        }
         if !wanted {
             event(SupervisionEvent::Stopped {
                 child: Arc::clone(&link.name),
@@ -436,6 +542,7 @@ impl<A: Actor> Restarter<A> for ChildRestarter<A> {
         };
         match admitted {
             Some(Ok(delay)) => {
+                link.shared.begin_group(link.index);
                 tracing::info!(child = %link.name, %reason, ?delay, "restarting child");
                 event(SupervisionEvent::Restarting {
                     child: Arc::clone(&link.name),
@@ -466,6 +573,10 @@ impl<A: Actor> Restarter<A> for ChildRestarter<A> {
     }
 
     fn started(&mut self) {
+        let index = self.link.index;
+        self.link.shared.update_group(|group| {
+            group.started.insert(index);
+        });
         self.link.incarnation += 1;
         let _ = self.link.shared.events.send(SupervisionEvent::Started {
             child: Arc::clone(&self.link.name),
@@ -475,6 +586,37 @@ impl<A: Actor> Restarter<A> for ChildRestarter<A> {
 
     fn restarts_on_normal_exit(&self) -> bool {
         self.link.restart == Restart::Permanent
+    }
+
+    fn turn_to_stop(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let index = self.link.index;
+        Box::pin(self.link.shared.wait_group(move |group| {
+            group.members.range(index + 1..).all(|later| group.stopped.contains(later))
+        }))
+    }
+
+    fn stopped(&mut self) {
+        let index = self.link.index;
+        self.link.shared.update_group(|group| {
+            group.stopped.insert(index);
+        });
+    }
+
+    fn turn_to_start(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let index = self.link.index;
+        Box::pin(self.link.shared.wait_group(move |group| {
+            group.stopped.is_superset(&group.members)
+                && group.members.range(..index).all(|earlier| group.started.contains(earlier))
+        }))
+    }
+
+    fn gone(&mut self) {
+        let index = self.link.index;
+        self.link.shared.update_group(|group| {
+            group.members.remove(&index);
+            group.stopped.remove(&index);
+            group.started.remove(&index);
+        });
     }
 }
 
@@ -493,6 +635,9 @@ enum SupervisorMsg {
 impl SupervisorActor {
     fn new(spec: SupervisorSpec) -> Self {
         let shared = Arc::new(Shared {
+            strategy: spec.strategy,
+            group: Mutex::new(None),
+            group_changed: Notify::new(),
             children: Mutex::new(Vec::new()),
             window: Mutex::new(RestartWindow {
                 restarts: VecDeque::new(),
@@ -529,9 +674,10 @@ impl Actor for SupervisorActor {
             window.escalated = false;
         }
         let supervisor = ctx.actor_ref().downgrade();
-        for spec in &mut self.specs {
+        for (index, spec) in self.specs.iter_mut().enumerate() {
             let link = Link {
                 shared: Arc::clone(&self.shared),
+                index,
                 supervisor: supervisor.clone(),
                 name: Arc::clone(&spec.name),
                 restart: spec.restart,

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actor_core::supervision::{Backoff, ChildSpec, Restart, SupervisionEvent, SupervisorSpec};
+use actor_core::supervision::{
+    Backoff, ChildSpec, Restart, Strategy, SupervisionEvent, SupervisorSpec,
+};
 use actor_core::{Actor, ActorRef, AskError, BoxError, Context, Reply, StopReason};
 use tokio::sync::broadcast;
 use tokio::time::{Instant, sleep};
@@ -18,6 +20,7 @@ struct Journal {
     fail_builds: AtomicBool,
     records: Mutex<Vec<u32>>,
     stops: Mutex<Vec<String>>,
+    starts: Mutex<Vec<String>>,
 }
 
 struct Worker {
@@ -63,6 +66,7 @@ fn worker(name: &'static str, journal: &Arc<Journal>) -> ChildSpec {
         if journal.fail_builds.load(Ordering::SeqCst) {
             return Err("constructor failed".into());
         }
+        journal.starts.lock().unwrap().push(name.to_owned());
         Ok(Worker { name, journal: Arc::clone(&journal) })
     })
 }
@@ -343,4 +347,52 @@ async fn a_grandchild_crash_loop_escalates_level_by_level() {
     assert_eq!(middle_builds.load(Ordering::SeqCst), 2);
     let counts = count(&mut events);
     assert_eq!((counts.restarting, counts.escalated), (1, 1), "{counts:?}");
+}
+
+async fn group_restart(strategy: Strategy) -> (Vec<String>, Vec<String>, Counts) {
+    let journal = Arc::new(Journal::default());
+    let spec = SupervisorSpec::new()
+        .strategy(strategy)
+        .child(worker("a", &journal))
+        .child(worker("b", &journal))
+        .child(worker("c", &journal))
+        .child(worker("d", &journal));
+    let mut events = spec.subscribe();
+    let supervisor = spec.spawn().await.unwrap();
+    count(&mut events);
+    journal.starts.lock().unwrap().clear();
+    let b = supervisor.child::<Worker>("b").unwrap();
+    crash(&b).await;
+    // Every child answers again through the references taken before the restart.
+    for name in ["a", "b", "c", "d"] {
+        let child = supervisor.child::<Worker>(name).unwrap();
+        assert_eq!(child.ask(|reply| WorkerMsg::Echo(1, reply)).await, Ok(1), "{name}");
+    }
+    let stops = journal.stops.lock().unwrap().clone();
+    let starts = journal.starts.lock().unwrap().clone();
+    (stops, starts, count(&mut events))
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_for_all_restarts_every_child_in_order() {
+    let (stops, starts, counts) = group_restart(Strategy::OneForAll).await;
+    assert_eq!(stops, ["d", "c", "b", "a"], "stopped in reverse start order");
+    assert_eq!(starts, ["a", "b", "c", "d"], "started in start order");
+    assert_eq!(counts, Counts { started: 4, restarting: 4, stopped: 0, escalated: 0 });
+}
+
+#[tokio::test(start_paused = true)]
+async fn rest_for_one_restarts_the_failed_child_and_those_started_after_it() {
+    let (stops, starts, counts) = group_restart(Strategy::RestForOne).await;
+    assert_eq!(stops, ["d", "c", "b"]);
+    assert_eq!(starts, ["b", "c", "d"]);
+    assert_eq!(counts, Counts { started: 3, restarting: 3, stopped: 0, escalated: 0 });
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_for_one_restarts_only_the_failed_child() {
+    let (stops, starts, counts) = group_restart(Strategy::OneForOne).await;
+    assert_eq!(stops, ["b"]);
+    assert_eq!(starts, ["b"]);
+    assert_eq!(counts, Counts { started: 1, restarting: 1, stopped: 0, escalated: 0 });
 }
