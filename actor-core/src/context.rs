@@ -14,7 +14,7 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
-use crate::control::{ActorCell, ActorControl, ActorId, FAIL, STOP};
+use crate::control::{ActorCell, ActorControl, ActorId, STOP};
 use crate::error::{BoxError, SpawnError, StopReason};
 use crate::mailbox::MailboxSender;
 use crate::registry;
@@ -39,7 +39,6 @@ struct Extras {
     /// Background tasks and timers.
     tasks: JoinSet<()>,
     children: Vec<ActorControl>,
-    failure: Option<StopReason>,
 }
 
 impl<A: Actor> Context<A> {
@@ -76,8 +75,7 @@ impl<A: Actor> Context<A> {
     /// incarnation ends after the current handler and a new one handles the queued messages.
     pub fn stop(&self) {
         if self.cell.restart_on_normal_exit.load(std::sync::atomic::Ordering::Relaxed) {
-            self.with_extras(|extras| extras.failure = Some(StopReason::Normal));
-            self.cell.request(FAIL);
+            self.cell.fail_with(StopReason::Normal);
         } else {
             self.cell.request(STOP);
         }
@@ -86,9 +84,7 @@ impl<A: Actor> Context<A> {
     /// Ends this actor abnormally after the current handler, with [`StopReason::Failed`]. Queued
     /// messages are not handled by this incarnation.
     pub fn fail(&self, error: impl Into<BoxError>) {
-        let reason = StopReason::failed(error);
-        self.with_extras(|extras| extras.failure = Some(reason));
-        self.cell.request(FAIL);
+        self.cell.fail_with(StopReason::failed(error));
     }
 
     /// Spawns a child actor with its type's default options. The child is stopped (and awaited,
@@ -180,10 +176,35 @@ impl<A: Actor> Context<A> {
         })
     }
 
-    /// The failure recorded by [`fail`](Self::fail), if any.
+    /// The failure recorded by [`fail`](Self::fail) (or by a linked actor), if any.
     pub(crate) fn take_failure(&self) -> Option<StopReason> {
-        let mut extras = self.extras.lock().unwrap_or_else(PoisonError::into_inner);
-        extras.as_mut().and_then(|extras| extras.failure.take())
+        self.cell.take_failure()
+    }
+
+    /// Links this actor with `other`; see [`ActorControl::link`].
+    pub fn link(&self, other: &ActorControl) {
+        crate::control::link(&self.cell, &other.cell);
+    }
+
+    /// Whether this actor ignores the abnormal exits of the actors linked to it (default:
+    /// `false`, it fails with them). An actor that traps exits usually [`watch`](Self::watch)es
+    /// them to learn why they stopped.
+    pub fn trap_exits(&self, trap: bool) {
+        self.cell.set_trap_exits(trap);
+    }
+
+    /// Sends this actor the message made by `to_message` when `other` stops, with its reason.
+    /// The watch ends with this actor's incarnation, or when the handle is cancelled.
+    pub fn watch(
+        &self,
+        other: &ActorControl,
+        to_message: impl FnOnce(ActorId, StopReason) -> A::Message + Send + 'static,
+    ) -> TaskHandle {
+        let other = other.clone();
+        self.spawn_task_then(
+            async move { (other.id(), other.stopped().await) },
+            move |(id, reason)| to_message(id, reason),
+        )
     }
 
     /// Cancels background tasks and stops (or, if `kill`, kills) children in reverse order of
@@ -191,7 +212,7 @@ impl<A: Actor> Context<A> {
     pub(crate) async fn shutdown(&self, kill: bool) {
         let extras = self.extras.lock().unwrap_or_else(PoisonError::into_inner).take();
         let Some(extras) = extras else { return };
-        let Extras { mut tasks, children, failure: _ } = *extras;
+        let Extras { mut tasks, children } = *extras;
         tasks.shutdown().await;
         for child in children.iter().rev() {
             if kill {

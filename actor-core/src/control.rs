@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Waker;
 
 use tokio::sync::Notify;
@@ -85,6 +85,34 @@ struct Slow {
     /// here only when it changes (for a tokio task: once), so its hot path takes no lock and no
     /// atomic read-modify-write; the rare requester pays for the lock.
     waker: Option<Waker>,
+    /// What few actors use, allocated on first use.
+    rare: Option<Box<Rare>>,
+}
+
+#[derive(Default)]
+struct Rare {
+    /// The reason recorded with a `FAIL` request (`Context::fail`, a linked actor's failure).
+    failure: Option<StopReason>,
+    /// Actors that fail when this one stops abnormally.
+    links: Vec<Weak<ActorCell>>,
+    /// Whether this actor ignores the abnormal exits of the actors linked to it.
+    trap_exits: bool,
+}
+
+/// Why an actor failed because an actor linked to it stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+#[error("linked actor `{actor}` stopped: {reason}")]
+pub struct LinkedExit {
+    /// The linked actor's name.
+    pub actor: String,
+    /// Why it stopped.
+    pub reason: StopReason,
+}
+
+/// Links two actors: when either stops abnormally, the other fails too, unless it traps exits.
+pub(crate) fn link(a: &Arc<ActorCell>, b: &Arc<ActorCell>) {
+    a.slow().rare.get_or_insert_with(Box::default).links.push(Arc::downgrade(b));
+    b.slow().rare.get_or_insert_with(Box::default).links.push(Arc::downgrade(a));
 }
 
 impl ActorCell {
@@ -155,6 +183,21 @@ impl ActorCell {
         self.control.load(Ordering::SeqCst)
     }
 
+    /// Ends the current incarnation after its handler with `reason`.
+    pub(crate) fn fail_with(&self, reason: StopReason) {
+        self.slow().rare.get_or_insert_with(Box::default).failure = Some(reason);
+        self.request(FAIL);
+    }
+
+    /// The reason recorded with the last `FAIL` request, if any.
+    pub(crate) fn take_failure(&self) -> Option<StopReason> {
+        self.slow().rare.as_mut().and_then(|rare| rare.failure.take())
+    }
+
+    pub(crate) fn set_trap_exits(&self, trap: bool) {
+        self.slow().rare.get_or_insert_with(Box::default).trap_exits = trap;
+    }
+
     pub(crate) fn stop_reason(&self) -> Option<StopReason> {
         self.slow().reason.clone()
     }
@@ -165,16 +208,29 @@ impl ActorCell {
 
     /// Publishes the final reason; the first call wins.
     pub(crate) fn publish(&self, reason: StopReason) {
-        {
+        let links = {
             let mut slow = self.slow();
             if slow.reason.is_some() {
                 return;
             }
-            slow.reason = Some(reason);
+            slow.reason = Some(reason.clone());
             // The task is gone: release its waker.
             slow.waker = None;
-        }
+            slow.rare.as_mut().map(|rare| std::mem::take(&mut rare.links)).unwrap_or_default()
+        };
         self.stopped.notify_waiters();
+        if reason.is_abnormal() {
+            for linked in links.iter().filter_map(Weak::upgrade) {
+                let trapped = linked.slow().rare.as_ref().is_some_and(|rare| rare.trap_exits);
+                if !trapped && linked.is_alive() {
+                    tracing::debug!(actor = %linked.name, linked = %self.name, "failing with a linked actor");
+                    linked.fail_with(StopReason::failed(LinkedExit {
+                        actor: self.name.to_string(),
+                        reason: reason.clone(),
+                    }));
+                }
+            }
+        }
     }
 
     pub(crate) async fn wait_stopped(&self) -> StopReason {
@@ -247,6 +303,14 @@ impl ActorControl {
     /// Whether the actor has not yet fully stopped.
     pub fn is_alive(&self) -> bool {
         self.cell.is_alive()
+    }
+
+    /// Links this actor with `other`: when either stops abnormally (a panic, a failure, a kill),
+    /// the other fails with [`LinkedExit`] after its current handler, unless it traps exits
+    /// ([`Context::trap_exits`](crate::Context::trap_exits)). A restart by a supervisor is not a
+    /// stop and does not propagate.
+    pub fn link(&self, other: &ActorControl) {
+        link(&self.cell, &other.cell);
     }
 
     /// The reason the actor stopped, or `None` while it is alive.

@@ -168,7 +168,7 @@ pub mod supervision;
 pub use crate::actor::{Actor, Dispatch};
 pub use crate::actor_ref::{ActorRef, WeakActorRef};
 pub use crate::context::{Context, TaskHandle};
-pub use crate::control::{ActorControl, ActorId};
+pub use crate::control::{ActorControl, ActorId, LinkedExit};
 pub use crate::error::{
     AskError, BoxError, CallError, RegistryError, SendError, SpawnError, StopReason, TrySendError,
 };

@@ -5,6 +5,7 @@
 mod support;
 
 mod lifecycle;
+mod links;
 mod macro_lints;
 mod macros;
 mod messaging;
