@@ -136,7 +136,10 @@ impl<A: Actor> ActorRef<A> {
     /// new messages from the moment `stop` returns.
     #[inline]
     fn accepting(&self) -> bool {
-        crate::control::accepting(self.cell.control.load(Ordering::Acquire))
+        let control = self.cell.control.load(Ordering::Acquire);
+        // A kill that is not final is a stuck actor being restarted: keep queueing for it.
+        crate::control::accepting(control)
+            || control == KILL && !self.cell.final_stop.load(Ordering::Acquire)
     }
 
     /// Asks the actor to stop gracefully; see [`ActorControl::stop`].

@@ -189,6 +189,21 @@ impl ActorCell {
         self.request(FAIL);
     }
 
+    /// Drops the handler in progress at the task's next poll and ends the incarnation with
+    /// `reason` (a stuck actor); not final, so a supervisor may restart it.
+    pub(crate) fn interrupt_with(&self, reason: StopReason) {
+        self.slow().rare.get_or_insert_with(Box::default).failure = Some(reason);
+        self.request(KILL);
+    }
+
+    /// After an interruption that is not final: back to `FAIL`, so that the rest of the stop or
+    /// restart sequence (`on_stop`) is not interrupted too.
+    pub(crate) fn settle_interrupt(&self) {
+        if !self.final_stop.load(Ordering::SeqCst) {
+            let _ = self.control.compare_exchange(KILL, FAIL, Ordering::SeqCst, Ordering::SeqCst);
+        }
+    }
+
     /// The reason recorded with the last `FAIL` request, if any.
     pub(crate) fn take_failure(&self) -> Option<StopReason> {
         self.slow().rare.as_mut().and_then(|rare| rare.failure.take())

@@ -157,6 +157,7 @@ pub mod actor_ref;
 pub mod context;
 pub mod control;
 pub mod error;
+pub mod heartbeat;
 pub mod mailbox;
 mod private;
 pub mod registry;

@@ -35,6 +35,7 @@ use crate::actor_ref::ActorRef;
 use crate::context::Context;
 use crate::control::{ActorCell, FAIL, KILL, RESTART, RUNNING, STOP};
 use crate::error::{BoxError, SpawnError, StopReason};
+use crate::heartbeat::Heartbeat;
 use crate::mailbox::{self, MailboxReceiver};
 use crate::registry;
 use crate::reply;
@@ -68,6 +69,8 @@ pub(crate) trait Restarter<A>: Send + 'static {
     fn turn_to_start(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
     /// The actor stops for good; it no longer takes part in a group restart.
     fn gone(&mut self);
+    /// What to call when the watchdog finds the actor stuck, with the time without progress.
+    fn stuck_reporter(&self) -> Option<crate::heartbeat::StuckReport>;
 }
 
 /// Awaits a supervisor's turn, unless a final stop or a kill comes first (`false`).
@@ -105,10 +108,19 @@ pub(crate) fn spawn_restartable<A: Actor>(
     if let Some(restarter) = &restarter {
         cell.restart_on_normal_exit.store(restarter.restarts_on_normal_exit(), Ordering::Relaxed);
     }
+    let heartbeat = options.stuck_after.map(|threshold| {
+        let heartbeat = Heartbeat::monitor(&cell, threshold);
+        if let Some(report) = restarter.as_ref().and_then(|restarter| restarter.stuck_reporter()) {
+            heartbeat.on_stuck(report);
+        }
+        heartbeat
+    });
+    let extras = (restarter.is_some() || heartbeat.is_some())
+        .then(|| Box::new(TaskExtras { restarter, heartbeat }));
     let actor_ref = ActorRef::new(tx.clone(), Arc::clone(&cell));
     let span = tracing::info_span!("actor", name = %cell.name, id = cell.id.get());
     let ctx = Context::new(Arc::clone(&cell), tx);
-    let task = ActorTask { actor, rx, pending: None, waker: None, restarter, cell, ctx };
+    let task = ActorTask { actor, rx, pending: None, waker: None, extras, cell, ctx };
     let fut = run(task);
     // A disabled span is not worth a wrapper polled on every wake-up. The task is detached: the
     // cell, not a join handle, reports how it ended.
@@ -140,11 +152,42 @@ struct ActorTask<A: Actor> {
     pending: Option<A::Message>,
     /// The waker last stored in the cell, so that it is stored again only when it changes.
     waker: Option<Waker>,
-    /// Set for a supervised actor: builds new incarnations in place.
-    restarter: Option<Box<dyn Restarter<A>>>,
+    /// Supervision and stuck detection; `None` for most actors, so the task stays small.
+    extras: Option<Box<TaskExtras<A>>>,
     /// The same cell as the context's, borrowed on its own while handlers borrow the context.
     cell: Arc<ActorCell>,
     ctx: Context<A>,
+}
+
+/// What only supervised or monitored actors need.
+struct TaskExtras<A> {
+    /// Builds new incarnations in place.
+    restarter: Option<Box<dyn Restarter<A>>>,
+    /// Progress record read by the stuck-actor watchdog.
+    heartbeat: Option<Arc<Heartbeat>>,
+}
+
+impl<A: Actor> ActorTask<A> {
+    #[inline]
+    fn restarter(&mut self) -> Option<&mut Box<dyn Restarter<A>>> {
+        self.extras.as_mut().and_then(|extras| extras.restarter.as_mut())
+    }
+
+    #[inline]
+    fn heartbeat(&self) -> Option<&Heartbeat> {
+        self.extras.as_ref().and_then(|extras| extras.heartbeat.as_deref())
+    }
+
+    /// The reason of an interruption: a kill, or the failure recorded with it (a stuck actor).
+    fn interrupted(&self) -> StopReason {
+        match self.cell.take_failure() {
+            Some(reason) => {
+                self.cell.settle_interrupt();
+                reason
+            }
+            None => StopReason::Killed,
+        }
+    }
 }
 
 /// The actor's task. A plain `fn` returning an `async move` block: an `async fn` would store its
@@ -163,7 +206,7 @@ fn run<A: Actor>(mut task: ActorTask<A>) -> impl Future<Output = ()> + Send {
             let reason = task.incarnation().await;
             // Only a supervised actor that ended on its own may start again; the restart is a
             // cold path, boxed like the stop sequence.
-            let restartable = task.restarter.is_some()
+            let restartable = task.extras.as_ref().is_some_and(|extras| extras.restarter.is_some())
                 && !task.cell.final_stop.load(Ordering::SeqCst)
                 && !matches!(reason, StopReason::Killed);
             if !restartable {
@@ -184,7 +227,7 @@ fn run<A: Actor>(mut task: ActorTask<A>) -> impl Future<Output = ()> + Send {
 /// Drains the mailbox, stops children and tasks, runs `on_stop` (unless killed), releases the
 /// state, then publishes the reason.
 async fn finish<A: Actor>(mut task: ActorTask<A>, mut reason: StopReason, on_stop_done: bool) {
-    if let Some(restarter) = task.restarter.as_mut() {
+    if let Some(restarter) = task.restarter() {
         restarter.gone();
     }
     // Whatever is still queued will not be handled: answer its askers now. `recv` returns `None`
@@ -209,10 +252,10 @@ async fn finish<A: Actor>(mut task: ActorTask<A>, mut reason: StopReason, on_sto
             }
         }
     }
-    let ActorTask { actor, rx, pending, waker, restarter, cell, ctx } = task;
+    let ActorTask { actor, rx, pending, waker, extras, cell, ctx } = task;
     // Release the state (files, sockets) before anyone waiting for the stop is woken. The
     // context goes after the reason is published; by then its destructor has nothing to do.
-    drop((actor, rx, pending, waker, restarter));
+    drop((actor, rx, pending, waker, extras));
     registry::remove_actor(&cell);
     tracing::debug!(%reason, "actor stopped");
     cell.publish(reason);
@@ -225,19 +268,22 @@ impl<A: Actor> ActorTask<A> {
         if let Some(failed) = self.start().await {
             return failed;
         }
-        if let Some(restarter) = self.restarter.as_mut() {
+        if let Some(restarter) = self.restarter() {
             restarter.started();
         }
         // The loop borrows all of `self`; the guard needs its own handle on the cell.
         let cell = Arc::clone(&self.cell);
-        let mut handling = pin!(Some(self.message_loop()));
-        match guarded(&cell, handling.as_mut()).await {
+        let outcome = {
+            let mut handling = pin!(Some(self.message_loop()));
+            guarded(&cell, handling.as_mut()).await
+        };
+        match outcome {
             Ok(reason) => reason,
             Err(Interrupt::Panicked(panic)) => {
                 tracing::error!(%panic, "handler panicked");
                 StopReason::Panicked(panic)
             }
-            Err(Interrupt::Killed) => StopReason::Killed,
+            Err(Interrupt::Killed) => self.interrupted(),
         }
     }
 
@@ -245,7 +291,10 @@ impl<A: Actor> ActorTask<A> {
     /// incarnation in place (`Ok`: same mailbox, queued messages kept in order) or gives the
     /// final reason and whether `on_stop` already ran for it.
     async fn restart(&mut self, mut reason: StopReason) -> Result<(), (StopReason, bool)> {
-        let Some(restarter) = self.restarter.as_mut() else { return Err((reason, false)) };
+        let Some(restarter) = self.extras.as_mut().and_then(|extras| extras.restarter.as_mut())
+        else {
+            return Err((reason, false));
+        };
         let mut decision = restarter.decide(&reason);
         if matches!(decision, Decision::Stop) {
             return Err((reason, false));
@@ -269,7 +318,10 @@ impl<A: Actor> ActorTask<A> {
                 Decision::Stop => return Err((reason, true)),
                 Decision::Restart(delay) => delay,
             };
-            let Some(restarter) = self.restarter.as_mut() else { return Err((reason, true)) };
+            let Some(restarter) = self.extras.as_mut().and_then(|extras| extras.restarter.as_mut())
+            else {
+                return Err((reason, true));
+            };
             restarter.stopped();
             if !delay.is_zero() {
                 let mut sleep = pin!(Some(tokio::time::sleep(delay)));
@@ -277,7 +329,10 @@ impl<A: Actor> ActorTask<A> {
                     return Err((StopReason::Killed, true));
                 }
             }
-            let Some(restarter) = self.restarter.as_mut() else { return Err((reason, true)) };
+            let Some(restarter) = self.extras.as_mut().and_then(|extras| extras.restarter.as_mut())
+            else {
+                return Err((reason, true));
+            };
             if !wait_turn(&self.cell, restarter.turn_to_start()).await {
                 return Err((reason, true));
             }
@@ -303,8 +358,11 @@ impl<A: Actor> ActorTask<A> {
     /// Runs `on_start`; returns why the actor must stop if it failed, panicked or was killed. A
     /// separate future so that its result is not kept alive across the message loop.
     async fn start(&mut self) -> Option<StopReason> {
-        let mut on_start = pin!(Some(self.actor.on_start(&self.ctx)));
-        match guarded(&self.cell, on_start.as_mut()).await {
+        let outcome = {
+            let mut on_start = pin!(Some(self.actor.on_start(&self.ctx)));
+            guarded(&self.cell, on_start.as_mut()).await
+        };
+        match outcome {
             Ok(Ok(())) => None,
             Ok(Err(error)) => {
                 tracing::warn!(%error, "on_start failed");
@@ -314,7 +372,7 @@ impl<A: Actor> ActorTask<A> {
                 tracing::error!(%panic, "on_start panicked");
                 Some(StopReason::Panicked(panic))
             }
-            Err(Interrupt::Killed) => Some(StopReason::Killed),
+            Err(Interrupt::Killed) => Some(self.interrupted()),
         }
     }
 
@@ -333,7 +391,7 @@ impl<A: Actor> ActorTask<A> {
                 }
                 RESTART => return StopReason::Normal,
                 FAIL => return self.ctx.take_failure().unwrap_or(StopReason::Normal),
-                _ => return StopReason::Killed,
+                _ => return self.interrupted(),
             }
             let msg = match self.pending.take() {
                 Some(msg) => msg,
@@ -359,7 +417,13 @@ impl<A: Actor> ActorTask<A> {
                 if let Some(msg) = exclusive {
                     // Ends the shared borrow of the actor (`first` is `None` here).
                     drop(first);
+                    if let Some(heartbeat) = self.heartbeat() {
+                        heartbeat.progress();
+                    }
                     self.actor.handle(msg, &self.ctx).await;
+                    if let Some(heartbeat) = self.heartbeat() {
+                        heartbeat.idle();
+                    }
                     continue;
                 }
                 first
@@ -371,6 +435,9 @@ impl<A: Actor> ActorTask<A> {
             let mut in_flight = FuturesUnordered::new();
             in_flight.push(first);
             let mut ended = false;
+            if let Some(heartbeat) = self.heartbeat() {
+                heartbeat.progress();
+            }
             loop {
                 let control = self.cell.control.load(Ordering::Acquire);
                 if control == STOP && !closed {
@@ -397,6 +464,12 @@ impl<A: Actor> ActorTask<A> {
                     Poll::Pending
                 })
                 .await;
+                if event.is_none()
+                    && let Some(heartbeat) = self.heartbeat()
+                {
+                    // A shared handler finished: the phase is making progress.
+                    heartbeat.progress();
+                }
                 match event {
                     None | Some(Next::Control) => {}
                     Some(Next::Closed) => ended = true,
@@ -411,6 +484,9 @@ impl<A: Actor> ActorTask<A> {
                         }
                     }
                 }
+            }
+            if let Some(heartbeat) = self.heartbeat() {
+                heartbeat.idle();
             }
             if ended {
                 return StopReason::Normal;

@@ -44,6 +44,7 @@ pub struct SpawnOptions {
     pub(crate) name: Option<Cow<'static, str>>,
     pub(crate) mailbox: Mailbox,
     pub(crate) max_shared: usize,
+    pub(crate) stuck_after: Option<std::time::Duration>,
 }
 
 impl SpawnOptions {
@@ -57,6 +58,7 @@ impl SpawnOptions {
             name: None,
             mailbox: Mailbox::Bounded(Mailbox::DEFAULT_CAPACITY),
             max_shared: Self::DEFAULT_MAX_SHARED,
+            stuck_after: None,
         }
     }
 
@@ -78,6 +80,20 @@ impl SpawnOptions {
     pub fn with_max_shared(mut self, limit: usize) -> Self {
         self.max_shared = limit;
         self
+    }
+
+    /// Monitors the actor for stuck handlers: one that makes no progress for longer than
+    /// `threshold` is reported and its incarnation failed with
+    /// [`Stuck`](crate::heartbeat::Stuck); see [`heartbeat`](crate::heartbeat). Costs two clock
+    /// reads per message.
+    pub fn with_stuck_after(mut self, threshold: std::time::Duration) -> Self {
+        self.stuck_after = Some(threshold);
+        self
+    }
+
+    /// The stuck-handler threshold, if the actor is monitored.
+    pub fn stuck_after(&self) -> Option<std::time::Duration> {
+        self.stuck_after
     }
 
     /// The name, if one was given.

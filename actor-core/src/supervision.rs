@@ -110,6 +110,14 @@ pub enum SupervisionEvent {
         /// Why.
         reason: StopReason,
     },
+    /// A child's handler made no progress for longer than its threshold; the child is failed
+    /// (see [`heartbeat`](crate::heartbeat)) and then restarted per its restart type.
+    Stuck {
+        /// The child's name.
+        child: Arc<str>,
+        /// How long its handler had made no progress.
+        busy_for: Duration,
+    },
     /// The restart intensity was exceeded: the supervisor stops its children and fails.
     Escalated {
         /// The child whose failure exceeded it.
@@ -145,7 +153,8 @@ pub struct ChildSpec {
     name: Arc<str>,
     restart: Restart,
     shutdown_timeout: Duration,
-    start: Box<dyn FnMut(Link) -> Result<Started, SpawnError> + Send>,
+    stuck_after: Option<Duration>,
+    start: Box<dyn FnMut(Link, Option<Duration>) -> Result<Started, SpawnError> + Send>,
 }
 
 struct Started {
@@ -165,12 +174,17 @@ impl ChildSpec {
         let factory = Arc::new(Mutex::new(factory));
         let name = name.into();
         let child_name = Arc::clone(&name);
-        let start = move |link: Link| -> Result<Started, SpawnError> {
+        let start = move |link: Link,
+                          stuck_after: Option<Duration>|
+              -> Result<Started, SpawnError> {
             let build = Arc::clone(&factory);
             let first =
                 lock(&build)().map_err(|error| SpawnError::Start(Arc::from(error.to_string())))?;
             let restarter = ChildRestarter { build: Box::new(move || lock(&build)()), link };
-            let options = A::default_options().with_name(child_name.to_string());
+            let mut options = A::default_options().with_name(child_name.to_string());
+            if let Some(threshold) = stuck_after {
+                options = options.with_stuck_after(threshold);
+            }
             let actor_ref = runtime::spawn_restartable(first, options, Some(Box::new(restarter)))?;
             Ok(Started { control: actor_ref.control(), actor_ref: Box::new(actor_ref) })
         };
@@ -178,6 +192,7 @@ impl ChildSpec {
             name,
             restart: Restart::Permanent,
             shutdown_timeout: Duration::from_secs(5),
+            stuck_after: None,
             start: Box::new(start),
         }
     }
@@ -193,6 +208,14 @@ impl ChildSpec {
     /// When this child is restarted.
     pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;
+        self
+    }
+
+    /// Monitors the child for stuck handlers (see [`heartbeat`](crate::heartbeat)): one that
+    /// makes no progress for longer than `threshold` fails the child, which is then restarted
+    /// per its restart type, and a [`SupervisionEvent::Stuck`] is reported.
+    pub fn stuck_after(mut self, threshold: Duration) -> Self {
+        self.stuck_after = Some(threshold);
         self
     }
 
@@ -610,6 +633,14 @@ impl<A: Actor> Restarter<A> for ChildRestarter<A> {
         }))
     }
 
+    fn stuck_reporter(&self) -> Option<crate::heartbeat::StuckReport> {
+        let events = self.link.shared.events.clone();
+        let child = Arc::clone(&self.link.name);
+        Some(Box::new(move |busy_for| {
+            let _ = events.send(SupervisionEvent::Stuck { child: Arc::clone(&child), busy_for });
+        }))
+    }
+
     fn gone(&mut self) {
         let index = self.link.index;
         self.link.shared.update_group(|group| {
@@ -683,7 +714,7 @@ impl Actor for SupervisorActor {
                 restart: spec.restart,
                 incarnation: 0,
             };
-            let started = (spec.start)(link)?;
+            let started = (spec.start)(link, spec.stuck_after)?;
             lock(&self.shared.children).push(RunningChild {
                 name: Arc::clone(&spec.name),
                 control: started.control,

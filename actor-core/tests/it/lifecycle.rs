@@ -255,6 +255,7 @@ async fn kill_interrupts_a_handler_that_never_finishes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_kills_racing_asks_never_leave_an_asker_waiting() {
+    let _serial = crate::support::REAL_TIME.lock().await;
     for _ in 0..50 {
         let probe = actor_core::spawn(Probe::default()).unwrap();
         let asks: Vec<_> = (0..200u64)

@@ -97,6 +97,7 @@ async fn shared_handlers_overlap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exclusive_handlers_never_overlap_with_anything() {
+    let _serial = crate::support::REAL_TIME.lock().await;
     let ledger = Ledger::default().spawn().unwrap();
     let tasks: Vec<_> = (0..8)
         .map(|t| {

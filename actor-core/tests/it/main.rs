@@ -12,6 +12,7 @@ mod messaging;
 mod panics;
 mod registry;
 mod shared;
+mod stuck;
 mod supervision;
 mod timers;
 mod ui;

@@ -9,6 +9,7 @@ use crate::support::{Probe, ProbeMsg, pause, poll_once};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_from_one_sender_arrive_in_order() {
+    let _serial = crate::support::REAL_TIME.lock().await;
     let probe = actor_core::spawn(Probe::default()).unwrap();
     let senders: Vec<_> = (0..4u32)
         .map(|sender| {
@@ -123,6 +124,7 @@ async fn ask_timeout_gives_up_and_the_actor_keeps_going() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_asks_racing_a_kill_all_complete() {
+    let _serial = crate::support::REAL_TIME.lock().await;
     let probe = actor_core::spawn(Probe::default()).unwrap();
     let asks: Vec<_> = (0..10_000u64)
         .map(|i| {

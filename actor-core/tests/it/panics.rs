@@ -54,6 +54,7 @@ async fn on_stop_runs_after_a_panic_and_other_actors_are_unaffected() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_panic_on_a_multi_threaded_runtime_loses_no_asker() {
+    let _serial = crate::support::REAL_TIME.lock().await;
     let probe = actor_core::spawn(Probe::default()).unwrap();
     let asks: Vec<_> = (0..1_000u64)
         .map(|i| {

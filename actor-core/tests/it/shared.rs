@@ -123,6 +123,7 @@ async fn two_shared_handlers_that_wait_for_each_other_both_finish() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exclusive_handlers_never_overlap_with_anything() {
+    let _serial = crate::support::REAL_TIME.lock().await;
     let stats = Arc::new(Stats::default());
     let hub = SpawnOptions::new()
         .with_max_shared(8)

@@ -276,6 +276,7 @@ async fn backoff_delays_restarts_exponentially() {
 
 #[tokio::test(start_paused = true)]
 async fn a_thousand_panics_lose_and_reorder_no_queued_message() {
+    let _serial = crate::support::REAL_TIME.lock().await;
     let journal = Arc::new(Journal::default());
     let spec =
         SupervisorSpec::new().intensity(1_000, Duration::from_secs(1)).child(worker("w", &journal));

@@ -93,3 +93,8 @@ pub(crate) async fn poll_once<F: std::future::Future + Unpin>(
 ) -> std::task::Poll<F::Output> {
     std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *fut).poll(cx))).await
 }
+
+/// Held by the tests that load the CPU and by those that measure real time, so that the
+/// real-time ones are not starved by the others (the test harness runs tests on parallel
+/// threads in one process).
+pub(crate) static REAL_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());

@@ -7,6 +7,8 @@ use std::path::Path;
 
 #[test]
 fn ui() {
+    // Compiling the cases loads every core; keep real-time tests from running meanwhile.
+    let _serial = crate::support::REAL_TIME.blocking_lock();
     let cases = trybuild::TestCases::new();
     cases.compile_fail("tests/ui/*.rs");
 
