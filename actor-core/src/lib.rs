@@ -140,7 +140,9 @@
 //! - [`actor`](mod@actor): the [`Actor`] trait and [`Dispatch`].
 //! - [`actor_ref`]: [`ActorRef`] and [`WeakActorRef`].
 //! - [`context`]: [`Context`], what handlers reach: children, background tasks, timers.
-//! - [`control`]: [`ActorControl`], untyped stop/kill/wait, and [`ActorId`].
+//! - [`control`]: [`ActorControl`], untyped stop/kill/wait/link, and [`ActorId`].
+//! - [`supervision`]: supervisors, child specifications, restart strategies and intensity.
+//! - [`heartbeat`]: stuck-actor detection.
 //! - [`registry`]: named actors with typed lookup.
 //! - [`reply`]: [`Reply`], the answer slot carried by a request.
 //! - [`mailbox`], [`spawn`](mod@spawn), [`error`].

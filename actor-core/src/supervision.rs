@@ -359,6 +359,15 @@ impl Supervisor {
         self.events.subscribe()
     }
 
+    /// The nested supervisor started as child `name` (see [`ChildSpec::supervisor`]), in its
+    /// current incarnation. References to its children survive their own restarts, not a
+    /// restart of the nested supervisor itself, which starts them afresh.
+    pub async fn nested(&self, name: &str) -> Option<Supervisor> {
+        let actor = self.child::<SupervisorActor>(name)?;
+        let (shared, events) = actor.ask(SupervisorMsg::Handle).await.ok()?;
+        Some(Supervisor { actor, shared, events })
+    }
+
     /// Stops the supervisor: its children stop in reverse start order, each killed if it does
     /// not stop within its shutdown timeout.
     pub fn stop(&self) {
@@ -661,7 +670,11 @@ enum SupervisorMsg {
     Escalate(StopReason),
     /// Answered once `on_start` has started every child.
     Ready(crate::reply::Reply<()>),
+    /// What a [`Supervisor`] handle to this incarnation needs.
+    Handle(HandleReply),
 }
+
+type HandleReply = crate::reply::Reply<(Arc<Shared>, broadcast::Sender<SupervisionEvent>)>;
 
 impl SupervisorActor {
     fn new(spec: SupervisorSpec) -> Self {
@@ -743,6 +756,9 @@ impl Actor for SupervisorActor {
         match msg {
             SupervisorMsg::Escalate(reason) => ctx.fail(IntensityExceeded { reason }),
             SupervisorMsg::Ready(reply) => reply.send(()),
+            SupervisorMsg::Handle(reply) => {
+                reply.send((Arc::clone(&self.shared), self.shared.events.clone()));
+            }
         }
     }
 }
