@@ -306,6 +306,16 @@ impl ActorControl {
         self.cell.request_final(KILL);
     }
 
+    /// Fails the actor from outside, as if its handler had called
+    /// [`Context::fail`](crate::Context::fail): the current incarnation ends after the handler
+    /// in progress, with [`StopReason::Failed`]. A supervised actor is then restarted by its
+    /// supervisor (this counts against the restart intensity) with its mailbox and references
+    /// intact; an unsupervised one stops. This is how an operator or a health check resets an
+    /// actor.
+    pub fn fail(&self, error: impl Into<crate::BoxError>) {
+        self.cell.fail_with(StopReason::failed(error));
+    }
+
     /// Waits until the actor has fully stopped (after `on_stop` finished) and returns why.
     ///
     /// # Cancel safety

@@ -1,7 +1,82 @@
 //! Durable actors on sled for the `actor-core` runtime.
 //!
-//! This crate is not built yet: it exposes nothing, so that nobody can depend on an API that
-//! does not keep its promises. Its design (a writer actor that is the sole owner of its sled
-//! database, group commit, acknowledgement only after the data is durable, recovery that reports
-//! corruption instead of starting empty, a durable job queue) is described in `ARCHITECTURE.md`
-//! at the repository root.
+//! - [`Store`]: a sled database whose only writer is an actor. Writes are applied in the
+//!   writer's mailbox order and acknowledged once durable; writes that arrive together share
+//!   one flush (group commit).
+//! - [`Tree`]: a typed, ordered map in a store: keys of any [`Key`] type (encoded so that
+//!   range scans follow key order), values of any serde type, versioned and checksummed.
+//! - [`DurableKv`]: a key-value actor over a tree: get, set, delete, range, compare-and-swap.
+//! - [`Persisted`]: state rebuilt from a journal of events and snapshots, for making any actor
+//!   persistent; it fits `#[actor]` as an ordinary field ([`journal`]).
+//!
+//! # Quick start
+//!
+//! ```
+//! use actor_store::{DurableKv, Store};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = std::env::temp_dir().join(format!("actor-store-doc-quick-{}", std::process::id()));
+//! # let _ = std::fs::remove_dir_all(&dir);
+//! let store = Store::open(&dir)?;
+//! let kv = DurableKv::new(store.tree::<String, u64>("visits")?).spawn()?;
+//!
+//! kv.set("home".to_owned(), 1).await?; // returns once durable
+//! assert_eq!(kv.get("home".to_owned()).await?, Some(1));
+//! kv.compare_and_swap("home".to_owned(), Some(1), Some(2)).await??;
+//! assert_eq!(kv.get("home".to_owned()).await?, Some(2));
+//! # kv.stop(); kv.stopped().await; store.close().await?; std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Durability contract
+//!
+//! - **When a write returns `Ok`**, sled has written it and every write applied before it to
+//!   its log and `fsync`ed the log: a crash of the process (panic, `SIGKILL`, abort) after that
+//!   point does not lose it. The crash test (`examples/crash_store`) checks this with real
+//!   `SIGKILL`s.
+//! - **When a write returns `Err`**, it was not acknowledged: it may or may not be present
+//!   after a crash. A write or flush error puts the store into a failed state
+//!   ([`Store::failure`]): every waiting and later write gets [`StoreError::Failed`]. Reopen
+//!   the store to continue; every acknowledged write will be there.
+//! - **Order**: writes are applied in the order they reach the writer's mailbox. Recovery
+//!   restores a prefix of that order (sled replays its log in order, and a batch or a
+//!   compare-and-swap is atomic).
+//! - **Reads** see every write the writer has applied, even one whose flush has not finished:
+//!   a value you read is guaranteed durable only once its write was acknowledged.
+//! - **Power loss**: sled 0.34 relies on `fsync` reaching stable storage. It does not promise
+//!   more than the file system and the disk do (a disk that acknowledges `fsync` from a
+//!   volatile cache can lose acknowledged writes on power loss), and sled 0.34 is a beta whose
+//!   authors call its on-disk format unstable. This crate has been tested against process
+//!   crashes, not against power cuts.
+//! - **Damage**: a value whose checksum, version or encoding is wrong is reported as
+//!   [`StoreError::Corrupt`] naming the tree and the key; it is never returned as a value. A
+//!   store that fails to open is reported as [`StoreError::Open`], never replaced by an empty
+//!   one. A missing store is created.
+//! - **Exclusive access**: one process, and one [`Store`] in it, opens a directory at a time
+//!   ([`StoreError::Locked`] otherwise).
+//!
+//! # Encodings
+//!
+//! Keys: [`codec`]'s order-preserving encoding. Values: a version byte
+//! ([`codec::VALUE_VERSION`]), a CRC-32 of key and payload, and the bincode 2 payload. The
+//! database carries a format version ([`FORMAT_VERSION`]) checked on open. A value type change
+//! that serde cannot decode from the old bytes needs a new tree (or a migration that reads the
+//! old type and writes the new one).
+
+pub mod codec;
+mod error;
+pub mod fault;
+pub mod journal;
+pub mod kv;
+mod store;
+mod tree;
+mod writer;
+
+pub use codec::Key;
+pub use error::{CasConflict, Corruption, StoreError};
+pub use journal::{Persist, PersistOptions, Persisted};
+pub use kv::{DurableKv, DurableKvHandle};
+pub use store::{FORMAT_VERSION, Store, StoreOptions, StoreStats};
+pub use tree::{Batch, Iter, Tree};

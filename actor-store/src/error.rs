@@ -1,0 +1,162 @@
+//! [`StoreError`]: everything that can go wrong with a store, typed and named.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// An error from a store, a tree or a journal.
+///
+/// Errors are cheap to clone (their payloads are shared), so that one flush failure can be
+/// reported to every writer that waited on it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database could not be opened (a damaged file, a permission problem, a path that is
+    /// not a directory). A store that fails to open is never replaced by an empty one.
+    #[error("cannot open the store at {}: {reason}", path.display())]
+    Open {
+        /// The store's directory.
+        path: PathBuf,
+        /// What went wrong, as reported by the storage engine.
+        reason: Arc<str>,
+    },
+    /// Another handle in this process, or another process, has the store open.
+    #[error("the store at {} is already open (by this process or another one)", path.display())]
+    Locked {
+        /// The store's directory.
+        path: PathBuf,
+    },
+    /// The store was written in a format this release cannot read.
+    #[error(
+        "the store at {} has format version {found}; this release reads version {supported}",
+        path.display()
+    )]
+    UnsupportedFormat {
+        /// The store's directory.
+        path: PathBuf,
+        /// The format version found on disk.
+        found: u32,
+        /// The format version this release reads and writes.
+        supported: u32,
+    },
+    /// A stored key or value could not be decoded: it was damaged on disk or written by
+    /// something else. The damaged bytes are never returned as a value.
+    #[error("corrupt data in tree `{tree}` at key {key}: {kind}")]
+    Corrupt {
+        /// The tree holding the damaged entry.
+        tree: Arc<str>,
+        /// The entry's key, printable (non-printable bytes escaped).
+        key: Arc<str>,
+        /// What is wrong with it.
+        kind: Corruption,
+    },
+    /// A value could not be encoded (a serde `Serialize` impl failed).
+    #[error("cannot encode a value for tree `{tree}`: {reason}")]
+    Encode {
+        /// The tree the value was meant for.
+        tree: Arc<str>,
+        /// The encoder's message.
+        reason: Arc<str>,
+    },
+    /// The storage engine reported an error while reading (an I/O error, or damage it found
+    /// in its own files).
+    #[error("the storage engine failed: {reason}")]
+    Storage {
+        /// The engine's message.
+        reason: Arc<str>,
+    },
+    /// The tree name is reserved for the store's own use.
+    #[error("the tree name `{0}` is reserved (names starting with `__actor_store` are)")]
+    ReservedTreeName(Arc<str>),
+    /// An earlier write or flush failed; the store accepts no more writes. Reopen it to find
+    /// out what is durable: every acknowledged write is.
+    #[error("the store failed and accepts no more writes: {cause}")]
+    Failed {
+        /// The first failure.
+        cause: Arc<str>,
+    },
+    /// The journal was recovered again, by a newer owner (a restarted incarnation, say); this
+    /// older handle may no longer record events.
+    #[error("the journal `{id}` was recovered by a newer owner; this handle is superseded")]
+    Superseded {
+        /// The journal's id.
+        id: Arc<str>,
+    },
+    /// The store's writer has stopped: the store was closed.
+    #[error("the store is closed")]
+    Closed,
+    /// The store must be opened inside a tokio runtime, which runs its writer actor.
+    #[error("a store must be opened inside a tokio runtime")]
+    NoRuntime,
+}
+
+/// What is wrong with a corrupt entry; see [`StoreError::Corrupt`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Corruption {
+    /// The value is shorter than its header.
+    Truncated,
+    /// The value's checksum does not match its key and payload.
+    Checksum,
+    /// The value carries an encoding version this release does not know.
+    UnknownVersion(u8),
+    /// The payload passed its checksum but is not a valid encoding of the expected type (the
+    /// tree was opened with a different value type than it was written with).
+    Decode(Arc<str>),
+    /// The key is not a valid encoding of the tree's key type.
+    Key(Arc<str>),
+    /// A journal is missing events: recovery expected `expected` and found `found`.
+    JournalGap {
+        /// The next sequence number recovery expected.
+        expected: u64,
+        /// The sequence number it found.
+        found: u64,
+    },
+}
+
+impl fmt::Display for Corruption {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Corruption::Truncated => f.write_str("the value is truncated"),
+            Corruption::Checksum => f.write_str("checksum mismatch"),
+            Corruption::UnknownVersion(v) => write!(f, "unknown encoding version {v}"),
+            Corruption::Decode(reason) => write!(f, "cannot decode the value: {reason}"),
+            Corruption::Key(reason) => write!(f, "cannot decode the key: {reason}"),
+            Corruption::JournalGap { expected, found } => {
+                write!(f, "journal gap: expected event {expected}, found {found}")
+            }
+        }
+    }
+}
+
+/// A compare-and-swap found a different current value; nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CasConflict<V> {
+    /// The value the key holds now (`None`: absent).
+    pub current: Option<V>,
+}
+
+impl<V: fmt::Debug> fmt::Display for CasConflict<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "compare-and-swap conflict: the current value is {:?}", self.current)
+    }
+}
+
+impl<V: fmt::Debug> std::error::Error for CasConflict<V> {}
+
+/// A key's bytes, printable: ASCII as is, everything else escaped.
+pub(crate) fn printable(bytes: &[u8]) -> Arc<str> {
+    let mut out = String::with_capacity(bytes.len() + 2);
+    out.push('"');
+    for &b in bytes {
+        out.extend(std::ascii::escape_default(b).map(char::from));
+    }
+    out.push('"');
+    Arc::from(out)
+}
+
+impl From<sled::Error> for StoreError {
+    fn from(error: sled::Error) -> Self {
+        StoreError::Storage { reason: Arc::from(error.to_string()) }
+    }
+}

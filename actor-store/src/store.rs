@@ -1,0 +1,366 @@
+//! [`Store`]: opening a database, its writer actor, and the typed trees in it.
+
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use actor_core::{ActorRef, AskError, Mailbox, SpawnOptions};
+
+use crate::codec::Key;
+use crate::error::StoreError;
+use crate::fault::FaultPlan;
+use crate::tree::Tree;
+use crate::writer::{Applied, Health, Write, WriteOp, Writer};
+
+/// The on-disk format this release reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Names starting with this are the store's own trees.
+pub(crate) const RESERVED: &str = "__actor_store";
+const META_TREE: &str = "__actor_store/meta";
+const FORMAT_KEY: &[u8] = b"format";
+/// How long [`Store::close`] waits for the storage engine's threads to release the files.
+const RELEASE_WAIT: Duration = Duration::from_secs(5);
+
+/// Paths opened by this process: sled's file lock does not stop a second open in the same
+/// process from failing confusingly, so this set reports it as [`StoreError::Locked`].
+static OPEN: Mutex<Option<HashSet<PathBuf>>> = Mutex::new(None);
+
+/// How to open a [`Store`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    mailbox: usize,
+    cache_bytes: Option<u64>,
+    faults: Option<Arc<FaultPlan>>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { mailbox: 4096, cache_bytes: None, faults: None }
+    }
+}
+
+impl StoreOptions {
+    /// The defaults: a writer mailbox of 4,096 writes, sled's default cache.
+    pub fn new() -> Self {
+        StoreOptions::default()
+    }
+
+    /// How many writes may wait in the writer's mailbox before writers wait for room
+    /// (backpressure). Values below 1 are raised to 1.
+    pub fn writer_mailbox(mut self, capacity: usize) -> Self {
+        self.mailbox = capacity.max(1);
+        self
+    }
+
+    /// The storage engine's page cache size in bytes.
+    pub fn cache_bytes(mut self, bytes: u64) -> Self {
+        self.cache_bytes = Some(bytes);
+        self
+    }
+
+    /// Injects write or flush failures from `plan`; see [`fault`](crate::fault).
+    pub fn faults(mut self, plan: Arc<FaultPlan>) -> Self {
+        self.faults = Some(plan);
+        self
+    }
+}
+
+/// Counters of a store's write path; see [`Store::stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Writes applied.
+    pub writes: u64,
+    /// Flushes started: with group commit, usually far fewer than writes.
+    pub flushes: u64,
+}
+
+/// A durable store: a sled database whose only writer is an actor; see the
+/// [crate docs](crate) for the durability contract.
+///
+/// `Store` is a cheap handle: clones share the database and the writer. The database stays open
+/// while any handle or [`Tree`] of it lives; [`Store::close`] stops the writer after a last
+/// flush.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    path: PathBuf,
+    writer: ActorRef<Writer>,
+    health: Arc<Health>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(paths) = open.as_mut() {
+            paths.remove(&self.path);
+        }
+    }
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.inner.path).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Opens the store in directory `path`, creating it if it does not exist, and starts its
+    /// writer actor on the current tokio runtime.
+    ///
+    /// Opening recovers whatever the last process made durable. It blocks while the storage
+    /// engine reads its log; call it from `spawn_blocking` if that matters to you.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Open`] if the database cannot be opened or is damaged (it is never
+    /// replaced by an empty one), [`StoreError::Locked`] if it is open already,
+    /// [`StoreError::UnsupportedFormat`] if a newer release wrote it, and
+    /// [`StoreError::NoRuntime`] outside a tokio runtime.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        Store::open_with(path, StoreOptions::default())
+    }
+
+    /// [`Store::open`] with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::open`].
+    pub fn open_with(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StoreError::NoRuntime);
+        }
+        let key =
+            std::fs::create_dir_all(&path).and_then(|()| std::fs::canonicalize(&path)).map_err(
+                |e| StoreError::Open { path: path.clone(), reason: Arc::from(e.to_string()) },
+            )?;
+        {
+            let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+            if !open.get_or_insert_with(HashSet::new).insert(key.clone()) {
+                return Err(StoreError::Locked { path });
+            }
+        }
+        let opened = open_db(&path, &options);
+        let db = match opened {
+            Ok(db) => db,
+            Err(e) => {
+                let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(paths) = open.as_mut() {
+                    paths.remove(&key);
+                }
+                return Err(e);
+            }
+        };
+        let health = Arc::new(Health::default());
+        let spawned = Writer::new(db.clone(), Arc::clone(&health), options.faults).and_then(|w| {
+            SpawnOptions::new()
+                .with_name("actor-store-writer")
+                .with_mailbox(Mailbox::Bounded(options.mailbox))
+                .spawn(w)
+                .map_err(|_| StoreError::NoRuntime)
+        });
+        // From here on `Inner` owns the registration in `OPEN`.
+        let writer = match spawned {
+            Ok(writer) => writer,
+            Err(e) => {
+                let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(paths) = open.as_mut() {
+                    paths.remove(&key);
+                }
+                return Err(e);
+            }
+        };
+        Ok(Store { inner: Arc::new(Inner { db, path: key, writer, health }) })
+    }
+
+    /// The tree named `name`, with keys of type `K` and values of type `V`; created empty if
+    /// it does not exist (its creation is durable with the next flush).
+    ///
+    /// The types are not recorded: opening a tree with other types than it was written with
+    /// makes reads fail with [`StoreError::Corrupt`] (never return wrong values).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::ReservedTreeName`] for names starting with `__actor_store`, or a storage
+    /// error.
+    pub fn tree<K: Key, V>(&self, name: &str) -> Result<Tree<K, V>, StoreError> {
+        if name.starts_with(RESERVED) {
+            return Err(StoreError::ReservedTreeName(Arc::from(name)));
+        }
+        self.tree_unchecked(name)
+    }
+
+    pub(crate) fn tree_unchecked<K: Key, V>(&self, name: &str) -> Result<Tree<K, V>, StoreError> {
+        let tree = self.inner.db.open_tree(name)?;
+        Ok(Tree::new(self.clone(), Arc::from(name), tree))
+    }
+
+    /// Waits until every write sent before this call is durable.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Failed`] if the store failed, [`StoreError::Closed`] if it was closed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.submit(WriteOp::Sync).await.map(drop)
+    }
+
+    /// Stops the writer after the writes already sent are applied and flushed. Later writes
+    /// through any handle fail with [`StoreError::Closed`].
+    ///
+    /// If this is the last handle (no clone and no [`Tree`] of the store is left), `close`
+    /// also waits until the storage engine has released the database files, so the store can
+    /// be reopened at once. Otherwise the files stay locked until the last handle is dropped.
+    ///
+    /// # Errors
+    ///
+    /// The store's failure, if it failed.
+    pub async fn close(self) -> Result<(), StoreError> {
+        let flushed = self.flush().await;
+        self.inner.writer.stop();
+        self.inner.writer.stopped().await;
+        let result = match flushed {
+            Err(StoreError::Closed) => Ok(()),
+            other => other,
+        };
+        let Ok(inner) = Arc::try_unwrap(self.inner) else {
+            return result;
+        };
+        let lock_file = inner.path.join("db");
+        drop(inner);
+        // sled's background I/O threads may hold the database a moment longer; its file lock
+        // tells when they let go.
+        let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
+        while tokio::time::Instant::now() < deadline {
+            match std::fs::File::open(&lock_file).map(|file| file.try_lock()) {
+                Ok(Err(std::fs::TryLockError::WouldBlock)) => {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+                _ => break,
+            }
+        }
+        result
+    }
+
+    /// The failure that stopped the store from accepting writes, if any.
+    pub fn failure(&self) -> Option<StoreError> {
+        self.inner.health.check().err()
+    }
+
+    /// The write path's counters.
+    pub fn stats(&self) -> StoreStats {
+        StoreStats {
+            writes: self.inner.health.writes.load(Ordering::Relaxed),
+            flushes: self.inner.health.flushes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Whether opening found existing data.
+    pub fn was_recovered(&self) -> bool {
+        self.inner.db.was_recovered()
+    }
+
+    /// Sends a write to the writer and waits until it is durable.
+    pub(crate) async fn submit(&self, op: WriteOp) -> Result<Applied, StoreError> {
+        match self.inner.writer.ask(|reply| Write { op, reply }).await {
+            Ok(result) => result,
+            Err(AskError::Panicked) => {
+                Err(StoreError::Failed { cause: Arc::from("the writer panicked") })
+            }
+            Err(_) => Err(StoreError::Closed),
+        }
+    }
+}
+
+fn open_db(path: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> {
+    let mut config = sled::Config::new().path(path).flush_every_ms(None);
+    if let Some(bytes) = options.cache_bytes {
+        config = config.cache_capacity(bytes);
+    }
+    let open_error =
+        |reason: String| StoreError::Open { path: path.to_path_buf(), reason: Arc::from(reason) };
+    let existed = path.join("db").exists() || path.join("conf").exists();
+    // sled 0.34 panics on some kinds of damage instead of returning an error; a damaged store
+    // must be reported, never crash the application.
+    let db = catch_unwind(AssertUnwindSafe(|| config.open()));
+    let db = match db {
+        Ok(Ok(db)) => db,
+        Ok(Err(sled::Error::Io(e))) if e.to_string().contains("could not acquire lock") => {
+            return Err(StoreError::Locked { path: path.to_path_buf() });
+        }
+        Ok(Err(e)) => return Err(open_error(e.to_string())),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("no message");
+            return Err(open_error(format!(
+                "the storage engine panicked while recovering: {message}"
+            )));
+        }
+    };
+    check_format(&db, path, existed)?;
+    Ok(db)
+}
+
+/// Reads the format marker, or writes it into a new database.
+fn check_format(db: &sled::Db, path: &Path, existed: bool) -> Result<(), StoreError> {
+    let open_error =
+        |reason: String| StoreError::Open { path: path.to_path_buf(), reason: Arc::from(reason) };
+    let meta = db.open_tree(META_TREE).map_err(|e| open_error(e.to_string()))?;
+    match meta.get(FORMAT_KEY).map_err(|e| open_error(e.to_string()))? {
+        Some(found) => {
+            let bytes: [u8; 4] = found.as_ref().try_into().map_err(|_| {
+                open_error(format!("the format marker is damaged ({} bytes)", found.len()))
+            })?;
+            let found = u32::from_be_bytes(bytes);
+            if found == FORMAT_VERSION {
+                Ok(())
+            } else {
+                Err(StoreError::UnsupportedFormat {
+                    path: path.to_path_buf(),
+                    found,
+                    supported: FORMAT_VERSION,
+                })
+            }
+        }
+        None => {
+            let others = db.tree_names().into_iter().any(|name| {
+                name.as_ref() != META_TREE.as_bytes() && name.as_ref() != b"__sled__default"
+            });
+            if others || !db.is_empty() {
+                return Err(open_error(
+                    "the directory holds a sled database that was not written by actor-store (no format marker)"
+                        .to_owned(),
+                ));
+            }
+            if existed {
+                // sled reads a log it cannot parse as an empty one; an empty database in a
+                // directory that had one is damage, not a fresh start.
+                return Err(open_error(
+                    "the database files exist but hold no actor-store data: they are damaged \
+                     (or the process that created them crashed before its first flush; remove \
+                     the directory only if it never held data)"
+                        .to_owned(),
+                ));
+            }
+            meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())
+                .and_then(|_| db.flush())
+                .map_err(|e| open_error(e.to_string()))?;
+            Ok(())
+        }
+    }
+}

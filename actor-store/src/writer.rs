@@ -1,0 +1,218 @@
+//! The writer actor and its flusher thread: group commit.
+//!
+//! The writer is the only code that changes the database. It applies each write in mailbox
+//! order, then hands the write's reply to the flusher thread. The flusher takes every reply
+//! waiting for it, flushes once (sled writes its buffers and calls `fsync`), and only then
+//! answers them. Writes that arrive while a flush runs are applied meanwhile and share the next
+//! flush: the busier the store, the more writes each flush covers.
+//!
+//! A write is in a group only if it was applied before the group was taken, and the group is
+//! taken before its flush starts; so a flush covers every write it acknowledges. A failed
+//! write or flush is never acknowledged: the store enters a failed state, every waiting writer
+//! gets [`StoreError::Failed`], and so does every later write.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, OnceLock};
+
+use actor_core::{Actor, Context, Reply};
+use sled::IVec;
+use tokio::sync::oneshot;
+
+use crate::error::StoreError;
+use crate::fault::FaultPlan;
+
+/// A change for the writer to apply, already encoded.
+pub(crate) enum WriteOp {
+    Insert {
+        tree: sled::Tree,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Remove {
+        tree: sled::Tree,
+        key: Vec<u8>,
+    },
+    Cas {
+        tree: sled::Tree,
+        key: Vec<u8>,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+    },
+    Batch {
+        tree: sled::Tree,
+        batch: sled::Batch,
+    },
+    /// Nothing to apply: acknowledged by the next flush (a durability barrier).
+    Sync,
+}
+
+/// What applying a write found, returned once the write is durable.
+#[derive(Debug)]
+pub(crate) enum Applied {
+    /// The value the key held before (insert, remove).
+    Previous(Option<IVec>),
+    /// A compare-and-swap: `Err` carries the current value when it did not match.
+    Cas(Result<(), Option<IVec>>),
+    Done,
+}
+
+pub(crate) type WriteReply = Reply<Result<Applied, StoreError>>;
+
+/// The writer's one message.
+pub(crate) struct Write {
+    pub(crate) op: WriteOp,
+    pub(crate) reply: WriteReply,
+}
+
+/// The store's health and counters, shared by handles, the writer and the flusher.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    failed: OnceLock<Arc<str>>,
+    pub(crate) writes: AtomicU64,
+    pub(crate) flushes: AtomicU64,
+}
+
+impl Health {
+    pub(crate) fn check(&self) -> Result<(), StoreError> {
+        match self.failed.get() {
+            Some(cause) => Err(StoreError::Failed { cause: Arc::clone(cause) }),
+            None => Ok(()),
+        }
+    }
+
+    /// Records the first failure; later ones are consequences.
+    fn fail(&self, cause: impl Into<Arc<str>>) -> StoreError {
+        let cause = self.failed.get_or_init(|| cause.into());
+        tracing::error!(%cause, "store failed; it accepts no more writes");
+        StoreError::Failed { cause: Arc::clone(cause) }
+    }
+}
+
+/// A write applied and waiting for the flush that covers it.
+struct Pending {
+    reply: WriteReply,
+    applied: Applied,
+}
+
+/// The writer actor: sole owner of the database's write path.
+pub(crate) struct Writer {
+    health: Arc<Health>,
+    faults: Option<Arc<FaultPlan>>,
+    to_flusher: Option<mpsc::Sender<Pending>>,
+    flusher_done: Option<oneshot::Receiver<()>>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("health", &self.health).finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    /// Starts the flusher thread for `db`.
+    pub(crate) fn new(
+        db: sled::Db,
+        health: Arc<Health>,
+        faults: Option<Arc<FaultPlan>>,
+    ) -> Result<Self, StoreError> {
+        let (to_flusher, rx) = mpsc::channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        let flusher = Flusher { db, health: Arc::clone(&health), faults: faults.clone() };
+        std::thread::Builder::new()
+            .name("actor-store-flush".to_owned())
+            .spawn(move || {
+                flusher.run(&rx);
+                // The database handle goes before the writer hears that the flusher is done,
+                // so that a closed store can be reopened at once.
+                drop(flusher);
+                let _ = done_tx.send(());
+            })
+            .map_err(|e| StoreError::Storage {
+                reason: Arc::from(format!("cannot start the flusher thread: {e}")),
+            })?;
+        Ok(Writer { health, faults, to_flusher: Some(to_flusher), flusher_done: Some(done_rx) })
+    }
+
+    fn apply(&self, op: WriteOp) -> Result<Applied, StoreError> {
+        if self.faults.as_ref().is_some_and(|f| f.write_fails()) {
+            return Err(self.health.fail("injected write failure"));
+        }
+        let result = match op {
+            WriteOp::Insert { tree, key, value } => tree.insert(key, value).map(Applied::Previous),
+            WriteOp::Remove { tree, key } => tree.remove(key).map(Applied::Previous),
+            WriteOp::Cas { tree, key, expected, new } => tree
+                .compare_and_swap(key, expected, new)
+                .map(|outcome| Applied::Cas(outcome.map_err(|conflict| conflict.current))),
+            WriteOp::Batch { tree, batch } => tree.apply_batch(batch).map(|()| Applied::Done),
+            WriteOp::Sync => Ok(Applied::Done),
+        };
+        result.map_err(|e| self.health.fail(format!("write failed: {e}")))
+    }
+}
+
+impl Actor for Writer {
+    type Message = Write;
+
+    async fn handle(&mut self, msg: Write, _ctx: &Context<Self>) {
+        let Write { op, reply } = msg;
+        if let Err(e) = self.health.check() {
+            reply.send(Err(e));
+            return;
+        }
+        match self.apply(op) {
+            Ok(applied) => {
+                self.health.writes.fetch_add(1, Ordering::Relaxed);
+                if let Some(to_flusher) = &self.to_flusher
+                    && let Err(mpsc::SendError(pending)) =
+                        to_flusher.send(Pending { reply, applied })
+                {
+                    // The flusher is gone (it cannot be, while the writer runs): never
+                    // acknowledge what was not flushed.
+                    pending.reply.send(Err(self.health.fail("the flusher thread stopped")));
+                }
+            }
+            Err(e) => reply.send(Err(e)),
+        }
+    }
+
+    async fn on_stop(&mut self, _ctx: &Context<Self>, _reason: &actor_core::StopReason) {
+        // Closing the channel lets the flusher flush what is pending, answer and exit.
+        drop(self.to_flusher.take());
+        if let Some(done) = self.flusher_done.take() {
+            let _ = done.await;
+        }
+    }
+}
+
+struct Flusher {
+    db: sled::Db,
+    health: Arc<Health>,
+    faults: Option<Arc<FaultPlan>>,
+}
+
+impl Flusher {
+    fn run(&self, rx: &mpsc::Receiver<Pending>) {
+        let mut group = Vec::new();
+        while let Ok(first) = rx.recv() {
+            group.push(first);
+            group.extend(rx.try_iter());
+            let flushed = self.flush();
+            for Pending { reply, applied } in group.drain(..) {
+                reply.send(flushed.clone().map(|()| applied));
+            }
+        }
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.health.check()?;
+        if self.faults.as_ref().is_some_and(|f| f.flush_fails()) {
+            return Err(self.health.fail("injected flush failure"));
+        }
+        self.health.flushes.fetch_add(1, Ordering::Relaxed);
+        match self.db.flush() {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.health.fail(format!("flush failed: {e}"))),
+        }
+    }
+}

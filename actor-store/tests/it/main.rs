@@ -1,0 +1,8 @@
+//! Integration tests of actor-store: one binary, one module per topic.
+
+mod basic;
+mod faults;
+mod journal;
+mod kv;
+mod model;
+mod support;
