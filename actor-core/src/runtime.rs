@@ -467,8 +467,13 @@ impl<A: Actor> ActorTask<A> {
                 if event.is_none()
                     && let Some(heartbeat) = self.heartbeat()
                 {
-                    // A shared handler finished: the phase is making progress.
-                    heartbeat.progress();
+                    // A shared handler finished: the phase is making progress, or, with none
+                    // left in flight, waits for mail and cannot be stuck.
+                    if in_flight.is_empty() {
+                        heartbeat.idle();
+                    } else {
+                        heartbeat.progress();
+                    }
                 }
                 match event {
                     None | Some(Next::Control) => {}
@@ -479,7 +484,15 @@ impl<A: Actor> ActorTask<A> {
                         // without `A: Sync`.
                         match self.actor.handle_shared(msg, &self.ctx) {
                             Dispatch::Done => {}
-                            Dispatch::Pending(fut) => in_flight.push(fut),
+                            Dispatch::Pending(fut) => {
+                                if in_flight.is_empty()
+                                    && let Some(heartbeat) = self.heartbeat()
+                                {
+                                    // Busy again after waiting for mail.
+                                    heartbeat.progress();
+                                }
+                                in_flight.push(fut);
+                            }
                             Dispatch::Exclusive(msg) => self.pending = Some(msg),
                         }
                     }

@@ -127,6 +127,26 @@ pub enum SupervisionEvent {
     },
 }
 
+impl fmt::Display for SupervisionEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SupervisionEvent::Started { child, incarnation } => {
+                write!(f, "{child} started (incarnation {incarnation})")
+            }
+            SupervisionEvent::Restarting { child, reason, delay } => {
+                write!(f, "{child} restarting in {delay:?}: {reason}")
+            }
+            SupervisionEvent::Stopped { child, reason } => write!(f, "{child} stopped: {reason}"),
+            SupervisionEvent::Stuck { child, busy_for } => {
+                write!(f, "{child} stuck: no progress for {busy_for:?}")
+            }
+            SupervisionEvent::Escalated { child, reason } => {
+                write!(f, "{child} exceeded the restart intensity: {reason}")
+            }
+        }
+    }
+}
+
 /// Exponential backoff between restarts: `initial`, doubling with each restart still inside the
 /// intensity window, at most `max`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

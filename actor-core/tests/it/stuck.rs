@@ -135,3 +135,31 @@ async fn two_thousand_busy_healthy_actors_raise_no_alarm() {
     let alarms = actors.iter().filter(|actor| !actor.is_alive()).count();
     assert_eq!(alarms, 0, "healthy actors were reported stuck");
 }
+
+struct Idler;
+
+#[actor_core::actor]
+impl Idler {
+    async fn ping(&self) -> u32 {
+        tokio::task::yield_now().await;
+        1
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_actor_idle_after_shared_handlers_is_not_stuck() {
+    let _serial = crate::support::REAL_TIME.lock().await;
+    let spec = SupervisorSpec::new()
+        .child(ChildSpec::new("idler", || Ok(Idler)).stuck_after(THRESHOLD));
+    let mut events = spec.subscribe();
+    let supervisor = spec.spawn().await.unwrap();
+    let idler = IdlerHandle::from_ref(supervisor.child::<Idler>("idler").unwrap());
+    for _ in 0..10 {
+        assert_eq!(idler.ping().await, Ok(1));
+    }
+    // Shared handlers finished and the mailbox is empty: waiting for mail is not being stuck.
+    let alarm = tokio::time::timeout(4 * THRESHOLD, next_stuck(&mut events)).await;
+    assert!(alarm.is_err(), "an idle actor was reported stuck after {:?}", alarm.ok());
+    supervisor.stop();
+    supervisor.stopped().await;
+}
