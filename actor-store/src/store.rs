@@ -94,6 +94,7 @@ struct Inner {
     path: PathBuf,
     writer: ActorRef<Writer>,
     health: Arc<Health>,
+    recovered: bool,
 }
 
 impl Drop for Inner {
@@ -138,10 +139,14 @@ impl Store {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(StoreError::NoRuntime);
         }
-        let key =
-            std::fs::create_dir_all(&path).and_then(|()| std::fs::canonicalize(&path)).map_err(
-                |e| StoreError::Open { path: path.clone(), reason: Arc::from(e.to_string()) },
-            )?;
+        let recovered = holds_database(&path);
+        if !recovered {
+            create(&path)?;
+        }
+        let key = std::fs::canonicalize(&path).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            reason: Arc::from(e.to_string()),
+        })?;
         {
             let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
             if !open.get_or_insert_with(HashSet::new).insert(key.clone()) {
@@ -178,7 +183,7 @@ impl Store {
                 return Err(e);
             }
         };
-        Ok(Store { inner: Arc::new(Inner { db, path: key, writer, health }) })
+        Ok(Store { inner: Arc::new(Inner { db, path: key, writer, health, recovered }) })
     }
 
     /// The tree named `name`, with keys of type `K` and values of type `V`; created empty if
@@ -267,9 +272,9 @@ impl Store {
         &self.inner.path
     }
 
-    /// Whether opening found existing data.
+    /// Whether opening found an existing store (rather than creating one).
     pub fn was_recovered(&self) -> bool {
-        self.inner.db.was_recovered()
+        self.inner.recovered
     }
 
     /// Sends a write to the writer and waits until it is durable.
@@ -291,7 +296,6 @@ fn open_db(path: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> 
     }
     let open_error =
         |reason: String| StoreError::Open { path: path.to_path_buf(), reason: Arc::from(reason) };
-    let existed = path.join("db").exists() || path.join("conf").exists();
     // sled 0.34 panics on some kinds of damage instead of returning an error; a damaged store
     // must be reported, never crash the application.
     let db = catch_unwind(AssertUnwindSafe(|| config.open()));
@@ -312,12 +316,12 @@ fn open_db(path: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> 
             )));
         }
     };
-    check_format(&db, path, existed)?;
+    check_format(&db, path)?;
     Ok(db)
 }
 
 /// Reads the format marker, or writes it into a new database.
-fn check_format(db: &sled::Db, path: &Path, existed: bool) -> Result<(), StoreError> {
+fn check_format(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     let open_error =
         |reason: String| StoreError::Open { path: path.to_path_buf(), reason: Arc::from(reason) };
     let meta = db.open_tree(META_TREE).map_err(|e| open_error(e.to_string()))?;
@@ -341,26 +345,81 @@ fn check_format(db: &sled::Db, path: &Path, existed: bool) -> Result<(), StoreEr
             let others = db.tree_names().into_iter().any(|name| {
                 name.as_ref() != META_TREE.as_bytes() && name.as_ref() != b"__sled__default"
             });
-            if others || !db.is_empty() {
-                return Err(open_error(
-                    "the directory holds a sled database that was not written by actor-store (no format marker)"
-                        .to_owned(),
-                ));
+            Err(open_error(if others || !db.is_empty() {
+                "the directory holds a sled database that was not written by actor-store (no format marker)"
+                    .to_owned()
+            } else {
+                // A store is created elsewhere and moved into place with its marker, so an
+                // empty database here is damage (sled reads a log it cannot parse as empty).
+                "the database holds no format marker: its files are damaged".to_owned()
+            }))
+        }
+    }
+}
+
+/// Waits (up to [`RELEASE_WAIT`]) until no thread of this process holds sled's lock on
+/// `lock_file`: sled's background I/O threads may hold a dropped database a moment longer.
+#[expect(clippy::disallowed_methods, reason = "opening a store is documented as blocking")]
+fn wait_released(lock_file: &Path) {
+    let deadline = std::time::Instant::now() + RELEASE_WAIT;
+    while std::time::Instant::now() < deadline {
+        match std::fs::File::open(lock_file).map(|file| file.try_lock()) {
+            Ok(Err(std::fs::TryLockError::WouldBlock)) => {
+                std::thread::sleep(Duration::from_millis(1));
             }
-            if existed {
-                // sled reads a log it cannot parse as an empty one; an empty database in a
-                // directory that had one is damage, not a fresh start.
-                return Err(open_error(
-                    "the database files exist but hold no actor-store data: they are damaged \
-                     (or the process that created them crashed before its first flush; remove \
-                     the directory only if it never held data)"
-                        .to_owned(),
-                ));
-            }
-            meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes())
-                .and_then(|_| db.flush())
-                .map_err(|e| open_error(e.to_string()))?;
+            _ => return,
+        }
+    }
+}
+
+/// Whether `path` holds sled's files.
+fn holds_database(path: &Path) -> bool {
+    path.join("conf").exists() || path.join("db").exists()
+}
+
+/// Creates a new store at `path`: built in a sibling directory with its format marker flushed,
+/// then renamed into place, so that a crash during creation never leaves a half-made store that
+/// would later look damaged.
+fn create(path: &Path) -> Result<(), StoreError> {
+    let open_error =
+        |reason: String| StoreError::Open { path: path.to_path_buf(), reason: Arc::from(reason) };
+    let name =
+        path.file_name().ok_or_else(|| open_error("the path has no directory name".to_owned()))?;
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    std::fs::create_dir_all(&parent).map_err(|e| open_error(e.to_string()))?;
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let staging =
+        parent.join(format!(".{}.creating-{}-{nonce}", name.to_string_lossy(), std::process::id()));
+    let built = (|| -> Result<(), String> {
+        let db = sled::Config::new().path(&staging).open().map_err(|e| e.to_string())?;
+        db.open_tree(META_TREE)
+            .and_then(|meta| meta.insert(FORMAT_KEY, &FORMAT_VERSION.to_be_bytes()))
+            .and_then(|_| db.flush())
+            .map_err(|e| e.to_string())?;
+        drop(db);
+        wait_released(&staging.join("db"));
+        Ok(())
+    })();
+    if let Err(reason) = built {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(open_error(reason));
+    }
+    // Renaming onto an empty directory replaces it; onto anything else it fails.
+    match std::fs::rename(&staging, path) {
+        Ok(()) => Ok(()),
+        // Another opener created the store first: use theirs.
+        Err(_) if holds_database(path) => {
+            let _ = std::fs::remove_dir_all(&staging);
             Ok(())
+        }
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            Err(open_error(format!("cannot create the store: {e}")))
         }
     }
 }

@@ -1,1 +1,3 @@
-//! Runnable examples live in `examples/`; this library is empty.
+//! Code shared by the runnable examples (in `examples/`) and their tests.
+
+pub mod crash;

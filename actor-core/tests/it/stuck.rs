@@ -149,8 +149,8 @@ impl Idler {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_actor_idle_after_shared_handlers_is_not_stuck() {
     let _serial = crate::support::REAL_TIME.lock().await;
-    let spec = SupervisorSpec::new()
-        .child(ChildSpec::new("idler", || Ok(Idler)).stuck_after(THRESHOLD));
+    let spec =
+        SupervisorSpec::new().child(ChildSpec::new("idler", || Ok(Idler)).stuck_after(THRESHOLD));
     let mut events = spec.subscribe();
     let supervisor = spec.spawn().await.unwrap();
     let idler = IdlerHandle::from_ref(supervisor.child::<Idler>("idler").unwrap());
