@@ -19,6 +19,9 @@
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
+#[path = "core/durable.rs"]
+mod durable;
+
 use std::fmt::Write as _;
 use std::future::Future;
 use std::process::Command;
@@ -541,7 +544,16 @@ fn main() {
     // `--only tell,ask` runs a subset, for quick comparisons while optimising.
     let only: Vec<&str> = match args.iter().position(|a| a == "--only") {
         Some(i) => args.get(i + 1).map_or(Vec::new(), |list| list.split(',').collect()),
-        None => vec!["tell", "ask", "contended", "spawn"],
+        None => vec![
+            "tell",
+            "ask",
+            "contended",
+            "spawn",
+            "durable_1",
+            "durable_16",
+            "durable_256",
+            "reopen",
+        ],
     };
     let selected = |workload: &str| only.contains(&workload);
     let mut samples = runtime.block_on(throughput(sizes, &selected));
@@ -560,9 +572,16 @@ fn main() {
             samples.push(sample);
         }
     }
+    let durable_sizes = if quick { durable::QUICK } else { durable::FULL };
+    for sample in runtime.block_on(durable::run(&durable_sizes, &selected)) {
+        println!("{}", sample.json());
+        samples.push(sample);
+    }
     if let Some(i) = args.iter().position(|a| a == "--markdown")
         && let Some(path) = args.get(i + 1)
     {
-        std::fs::write(path, markdown(&samples, quick)).expect("write the markdown table");
+        let mut md = markdown(&samples, quick);
+        md.push_str(&durable::markdown(&samples, durable_sizes.reopen_keys));
+        std::fs::write(path, md).expect("write the markdown table");
     }
 }
