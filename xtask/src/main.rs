@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask ci`: everything CI checks, in the order that fails fastest: formatting,
 //!   clippy (warnings denied), the whole test suite, every example, rustdoc (warnings denied),
-//!   and that `actor-macros` and `actor-core` package.
+//!   and that `actor-macros`, `actor-core` and `actor-store` package.
 //! - `cargo xtask codegen [--check]`: regenerates the committed `#[actor]` expansions of
 //!   `actor-macros/tests/expand/`, or with `--check` fails naming every stale or orphaned one.
 //! - `cargo xtask bench [ARGS]`: the benchmark against the hand-written baseline; prints one
@@ -73,7 +73,7 @@ fn ci() -> Result<(), String> {
         cargo(&["run", "--quiet", "-p", "examples", "--example", &example, "--", "--quick"], &[])?;
     }
     cargo(&["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")])?;
-    // actor-core depends on actor-macros, which is not published yet: package them together.
+    // The crates depend on each other and none is published yet: package them together.
     cargo(
         &[
             "package",
@@ -81,6 +81,8 @@ fn ci() -> Result<(), String> {
             "actor-macros",
             "-p",
             "actor-core",
+            "-p",
+            "actor-store",
             "--no-verify",
             "--allow-dirty",
             "--quiet",
