@@ -19,8 +19,8 @@
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
-#[path = "core/durable.rs"]
-mod durable;
+#[path = "shared/sample.rs"]
+mod sample;
 
 use std::fmt::Write as _;
 use std::future::Future;
@@ -29,6 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actor_core::{Actor, ActorRef, Context, Reply, actor};
+use sample::{Sample, median, percentiles};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// The operations every system offers; monomorphised, so it costs nothing itself.
@@ -171,69 +172,33 @@ impl Counter for Locked {
 
 // ---- measurements ----
 
-struct Sample {
-    workload: &'static str,
-    system: &'static str,
-    per_sec: f64,
-    p50_us: Option<f64>,
-    p99_us: Option<f64>,
-    rss_mb: Option<f64>,
-}
-
-impl Sample {
-    fn json(&self) -> String {
-        let opt = |v: Option<f64>| v.map_or_else(|| "null".to_owned(), |v| format!("{v:.3}"));
-        format!(
-            r#"{{"workload":"{}","system":"{}","per_sec":{:.0},"p50_us":{},"p99_us":{},"rss_mb":{}}}"#,
-            self.workload,
-            self.system,
-            self.per_sec,
-            opt(self.p50_us),
-            opt(self.p99_us),
-            opt(self.rss_mb)
-        )
-    }
-
-    fn parse(line: &str) -> Option<Sample> {
-        let field = |name: &str| -> Option<&str> {
-            let start = line.find(&format!("\"{name}\":"))? + name.len() + 3;
-            let rest = &line[start..];
-            let end = rest.find([',', '}'])?;
-            Some(rest[..end].trim_matches('"'))
-        };
-        let number = |name: &str| field(name).and_then(|v| v.parse::<f64>().ok());
-        let workload = match field("workload")? {
-            "spawn" => "spawn",
-            _ => return None,
-        };
-        let system = match field("system")? {
-            "baseline" => "baseline",
-            "actor-core" => "actor-core",
-            "macro" => "macro",
-            _ => return None,
-        };
-        Some(Sample {
-            workload,
-            system,
-            per_sec: number("per_sec")?,
-            p50_us: number("p50_us"),
-            p99_us: number("p99_us"),
-            rss_mb: number("rss_mb"),
-        })
-    }
-}
-
-/// Latencies in nanoseconds, summarised.
-fn percentiles(mut nanos: Vec<u64>) -> (Option<f64>, Option<f64>) {
-    if nanos.is_empty() {
-        return (None, None);
-    }
-    nanos.sort_unstable();
-    let at = |q: f64| {
-        let index = ((nanos.len() - 1) as f64 * q).round() as usize;
-        nanos[index] as f64 / 1_000.0
+/// Reads back a `spawn` sample printed by a child process.
+fn parse_sample(line: &str) -> Option<Sample> {
+    let field = |name: &str| -> Option<&str> {
+        let start = line.find(&format!("\"{name}\":"))? + name.len() + 3;
+        let rest = &line[start..];
+        let end = rest.find([',', '}'])?;
+        Some(rest[..end].trim_matches('"'))
     };
-    (Some(at(0.50)), Some(at(0.99)))
+    let number = |name: &str| field(name).and_then(|v| v.parse::<f64>().ok());
+    let workload = match field("workload")? {
+        "spawn" => "spawn",
+        _ => return None,
+    };
+    let system = match field("system")? {
+        "baseline" => "baseline",
+        "actor-core" => "actor-core",
+        "macro" => "macro",
+        _ => return None,
+    };
+    Some(Sample {
+        workload,
+        system,
+        per_sec: number("per_sec")?,
+        p50_us: number("p50_us"),
+        p99_us: number("p99_us"),
+        rss_mb: number("rss_mb"),
+    })
 }
 
 /// Peak resident set size of this process, in MiB (Linux only).
@@ -314,16 +279,6 @@ fn sample(workload: &'static str, system: &'static str, ops: u64, run: Run) -> S
         p99_us,
         rss_mb: None,
     }
-}
-
-/// The median round by throughput; `None` if the workload was not run.
-fn median(mut rounds: Vec<Sample>) -> Option<Sample> {
-    if rounds.is_empty() {
-        return None;
-    }
-    rounds.sort_by(|a, b| a.per_sec.total_cmp(&b.per_sec));
-    let mid = rounds.len() / 2;
-    Some(rounds.swap_remove(mid))
 }
 
 struct Sizes {
@@ -445,7 +400,7 @@ fn spawn_in_child(system: &str, quick: bool) -> Sample {
         String::from_utf8_lossy(&output.stderr)
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout.lines().find_map(Sample::parse).expect("the spawn child prints its sample")
+    stdout.lines().find_map(parse_sample).expect("the spawn child prints its sample")
 }
 
 fn markdown(samples: &[Sample], quick: bool) -> String {
@@ -544,16 +499,7 @@ fn main() {
     // `--only tell,ask` runs a subset, for quick comparisons while optimising.
     let only: Vec<&str> = match args.iter().position(|a| a == "--only") {
         Some(i) => args.get(i + 1).map_or(Vec::new(), |list| list.split(',').collect()),
-        None => vec![
-            "tell",
-            "ask",
-            "contended",
-            "spawn",
-            "durable_1",
-            "durable_16",
-            "durable_256",
-            "reopen",
-        ],
+        None => vec!["tell", "ask", "contended", "spawn"],
     };
     let selected = |workload: &str| only.contains(&workload);
     let mut samples = runtime.block_on(throughput(sizes, &selected));
@@ -572,16 +518,9 @@ fn main() {
             samples.push(sample);
         }
     }
-    let durable_sizes = if quick { durable::QUICK } else { durable::FULL };
-    for sample in runtime.block_on(durable::run(&durable_sizes, &selected)) {
-        println!("{}", sample.json());
-        samples.push(sample);
-    }
     if let Some(i) = args.iter().position(|a| a == "--markdown")
         && let Some(path) = args.get(i + 1)
     {
-        let mut md = markdown(&samples, quick);
-        md.push_str(&durable::markdown(&samples, durable_sizes.reopen_keys));
-        std::fs::write(path, md).expect("write the markdown table");
+        std::fs::write(path, markdown(&samples, quick)).expect("write the markdown table");
     }
 }

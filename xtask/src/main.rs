@@ -128,10 +128,24 @@ fn examples() -> Result<Vec<String>, String> {
 fn bench(args: &[String]) -> Result<(), String> {
     let markdown = root().join("BENCHMARKS.md");
     let markdown = markdown.to_str().ok_or("the workspace path is not UTF-8")?;
-    let mut full =
+    // One binary per crate under test: code of one benchmark changes how the other is laid out.
+    let mut core =
         vec!["bench", "--quiet", "-p", "examples", "--bench", "core", "--", "--markdown", markdown];
-    full.extend(args.iter().map(String::as_str));
-    cargo(&full, &[])?;
+    core.extend(args.iter().map(String::as_str));
+    cargo(&core, &[])?;
+    let mut store = vec![
+        "bench",
+        "--quiet",
+        "-p",
+        "examples",
+        "--bench",
+        "store",
+        "--",
+        "--markdown-append",
+        markdown,
+    ];
+    store.extend(args.iter().filter(|a| *a != "--rounds").map(String::as_str));
+    cargo(&store, &[])?;
     println!("xtask bench: wrote {markdown}");
     Ok(())
 }

@@ -1,3 +1,10 @@
+//! actor-store's durable writes against raw sled and a rewrite-the-whole-file writer, in the same
+//! process. A binary of its own, so that its code does not change how the message-passing
+//! benchmark in `core.rs` is laid out and inlined (it did: the baseline there lost 20 %).
+//!
+//! Run with `cargo xtask bench` (or `cargo bench -p examples --bench store -- [--quick]
+//! [--only WORKLOADS] [--markdown-append PATH]`).
+//!
 //! Durable writes: acknowledged writes per second with 1, 16 and 256 concurrent writers, 100-byte
 //! values (`durable_1`, `durable_16`, `durable_256`), and the time to reopen a store of many
 //! keys and serve the first read (`reopen`).
@@ -11,6 +18,11 @@
 //!   `JSONFILE_MAX` writes per round (a smaller file than the others end with: in its favour).
 //! - `actor-store`: `Tree::insert` from tokio tasks, acknowledged once durable (group commit).
 
+#![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
+
+#[path = "shared/sample.rs"]
+mod sample;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,24 +31,24 @@ use std::time::{Duration, Instant};
 use actor_store::{Store, Tree};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Sample, median, percentiles};
+use sample::{Sample, median, percentiles};
 
 const VALUE: [u8; 100] = [0x5a; 100];
 const JSONFILE_MAX: u64 = 2_000;
 
 /// Writes per round, by number of writers.
-pub(crate) struct DurableSizes {
-    pub(crate) rounds: usize,
-    pub(crate) ops: [(u64, u64); 3],
-    pub(crate) reopen_keys: u64,
+struct DurableSizes {
+    rounds: usize,
+    ops: [(u64, u64); 3],
+    reopen_keys: u64,
 }
 
-pub(crate) const FULL: DurableSizes = DurableSizes {
+const FULL: DurableSizes = DurableSizes {
     rounds: 3,
     ops: [(1, 2_000), (16, 8_000), (256, 25_600)],
     reopen_keys: 1_000_000,
 };
-pub(crate) const QUICK: DurableSizes =
+const QUICK: DurableSizes =
     DurableSizes { rounds: 1, ops: [(1, 200), (16, 800), (256, 2_560)], reopen_keys: 20_000 };
 
 /// A fresh directory under the system's temporary directory, removed when dropped.
@@ -272,7 +284,7 @@ async fn wait_unlocked(lock_file: &Path) {
 }
 
 /// Every durable workload; systems alternate within each round.
-pub(crate) async fn run(sizes: &DurableSizes, only: &dyn Fn(&str) -> bool) -> Vec<Sample> {
+async fn run(sizes: &DurableSizes, only: &dyn Fn(&str) -> bool) -> Vec<Sample> {
     let mut results = Vec::new();
     for (writers, ops) in sizes.ops {
         if !only(workload(writers)) {
@@ -297,7 +309,7 @@ pub(crate) async fn run(sizes: &DurableSizes, only: &dyn Fn(&str) -> bool) -> Ve
 }
 
 /// The durable-writes section of BENCHMARKS.md.
-pub(crate) fn markdown(samples: &[Sample], reopen_keys: u64) -> String {
+fn markdown(samples: &[Sample], reopen_keys: u64) -> String {
     use std::fmt::Write as _;
     let find = |workload: &str, system: &str| {
         samples.iter().find(|s| s.workload == workload && s.system == system)
@@ -348,4 +360,32 @@ pub(crate) fn markdown(samples: &[Sample], reopen_keys: u64) -> String {
         );
     }
     md
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let sizes = if quick { QUICK } else { FULL };
+    let only: Vec<&str> = match args.iter().position(|a| a == "--only") {
+        Some(i) => args.get(i + 1).map_or(Vec::new(), |list| list.split(',').collect()),
+        None => vec!["durable_1", "durable_16", "durable_256", "reopen"],
+    };
+    let selected = |workload: &str| only.contains(&workload);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let samples = runtime.block_on(run(&sizes, &selected));
+    for sample in &samples {
+        println!("{}", sample.json());
+    }
+    if let Some(i) = args.iter().position(|a| a == "--markdown-append")
+        && let Some(path) = args.get(i + 1)
+        && !samples.is_empty()
+    {
+        let mut md = std::fs::read_to_string(path).unwrap_or_default();
+        md.push_str(&markdown(&samples, sizes.reopen_keys));
+        std::fs::write(path, md).expect("append to the markdown table");
+    }
 }

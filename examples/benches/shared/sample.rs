@@ -1,0 +1,51 @@
+//! What every benchmark binary shares: the sample type, its JSON line, percentiles and the
+//! median round.
+
+/// One measured system on one workload.
+pub(crate) struct Sample {
+    pub(crate) workload: &'static str,
+    pub(crate) system: &'static str,
+    pub(crate) per_sec: f64,
+    pub(crate) p50_us: Option<f64>,
+    pub(crate) p99_us: Option<f64>,
+    pub(crate) rss_mb: Option<f64>,
+}
+
+impl Sample {
+    /// The sample as one JSON line.
+    pub(crate) fn json(&self) -> String {
+        let opt = |v: Option<f64>| v.map_or_else(|| "null".to_owned(), |v| format!("{v:.3}"));
+        format!(
+            r#"{{"workload":"{}","system":"{}","per_sec":{:.0},"p50_us":{},"p99_us":{},"rss_mb":{}}}"#,
+            self.workload,
+            self.system,
+            self.per_sec,
+            opt(self.p50_us),
+            opt(self.p99_us),
+            opt(self.rss_mb)
+        )
+    }
+}
+
+/// Latencies in nanoseconds, summarised.
+pub(crate) fn percentiles(mut nanos: Vec<u64>) -> (Option<f64>, Option<f64>) {
+    if nanos.is_empty() {
+        return (None, None);
+    }
+    nanos.sort_unstable();
+    let at = |q: f64| {
+        let index = ((nanos.len() - 1) as f64 * q).round() as usize;
+        nanos[index] as f64 / 1_000.0
+    };
+    (Some(at(0.50)), Some(at(0.99)))
+}
+
+/// The median round by throughput; `None` if the workload was not run.
+pub(crate) fn median(mut rounds: Vec<Sample>) -> Option<Sample> {
+    if rounds.is_empty() {
+        return None;
+    }
+    rounds.sort_by(|a, b| a.per_sec.total_cmp(&b.per_sec));
+    let mid = rounds.len() / 2;
+    Some(rounds.swap_remove(mid))
+}
