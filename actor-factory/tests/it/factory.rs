@@ -1,0 +1,366 @@
+//! Exact counts: crashes, order, stuck workers, resizing, draining, backpressure, expiry.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actor_factory::{
+    Backpressure, DiscardReason, FactorySpec, FailureReason, JobId, JobOptions, Routing,
+    SubmitError,
+};
+
+use crate::support::{Log, Rng, Task, Worker, WorkerMessage, quiet_panics};
+
+fn failures_log() -> Arc<Mutex<Vec<(JobId, FailureReason)>>> {
+    Arc::default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_tenth_job_panics_and_is_reported_failed_exactly_once() {
+    quiet_panics();
+    let log = Log::default();
+    let failures = failures_log();
+    let factory = FactorySpec::new(
+        4,
+        {
+            let log = log.clone();
+            move || Ok(Worker { log: log.clone() })
+        },
+        WorkerMessage::work,
+    )
+    .on_failure({
+        let failures = failures.clone();
+        move |f| failures.lock().unwrap().push((f.id, f.reason))
+    })
+    .spawn()
+    .unwrap();
+    let mut panicking = HashSet::new();
+    for n in 0..100_000u64 {
+        let task = if n % 10 == 9 { Task::Panic } else { Task::Record(n) };
+        let id = factory.submit(n, task).await.unwrap();
+        if n % 10 == 9 {
+            panicking.insert(id);
+        }
+    }
+    let stats = factory.drain().await;
+    assert_eq!(stats.processed, 90_000);
+    assert_eq!(stats.failed, 10_000);
+    assert_eq!(stats.replaced, 10_000);
+    assert_eq!(stats.workers, 4);
+    assert_eq!((stats.queued, stats.in_flight, stats.discarded), (0, 0, 0));
+    assert_eq!(log.lock().unwrap().len(), 90_000);
+    let failures = failures.lock().unwrap().clone();
+    assert_eq!(failures.len(), 10_000);
+    let reported: HashSet<JobId> = failures.iter().map(|(id, _)| *id).collect();
+    assert_eq!(reported, panicking, "each panicking job reported once, and only those");
+    assert!(failures.iter().all(|(_, reason)| *reason == FailureReason::Panicked));
+    assert!(matches!(
+        factory.submit(0, Task::Record(0)).await,
+        Err(SubmitError::Closed { key: 0, .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_backlog_survives_a_thousand_crashes_in_order() {
+    quiet_panics();
+    let log = Log::default();
+    let factory = FactorySpec::new(
+        1,
+        {
+            let log = log.clone();
+            move || Ok(Worker { log: log.clone() })
+        },
+        WorkerMessage::work,
+    )
+    .routing(Routing::KeyPersistent)
+    .spawn()
+    .unwrap();
+    // Queue everything first: 1,000 crashes happen with the backlog waiting.
+    for seq in 0..2_000u64 {
+        let task = if seq % 2 == 1 { Task::Panic } else { Task::Record(seq) };
+        factory.submit(7, task).await.unwrap();
+    }
+    let stats = factory.drain().await;
+    assert_eq!((stats.processed, stats.failed, stats.replaced), (1_000, 1_000, 1_000));
+    let seqs: Vec<u64> = log.lock().unwrap().iter().map(|&(_, seq)| seq).collect();
+    assert_eq!(seqs, (0..2_000).step_by(2).collect::<Vec<_>>());
+}
+
+/// Per-key order under 5% panics: the records of each key are increasing.
+async fn per_key_order(routing: Routing<u64>) {
+    quiet_panics();
+    let log = Log::default();
+    let factory = FactorySpec::new(
+        4,
+        {
+            let log = log.clone();
+            move || Ok(Worker { log: log.clone() })
+        },
+        WorkerMessage::work,
+    )
+    .routing(routing)
+    .spawn()
+    .unwrap();
+    let mut rng = Rng(42);
+    let mut expected = BTreeMap::<u64, Vec<u64>>::new();
+    for seq in 0..20_000u64 {
+        let key = rng.below(50);
+        if rng.below(100) < 5 {
+            factory.submit(key, Task::Panic).await.unwrap();
+        } else if rng.below(100) < 2 {
+            factory.submit(key, Task::Sleep(Duration::from_micros(200), seq)).await.unwrap();
+            expected.entry(key).or_default().push(seq);
+        } else {
+            factory.submit(key, Task::Record(seq)).await.unwrap();
+            expected.entry(key).or_default().push(seq);
+        }
+    }
+    let stats = factory.drain().await;
+    assert_eq!(stats.processed + stats.failed, 20_000);
+    let mut got = BTreeMap::<u64, Vec<u64>>::new();
+    for &(key, seq) in log.lock().unwrap().iter() {
+        got.entry(key).or_default().push(seq);
+    }
+    for (key, want) in &expected {
+        let have = got.get(key).cloned().unwrap_or_default();
+        if let Some(i) = (0..want.len().max(have.len())).find(|&i| want.get(i) != have.get(i)) {
+            panic!("key {key}: job {i} should be seq {:?}, ran {:?}", want.get(i), have.get(i));
+        }
+    }
+    assert_eq!(got.len(), expected.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_persistent_routing_keeps_per_key_order_under_panics() {
+    per_key_order(Routing::KeyPersistent).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sticky_queuer_keeps_per_key_order_under_panics() {
+    per_key_order(Routing::StickyQueuer).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stuck_worker_is_replaced_within_the_bound_and_its_queue_completes() {
+    let log = Log::default();
+    let failures = failures_log();
+    let threshold = Duration::from_millis(400);
+    let factory = FactorySpec::new(
+        1,
+        {
+            let log = log.clone();
+            move || Ok(Worker { log: log.clone() })
+        },
+        WorkerMessage::work,
+    )
+    .stuck_after(threshold)
+    .on_failure({
+        let failures = failures.clone();
+        move |f| failures.lock().unwrap().push((f.id, f.reason))
+    })
+    .spawn()
+    .unwrap();
+    let start = tokio::time::Instant::now();
+    let hung = factory.submit(1, Task::Hang).await.unwrap();
+    for seq in 0..10 {
+        factory.submit(1, Task::Record(seq)).await.unwrap();
+    }
+    let stats = factory.drain().await;
+    let detected = failures.lock().unwrap().clone();
+    assert_eq!(detected.len(), 1);
+    assert_eq!(detected[0].0, hung);
+    let FailureReason::Stuck(busy_for) = detected[0].1 else { panic!("{:?}", detected[0].1) };
+    assert!(busy_for > threshold && busy_for <= threshold + threshold / 4, "{busy_for:?}");
+    assert!(
+        start.elapsed() <= threshold + threshold / 4 + Duration::from_millis(1),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!((stats.processed, stats.failed, stats.replaced), (10, 1, 1));
+    assert_eq!(
+        log.lock().unwrap().iter().map(|&(_, s)| s).collect::<Vec<_>>(),
+        (0..10).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resizing_during_a_run_loses_nothing() {
+    let log = Log::default();
+    for routing in [
+        Routing::Queuer,
+        Routing::KeyPersistent,
+        Routing::StickyQueuer,
+        Routing::RoundRobin,
+        Routing::Random,
+    ] {
+        log.lock().unwrap().clear();
+        let factory = FactorySpec::new(
+            4,
+            {
+                let log = log.clone();
+                move || Ok(Worker { log: log.clone() })
+            },
+            WorkerMessage::work,
+        )
+        .routing(routing)
+        .spawn()
+        .unwrap();
+        for seq in 0..3_000u64 {
+            factory.submit(seq % 97, Task::Sleep(Duration::from_micros(20), seq)).await.unwrap();
+            match seq {
+                1_000 => factory.resize(8).unwrap(),
+                2_000 => factory.resize(2).unwrap(),
+                _ => {}
+            }
+        }
+        assert_eq!(factory.workers(), 2);
+        let stats = factory.drain().await;
+        assert_eq!(
+            (stats.submitted, stats.processed, stats.failed, stats.discarded),
+            (3_000, 3_000, 0, 0)
+        );
+        assert_eq!(stats.workers, 2, "retired slots are gone once their queues are done");
+        let mut seqs: Vec<u64> = log.lock().unwrap().iter().map(|&(_, s)| s).collect();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (0..3_000).collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_job_runs_again_once() {
+    quiet_panics();
+    let log = Log::default();
+    let failures = failures_log();
+    let factory = FactorySpec::new(
+        1,
+        {
+            let log = log.clone();
+            move || Ok(Worker { log: log.clone() })
+        },
+        WorkerMessage::work,
+    )
+    .on_failure({
+        let failures = failures.clone();
+        move |f| failures.lock().unwrap().push((f.id, f.reason))
+    })
+    .spawn()
+    .unwrap();
+    let id = factory.submit_retrying(1, Task::Panic, JobOptions::new()).await.unwrap();
+    factory.submit(1, Task::Record(1)).await.unwrap();
+    let stats = factory.drain().await;
+    assert_eq!((stats.retried, stats.failed, stats.processed, stats.replaced), (1, 1, 1, 2));
+    assert_eq!(*failures.lock().unwrap(), [(id, FailureReason::Panicked)]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn expired_and_evicted_jobs_are_discarded_with_their_reason() {
+    let log = Log::default();
+    let discarded = Arc::new(Mutex::new(Vec::new()));
+    let factory = FactorySpec::new(
+        1,
+        {
+            let log = log.clone();
+            move || Ok(Worker { log: log.clone() })
+        },
+        WorkerMessage::work,
+    )
+    .queue(3, Backpressure::DropOldest)
+    .on_discard({
+        let discarded = discarded.clone();
+        move |d: actor_factory::Discarded<u64, Task>| {
+            discarded.lock().unwrap().push((d.key, d.reason))
+        }
+    })
+    .spawn()
+    .unwrap();
+    // The worker is busy for 100 ms; the next jobs wait in the queue.
+    factory.submit(0, Task::Sleep(Duration::from_millis(100), 0)).await.unwrap();
+    factory
+        .submit_with(1, Task::Record(1), JobOptions::new().ttl(Duration::from_millis(50)))
+        .await
+        .unwrap();
+    factory.submit(2, Task::Record(2)).await.unwrap();
+    factory.submit(3, Task::Record(3)).await.unwrap();
+    // Full (3 queued): the oldest queued job (key 1) makes room.
+    factory.submit(4, Task::Record(4)).await.unwrap();
+    let stats = factory.drain().await;
+    assert_eq!(*discarded.lock().unwrap(), [(1, DiscardReason::DroppedForRoom)]);
+    assert_eq!((stats.processed, stats.discarded), (4, 1));
+
+    let discarded2 = Arc::new(Mutex::new(Vec::new()));
+    let factory = FactorySpec::new(
+        1,
+        {
+            let log = log.clone();
+            move || Ok(Worker { log: log.clone() })
+        },
+        WorkerMessage::work,
+    )
+    .on_discard({
+        let discarded = discarded2.clone();
+        move |d: actor_factory::Discarded<u64, Task>| {
+            discarded.lock().unwrap().push((d.key, d.reason))
+        }
+    })
+    .spawn()
+    .unwrap();
+    factory.submit(0, Task::Sleep(Duration::from_millis(100), 0)).await.unwrap();
+    factory
+        .submit_with(1, Task::Record(1), JobOptions::new().ttl(Duration::from_millis(50)))
+        .await
+        .unwrap();
+    factory
+        .submit_with(2, Task::Record(2), JobOptions::new().ttl(Duration::from_millis(500)))
+        .await
+        .unwrap();
+    let stats = factory.drain().await;
+    assert_eq!(*discarded2.lock().unwrap(), [(1, DiscardReason::Expired)]);
+    assert_eq!((stats.processed, stats.discarded), (2, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_queue_rejects_or_waits() {
+    let log = Log::default();
+    let factory = FactorySpec::new(
+        1,
+        {
+            let log = log.clone();
+            move || Ok(Worker { log: log.clone() })
+        },
+        WorkerMessage::work,
+    )
+    .queue(2, Backpressure::Reject)
+    .spawn()
+    .unwrap();
+    factory.submit(0, Task::Sleep(Duration::from_millis(100), 0)).await.unwrap();
+    factory.submit(1, Task::Record(1)).await.unwrap();
+    factory.submit(2, Task::Record(2)).await.unwrap();
+    match factory.submit(3, Task::Record(3)).await {
+        Err(SubmitError::Full { key: 3, payload: Task::Record(3) }) => {}
+        other => panic!("expected the job back, got {other:?}"),
+    }
+    assert_eq!(factory.drain().await.processed, 3);
+
+    let factory = FactorySpec::new(
+        1,
+        {
+            let log = log.clone();
+            move || Ok(Worker { log: log.clone() })
+        },
+        WorkerMessage::work,
+    )
+    .queue(2, Backpressure::Wait)
+    .spawn()
+    .unwrap();
+    factory.submit(0, Task::Sleep(Duration::from_millis(100), 0)).await.unwrap();
+    factory.submit(1, Task::Record(1)).await.unwrap();
+    factory.submit(2, Task::Record(2)).await.unwrap();
+    assert!(matches!(factory.try_submit(3, Task::Record(3)), Err(SubmitError::Full { .. })));
+    let start = tokio::time::Instant::now();
+    factory.submit(3, Task::Record(3)).await.unwrap();
+    // Room appears when the sleeping job ends and the next one is dispatched.
+    assert_eq!(start.elapsed(), Duration::from_millis(100));
+    let stats = factory.drain().await;
+    assert_eq!(stats.processed, 4);
+    assert!(stats.queue_wait.max >= Duration::from_millis(100));
+}

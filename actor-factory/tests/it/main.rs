@@ -1,0 +1,4 @@
+//! Integration tests of actor-factory: one binary.
+
+mod factory;
+mod support;
