@@ -345,7 +345,7 @@ where
     ///
     /// As [`Factory::submit`].
     pub fn try_submit(&self, key: K, payload: M) -> Result<JobId, SubmitError<K, M>> {
-        let mut fx = Effects::default();
+        let mut fx = Effects { now: Some(Instant::now()), ..Effects::default() };
         let result = {
             let mut st = self.shared.lock();
             self.shared.accept(&mut st, key, payload, None, JobOptions::new(), &mut fx)
@@ -534,6 +534,8 @@ struct State<W: Actor, K, M> {
     turn: usize,
     rng: u64,
     accepting: bool,
+    /// Submitters waiting for room.
+    waiting: usize,
     totals: Totals,
 }
 
@@ -549,6 +551,7 @@ impl<W: Actor, K, M> Default for State<W, K, M> {
             turn: 0,
             rng: 0x2545_f491_4f6c_dd1d,
             accepting: true,
+            waiting: 0,
             totals: Totals::default(),
         }
     }
@@ -615,6 +618,8 @@ struct Effects<W: Actor, K, M> {
     undelivered: Vec<W::Message>,
     room: usize,
     idle: bool,
+    /// The time, if read already under this lock.
+    now: Option<Instant>,
 }
 
 impl<W: Actor, K, M> Default for Effects<W, K, M> {
@@ -628,6 +633,7 @@ impl<W: Actor, K, M> Default for Effects<W, K, M> {
             undelivered: Vec::new(),
             room: 0,
             idle: false,
+            now: None,
         }
     }
 }
@@ -684,26 +690,45 @@ where
         wait: bool,
     ) -> Result<JobId, SubmitError<K, M>> {
         let wait = wait && self.backpressure == Backpressure::Wait;
+        let mut registered = false;
         loop {
+            // Registering for room costs a lock inside `Notify`: only once the queue was full.
             let mut room = pin!(self.room.notified());
-            room.as_mut().enable();
-            let mut fx = Effects::default();
+            if registered {
+                room.as_mut().enable();
+            }
+            let mut fx = Effects { now: Some(Instant::now()), ..Effects::default() };
             let admitted = {
                 let mut st = self.lock();
                 let admitted = self.admit(&mut st, &mut fx);
                 if let Ok(()) = admitted {
+                    if registered {
+                        st.waiting -= 1;
+                    }
                     let id = self.insert(&mut st, key, payload, retry, options, &mut fx);
                     drop(st);
                     self.run(fx);
                     return Ok(id);
                 }
+                if let Err(Refusal::Full) = admitted
+                    && wait
+                    && !registered
+                {
+                    st.waiting += 1;
+                }
                 admitted
             };
             self.run(fx);
             match admitted {
+                Err(Refusal::Full) if wait && !registered => registered = true,
                 Err(Refusal::Full) if wait => room.await,
                 Err(Refusal::Full) => return Err(SubmitError::Full { key, payload }),
-                Err(Refusal::Closed) | Ok(()) => return Err(SubmitError::Closed { key, payload }),
+                Err(Refusal::Closed) | Ok(()) => {
+                    if registered {
+                        self.lock().waiting -= 1;
+                    }
+                    return Err(SubmitError::Closed { key, payload });
+                }
             }
         }
     }
@@ -749,7 +774,7 @@ where
     ) -> JobId {
         st.next_job += 1;
         let id = JobId(st.next_job);
-        let now = Instant::now();
+        let now = fx.now.unwrap_or_else(Instant::now);
         let entry = Entry {
             id,
             key,
@@ -767,9 +792,12 @@ where
 
     /// Puts a new job in the queue its routing picks and starts it if that worker is free.
     fn route(&self, st: &mut State<W, K, M>, entry: Entry<K, M>, fx: &mut Effects<W, K, M>) {
-        let active: Vec<usize> =
-            (0..st.slots.len()).filter(|&pos| !st.slots[pos].retiring).collect();
-        let pick = |n: u64| active[(n % active.len() as u64) as usize];
+        // The n-th (modulo their number) slot that takes new jobs.
+        let pick = |st: &State<W, K, M>, n: u64| {
+            let active = st.slots.iter().filter(|s| !s.retiring).count().max(1);
+            let nth = (n % active as u64) as usize;
+            (0..st.slots.len()).filter(|&pos| !st.slots[pos].retiring).nth(nth)
+        };
         let pos = match &self.routing {
             Routing::Queuer => None,
             Routing::StickyQueuer => {
@@ -785,17 +813,17 @@ where
                     }
                 }
             }
-            Routing::KeyPersistent => Some(pick(hash_of(&entry.key))),
-            Routing::CustomHash(hash) => Some(pick(hash(&entry.key))),
+            Routing::KeyPersistent => pick(st, hash_of(&entry.key)),
+            Routing::CustomHash(hash) => pick(st, hash(&entry.key)),
             Routing::RoundRobin => {
                 st.turn = st.turn.wrapping_add(1);
-                Some(pick(st.turn as u64))
+                pick(st, st.turn as u64)
             }
             Routing::Random => {
                 st.rng ^= st.rng << 13;
                 st.rng ^= st.rng >> 7;
                 st.rng ^= st.rng << 17;
-                Some(pick(st.rng))
+                pick(st, st.rng)
             }
         };
         match pos {
@@ -930,6 +958,7 @@ where
     /// Gives the slot at `pos` its next job if it is free; removes it if it is retiring and
     /// has nothing left.
     fn dispatch(&self, st: &mut State<W, K, M>, pos: usize, fx: &mut Effects<W, K, M>) {
+        let mut now = None;
         loop {
             let slot = &st.slots[pos];
             if slot.current.is_some() || slot.worker.is_none() {
@@ -948,8 +977,11 @@ where
                 return;
             };
             st.queued -= 1;
-            fx.room += 1;
-            let now = Instant::now();
+            if fx.room < st.waiting {
+                fx.room += 1;
+            }
+            // One clock read per dispatch at most; `ended` passes the one it made.
+            let now = *now.get_or_insert_with(|| fx.now.unwrap_or_else(Instant::now));
             if entry.deadline.is_some_and(|deadline| now >= deadline) {
                 self.release_key(st, &entry.key);
                 self.discard(st, entry, DiscardReason::Expired, fx);
@@ -1027,7 +1059,8 @@ where
 
     /// Runs what was decided under the lock.
     fn run(&self, fx: Effects<W, K, M>) {
-        let Effects { discards, failures, replace, kill, stop, undelivered, room, idle } = fx;
+        let Effects { discards, failures, replace, kill, stop, undelivered, room, idle, now: _ } =
+            fx;
         for worker in kill {
             worker.kill();
         }
@@ -1035,7 +1068,7 @@ where
             worker.stop();
         }
         drop(undelivered);
-        for _ in 0..room.min(self.capacity) {
+        for _ in 0..room {
             self.room.notify_one();
         }
         if idle {
@@ -1081,7 +1114,7 @@ where
                 }
                 _ => fx.stop.push(worker),
             }
-            fx.idle = st.is_idle();
+            fx.idle = !st.accepting && st.is_idle();
         }
         self.run(fx);
     }
@@ -1094,7 +1127,8 @@ where
     M: Send + 'static,
 {
     fn ended(&self, slot: u64, generation: u64, id: JobId, ending: Ending, unhandled: Option<M>) {
-        let mut fx = Effects::default();
+        // Read off the lock: the end of this job and the dispatch of the next.
+        let mut fx = Effects { now: Some(Instant::now()), ..Effects::default() };
         {
             let mut st = self.lock();
             let Some(pos) = st.position(slot) else { return };
@@ -1108,7 +1142,8 @@ where
             match (ending, alive) {
                 (Ending::Dropped, true) => {
                     s.counters.processed += 1;
-                    s.counters.processing.record(running.started.elapsed());
+                    let now = fx.now.unwrap_or_else(Instant::now);
+                    s.counters.processing.record(now - running.started);
                     self.release_key(&mut st, &running.key);
                 }
                 (Ending::Dropped, false) => {
@@ -1141,7 +1176,7 @@ where
                 }
             }
             self.dispatch(&mut st, pos, &mut fx);
-            fx.idle = st.is_idle();
+            fx.idle = !st.accepting && st.is_idle();
         }
         if ending == Ending::Panicked {
             // Still unwinding: user code (handlers, the worker factory) runs on a task instead.
@@ -1182,7 +1217,7 @@ where
                 fx.replace.push(s.id);
                 me.fail(&mut st, pos, running, FailureReason::Stuck(busy_for), &mut fx);
             }
-            fx.idle = st.is_idle();
+            fx.idle = !st.accepting && st.is_idle();
         }
         me.run(fx);
     }

@@ -144,8 +144,37 @@ fn bench(args: &[String]) -> Result<(), String> {
         "--markdown-append",
         markdown,
     ];
-    store.extend(args.iter().filter(|a| *a != "--rounds").map(String::as_str));
+    // `--rounds N` is the core benchmark's only.
+    let rest: Vec<&str> = {
+        let mut rest = Vec::new();
+        let mut skip = false;
+        for arg in args {
+            if std::mem::take(&mut skip) {
+                continue;
+            }
+            if arg == "--rounds" {
+                skip = true;
+                continue;
+            }
+            rest.push(arg.as_str());
+        }
+        rest
+    };
+    store.extend(rest.iter().copied());
     cargo(&store, &[])?;
+    let mut factory = vec![
+        "bench",
+        "--quiet",
+        "-p",
+        "examples",
+        "--bench",
+        "factory",
+        "--",
+        "--markdown-append",
+        markdown,
+    ];
+    factory.extend(rest.iter().copied());
+    cargo(&factory, &[])?;
     println!("xtask bench: wrote {markdown}");
     Ok(())
 }

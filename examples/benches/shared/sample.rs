@@ -28,6 +28,7 @@ impl Sample {
 }
 
 /// Latencies in nanoseconds, summarised.
+#[allow(dead_code, reason = "not every benchmark binary reports latencies")]
 pub(crate) fn percentiles(mut nanos: Vec<u64>) -> (Option<f64>, Option<f64>) {
     if nanos.is_empty() {
         return (None, None);
