@@ -38,6 +38,9 @@
 //! # }
 //! ```
 //!
+//! For streams of items through pools of async functions, with ordered output and multi-stage
+//! pipelines, see [`stream`].
+//!
 //! # Choosing a routing mode
 //!
 //! - [`Routing::KeyPersistent`] (or [`Routing::CustomHash`]): updates to the same entity must
@@ -72,6 +75,7 @@
 mod factory;
 mod job;
 mod stats;
+pub mod stream;
 
 pub use factory::{Backpressure, Factory, FactorySpec, Routing, SubmitError};
 pub use job::{DiscardReason, Discarded, Failure, FailureReason, Job, JobId, JobOptions};

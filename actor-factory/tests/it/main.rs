@@ -1,4 +1,5 @@
 //! Integration tests of actor-factory: one binary.
 
 mod factory;
+mod stream;
 mod support;
