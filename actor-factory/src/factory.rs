@@ -125,6 +125,59 @@ pub struct FactorySpec<W: Actor, K, M> {
     wrap: Wrap<W, K, M>,
     on_discard: Option<OnDiscard<K, M>>,
     on_failure: Option<OnFailure<K>>,
+    autoscale: Option<Autoscale>,
+}
+
+/// An autoscaling policy; see [`FactorySpec::autoscale`].
+#[derive(Debug, Clone, Copy)]
+pub struct Autoscale {
+    min: usize,
+    max: usize,
+    queue_per_worker: usize,
+    max_wait: Option<Duration>,
+    idle_for: Duration,
+    every: Duration,
+}
+
+impl Autoscale {
+    /// Between `min` and `max` workers (at least 1). Defaults: grow when more than 8 jobs per
+    /// worker are queued, shrink after a worker was idle for 5 s with nothing queued, check
+    /// every 100 ms, one worker at a time.
+    pub fn new(min: usize, max: usize) -> Self {
+        let min = min.max(1);
+        Autoscale {
+            min,
+            max: max.max(min),
+            queue_per_worker: 8,
+            max_wait: None,
+            idle_for: Duration::from_secs(5),
+            every: Duration::from_millis(100),
+        }
+    }
+
+    /// Grow when more than `jobs` jobs per worker are queued.
+    pub fn queue_per_worker(mut self, jobs: usize) -> Self {
+        self.queue_per_worker = jobs;
+        self
+    }
+
+    /// Also grow when the oldest queued job has waited longer than `wait`.
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = Some(wait);
+        self
+    }
+
+    /// Shrink once some worker has had nothing to do, and nothing was queued, for `idle`.
+    pub fn idle_for(mut self, idle: Duration) -> Self {
+        self.idle_for = idle;
+        self
+    }
+
+    /// How often to decide.
+    pub fn every(mut self, period: Duration) -> Self {
+        self.every = period.max(Duration::from_millis(1));
+        self
+    }
 }
 
 impl<W: Actor, K, M> fmt::Debug for FactorySpec<W, K, M> {
@@ -169,7 +222,17 @@ where
             wrap: Arc::new(wrap),
             on_discard: None,
             on_failure: None,
+            autoscale: None,
         }
+    }
+
+    /// Resizes the pool by `policy` (starting from the `workers` given to `new`, clamped to
+    /// the policy's bounds). Shrinking retires a slot as [`Factory::resize`] does: no job is
+    /// lost.
+    pub fn autoscale(mut self, policy: Autoscale) -> Self {
+        self.workers = self.workers.clamp(policy.min, policy.max);
+        self.autoscale = Some(policy);
+        self
     }
 
     /// The factory's name, used for its workers' names and in its logs.
@@ -238,6 +301,7 @@ where
             wrap,
             on_discard,
             on_failure,
+            autoscale,
         } = self;
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
@@ -264,6 +328,9 @@ where
         }
         if let Some(period) = stats_every {
             tokio::spawn(log_stats(Arc::downgrade(&shared), period));
+        }
+        if let Some(policy) = autoscale {
+            tokio::spawn(autoscale_loop(Arc::downgrade(&shared), policy));
         }
         Ok(Factory { shared })
     }
@@ -374,46 +441,7 @@ where
     ///
     /// [`SpawnError`] if a new worker could not be built or spawned.
     pub fn resize(&self, workers: usize) -> Result<(), SpawnError> {
-        let workers = workers.max(1);
-        let mut fx = Effects::default();
-        {
-            let mut st = self.shared.lock();
-            let active = st.slots.iter().filter(|s| !s.retiring).count();
-            if workers < active {
-                let mut to_retire = active - workers;
-                for pos in (0..st.slots.len()).rev() {
-                    if to_retire == 0 {
-                        break;
-                    }
-                    if !st.slots[pos].retiring {
-                        st.slots[pos].retiring = true;
-                        to_retire -= 1;
-                        self.shared.dispatch(&mut st, pos, &mut fx);
-                    }
-                }
-            } else {
-                // Slots being retired come back first.
-                let mut wanted = workers - active;
-                for slot in st.slots.iter_mut().filter(|s| s.retiring) {
-                    if wanted == 0 {
-                        break;
-                    }
-                    slot.retiring = false;
-                    wanted -= 1;
-                }
-                drop(st);
-                for _ in 0..wanted {
-                    let id = self.shared.lock().next_slot_id();
-                    let worker = self.shared.spawn_worker(id)?;
-                    let mut st = self.shared.lock();
-                    st.slots.push(Slot::new(id, worker));
-                    let pos = st.slots.len() - 1;
-                    self.shared.dispatch(&mut st, pos, &mut fx);
-                }
-            }
-        }
-        self.shared.run(fx);
-        Ok(())
+        self.shared.resize(workers)
     }
 
     /// Stops accepting jobs, waits until every queued and running job has ended, stops the
@@ -670,6 +698,50 @@ where
 {
     fn lock(&self) -> MutexGuard<'_, State<W, K, M>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// See [`Factory::resize`].
+    fn resize(&self, workers: usize) -> Result<(), SpawnError> {
+        let workers = workers.max(1);
+        let mut fx = Effects::default();
+        {
+            let mut st = self.lock();
+            let active = st.slots.iter().filter(|s| !s.retiring).count();
+            if workers < active {
+                let mut to_retire = active - workers;
+                for pos in (0..st.slots.len()).rev() {
+                    if to_retire == 0 {
+                        break;
+                    }
+                    if !st.slots[pos].retiring {
+                        st.slots[pos].retiring = true;
+                        to_retire -= 1;
+                        self.dispatch(&mut st, pos, &mut fx);
+                    }
+                }
+            } else {
+                // Slots being retired come back first.
+                let mut wanted = workers - active;
+                for slot in st.slots.iter_mut().filter(|s| s.retiring) {
+                    if wanted == 0 {
+                        break;
+                    }
+                    slot.retiring = false;
+                    wanted -= 1;
+                }
+                drop(st);
+                for _ in 0..wanted {
+                    let id = self.lock().next_slot_id();
+                    let worker = self.spawn_worker(id)?;
+                    let mut st = self.lock();
+                    st.slots.push(Slot::new(id, worker));
+                    let pos = st.slots.len() - 1;
+                    self.dispatch(&mut st, pos, &mut fx);
+                }
+            }
+        }
+        self.run(fx);
+        Ok(())
     }
 
     fn spawn_worker(&self, slot: u64) -> Result<ActorRef<W>, SpawnError> {
@@ -1234,5 +1306,61 @@ where
         let Some(me) = shared.upgrade() else { return };
         let stats = me.lock().stats();
         tracing::info!(factory = %me.name, %stats, "factory stats");
+    }
+}
+
+async fn autoscale_loop<W, K, M>(shared: Weak<Shared<W, K, M>>, policy: Autoscale)
+where
+    W: Actor,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    M: Send + 'static,
+{
+    let mut idle_since: Option<Instant> = None;
+    loop {
+        tokio::time::sleep(policy.every).await;
+        let Some(me) = shared.upgrade() else { return };
+        let now = Instant::now();
+        let target = {
+            let st = me.lock();
+            if !st.accepting {
+                return;
+            }
+            let active = st.slots.iter().filter(|s| !s.retiring).count();
+            let oldest = st
+                .central
+                .front()
+                .into_iter()
+                .chain(st.slots.iter().filter_map(|s| s.local.front()))
+                .map(|e| e.submitted)
+                .min();
+            let waited_too_long = policy
+                .max_wait
+                .zip(oldest)
+                .is_some_and(|(limit, oldest)| now.saturating_duration_since(oldest) > limit);
+            let some_idle = st.slots.iter().any(|s| !s.retiring && s.current.is_none());
+            if st.queued > 0 || !some_idle {
+                idle_since = None;
+            } else {
+                idle_since.get_or_insert(now);
+            }
+            if (st.queued > policy.queue_per_worker * active || waited_too_long)
+                && active < policy.max
+            {
+                Some(active + 1)
+            } else if idle_since.is_some_and(|since| now - since >= policy.idle_for)
+                && active > policy.min
+            {
+                idle_since = Some(now);
+                Some(active - 1)
+            } else {
+                None
+            }
+        };
+        if let Some(workers) = target {
+            tracing::info!(factory = %me.name, workers, "autoscaling");
+            if let Err(error) = me.resize(workers) {
+                tracing::error!(factory = %me.name, %error, "autoscaling could not start a worker");
+            }
+        }
     }
 }

@@ -77,6 +77,6 @@ mod job;
 mod stats;
 pub mod stream;
 
-pub use factory::{Backpressure, Factory, FactorySpec, Routing, SubmitError};
+pub use factory::{Autoscale, Backpressure, Factory, FactorySpec, Routing, SubmitError};
 pub use job::{DiscardReason, Discarded, Failure, FailureReason, Job, JobId, JobOptions};
 pub use stats::{FactoryStats, Latency, WorkerStats};

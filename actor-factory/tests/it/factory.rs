@@ -364,3 +364,40 @@ async fn a_full_queue_rejects_or_waits() {
     assert_eq!(stats.processed, 4);
     assert!(stats.queue_wait.max >= Duration::from_millis(100));
 }
+
+#[tokio::test(start_paused = true)]
+async fn autoscaling_grows_under_load_and_shrinks_when_idle_without_losing_jobs() {
+    use actor_factory::Autoscale;
+    let log = Log::default();
+    let factory = FactorySpec::new(
+        1,
+        {
+            let log = log.clone();
+            move || Ok(Worker { log: log.clone() })
+        },
+        WorkerMessage::work,
+    )
+    .autoscale(
+        Autoscale::new(1, 4)
+            .queue_per_worker(2)
+            .idle_for(Duration::from_secs(1))
+            .every(Duration::from_millis(50)),
+    )
+    .spawn()
+    .unwrap();
+    for seq in 0..200u64 {
+        factory.submit(seq, Task::Sleep(Duration::from_millis(10), seq)).await.unwrap();
+    }
+    let mut most = 1;
+    while factory.stats().processed < 200 {
+        most = most.max(factory.workers());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(most, 4, "grew to the maximum under load");
+    // Idle now: one worker retires per idle second, down to the minimum.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(factory.workers(), 1);
+    let stats = factory.drain().await;
+    assert_eq!((stats.processed, stats.failed, stats.discarded), (200, 0, 0));
+    assert_eq!(stats.workers, 1);
+}
