@@ -78,7 +78,6 @@ pub enum Backpressure {
 }
 
 /// Why a job was not accepted; carries the job back.
-#[derive(Debug)]
 pub enum SubmitError<K, M> {
     /// The queue is full and the policy is [`Backpressure::Reject`] (or `try_submit` was used).
     Full {
@@ -105,7 +104,17 @@ impl<K, M> fmt::Display for SubmitError<K, M> {
     }
 }
 
-impl<K: fmt::Debug, M: fmt::Debug> std::error::Error for SubmitError<K, M> {}
+impl<K, M> fmt::Debug for SubmitError<K, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The job is not printed: payloads need not be `Debug`.
+        f.write_str(match self {
+            SubmitError::Full { .. } => "SubmitError::Full { .. }",
+            SubmitError::Closed { .. } => "SubmitError::Closed { .. }",
+        })
+    }
+}
+
+impl<K, M> std::error::Error for SubmitError<K, M> {}
 
 type Build<W> = Box<dyn FnMut() -> Result<W, BoxError> + Send>;
 type Wrap<W, K, M> = Arc<dyn Fn(Job<K, M>) -> <W as Actor>::Message + Send + Sync>;
@@ -336,7 +345,7 @@ where
     }
 }
 
-/// A pool of worker actors and the queues of their jobs; see the [module docs](self).
+/// A pool of worker actors and the queues of their jobs; see the [crate docs](crate).
 ///
 /// A cheap handle: clones share the factory.
 pub struct Factory<W: Actor, K, M> {

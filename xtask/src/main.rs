@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask ci`: everything CI checks, in the order that fails fastest: formatting,
 //!   clippy (warnings denied), the whole test suite, every example, rustdoc (warnings denied),
-//!   and that `actor-macros`, `actor-core` and `actor-store` package.
+//!   and that the library crates package.
 //! - `cargo xtask codegen [--check]`: regenerates the committed `#[actor]` expansions of
 //!   `actor-macros/tests/expand/`, or with `--check` fails naming every stale or orphaned one.
 //! - `cargo xtask bench [ARGS]`: the benchmark against the hand-written baseline; prints one
@@ -83,6 +83,8 @@ fn ci() -> Result<(), String> {
             "actor-core",
             "-p",
             "actor-store",
+            "-p",
+            "actor-factory",
             "--no-verify",
             "--allow-dirty",
             "--quiet",
