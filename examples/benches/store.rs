@@ -1,6 +1,6 @@
 //! actor-store's durable writes against raw sled and a rewrite-the-whole-file writer, in the same
-//! process. A binary of its own, so that its code does not change how the message-passing
-//! benchmark in `core.rs` is laid out and inlined (it did: the baseline there lost 20 %).
+//! process. A binary of its own, so that its code cannot change how the message-passing
+//! benchmark in `core.rs` is laid out and inlined.
 //!
 //! Run with `cargo xtask bench` (or `cargo bench -p examples --bench store -- [--quick]
 //! [--only WORKLOADS] [--markdown-append PATH]`).

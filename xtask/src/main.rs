@@ -130,7 +130,8 @@ fn examples() -> Result<Vec<String>, String> {
 fn bench(args: &[String]) -> Result<(), String> {
     let markdown = root().join("BENCHMARKS.md");
     let markdown = markdown.to_str().ok_or("the workspace path is not UTF-8")?;
-    // One binary per crate under test: code of one benchmark changes how the other is laid out.
+    // One binary per crate under test, so that one benchmark's code cannot change how another's
+    // is laid out.
     let mut core =
         vec!["bench", "--quiet", "-p", "examples", "--bench", "core", "--", "--markdown", markdown];
     core.extend(args.iter().map(String::as_str));
