@@ -492,6 +492,14 @@ struct Entry<K, M> {
     deadline: Option<Instant>,
 }
 
+impl<K, M> Entry<K, M> {
+    /// A job that goes back to the front of its slot's queue (a retry, or a job its dead
+    /// worker never got): no deadline any more, its queue wait counted from now.
+    fn again(id: JobId, key: K, payload: M, retry: Option<M>, attempt: u32) -> Self {
+        Entry { id, key, payload, retry, attempt, submitted: Instant::now(), deadline: None }
+    }
+}
+
 /// The job a slot's worker is handling.
 struct Running<K, M> {
     id: JobId,
@@ -598,6 +606,12 @@ impl<W: Actor, K, M> State<W, K, M> {
     fn next_slot_id(&mut self) -> u64 {
         self.next_slot += 1;
         self.next_slot
+    }
+
+    /// Puts a job back at the front of the queue of the slot at `pos`.
+    fn requeue_front(&mut self, pos: usize, entry: Entry<K, M>) {
+        self.queued += 1;
+        self.slots[pos].local.push_front(entry);
     }
 
     fn position(&self, slot: u64) -> Option<usize> {
@@ -1115,16 +1129,7 @@ where
     ) {
         if let (Some(payload), 1) = (running.retry, running.attempt) {
             st.totals.retried += 1;
-            st.queued += 1;
-            st.slots[pos].local.push_front(Entry {
-                id: running.id,
-                key: running.key,
-                payload,
-                retry: None,
-                attempt: 2,
-                submitted: Instant::now(),
-                deadline: None,
-            });
+            st.requeue_front(pos, Entry::again(running.id, running.key, payload, None, 2));
             return;
         }
         st.slots[pos].counters.failed += 1;
@@ -1233,16 +1238,14 @@ where
                     fx.replace.push(slot);
                     match unhandled {
                         Some(payload) => {
-                            st.queued += 1;
-                            st.slots[pos].local.push_front(Entry {
-                                id: running.id,
-                                key: running.key,
+                            let entry = Entry::again(
+                                running.id,
+                                running.key,
                                 payload,
-                                retry: running.retry,
-                                attempt: running.attempt,
-                                submitted: Instant::now(),
-                                deadline: None,
-                            });
+                                running.retry,
+                                running.attempt,
+                            );
+                            st.requeue_front(pos, entry);
                         }
                         None => {
                             self.fail(&mut st, pos, running, FailureReason::WorkerStopped, &mut fx)

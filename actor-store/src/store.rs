@@ -101,10 +101,15 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(paths) = open.as_mut() {
-            paths.remove(&self.path);
-        }
+        unregister(&self.path);
+    }
+}
+
+/// Forgets that this process has the store at `path` open.
+fn unregister(path: &Path) {
+    let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(paths) = open.as_mut() {
+        paths.remove(path);
     }
 }
 
@@ -159,10 +164,7 @@ impl Store {
         let db = match opened {
             Ok(db) => db,
             Err(e) => {
-                let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(paths) = open.as_mut() {
-                    paths.remove(&key);
-                }
+                unregister(&key);
                 return Err(e);
             }
         };
@@ -178,10 +180,7 @@ impl Store {
         let writer = match spawned {
             Ok(writer) => writer,
             Err(e) => {
-                let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(paths) = open.as_mut() {
-                    paths.remove(&key);
-                }
+                unregister(&key);
                 return Err(e);
             }
         };
@@ -245,13 +244,8 @@ impl Store {
         // sled's background I/O threads may hold the database a moment longer; its file lock
         // tells when they let go.
         let deadline = tokio::time::Instant::now() + RELEASE_WAIT;
-        while tokio::time::Instant::now() < deadline {
-            match std::fs::File::open(&lock_file).map(|file| file.try_lock()) {
-                Ok(Err(std::fs::TryLockError::WouldBlock)) => {
-                    tokio::time::sleep(Duration::from_millis(2)).await;
-                }
-                _ => break,
-            }
+        while lock_held(&lock_file) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
         result
     }
@@ -401,14 +395,17 @@ fn check_format(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
 #[expect(clippy::disallowed_methods, reason = "opening a store is documented as blocking")]
 fn wait_released(lock_file: &Path) {
     let deadline = std::time::Instant::now() + RELEASE_WAIT;
-    while std::time::Instant::now() < deadline {
-        match std::fs::File::open(lock_file).map(|file| file.try_lock()) {
-            Ok(Err(std::fs::TryLockError::WouldBlock)) => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            _ => return,
-        }
+    while lock_held(lock_file) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+/// Whether something (in this process or another) holds sled's file lock on `lock_file`.
+fn lock_held(lock_file: &Path) -> bool {
+    matches!(
+        std::fs::File::open(lock_file).map(|file| file.try_lock()),
+        Ok(Err(std::fs::TryLockError::WouldBlock))
+    )
 }
 
 /// Whether `path` holds sled's files.

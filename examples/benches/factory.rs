@@ -136,33 +136,34 @@ fn main() {
     for sample in &samples {
         println!("{}", sample.json());
     }
-    if let Some(i) = args.iter().position(|a| a == "--markdown-append")
-        && let Some(path) = args.get(i + 1)
-        && !samples.is_empty()
-    {
-        use std::fmt::Write as _;
-        let mut md = std::fs::read_to_string(path).unwrap_or_default();
-        md.push_str("\n## Worker pools (actor-factory)\n\n");
-        md.push_str("Jobs per second through 4 workers, one producer, a queue of 1,024 jobs. `baseline-pool`: four tasks sharing one `mpsc` receiver behind an async mutex. `actor-factory`: `submit` into a factory of `#[actor]` workers, timed until `drain` returns.\n\n");
-        md.push_str("| workload | baseline-pool /s | actor-factory /s | ratio | target |\n|---|---|---|---|---|\n");
-        for workload in ["pool_noop", "pool_1ms"] {
-            let find = |system: &str| {
-                samples.iter().find(|s| s.workload == workload && s.system == system)
-            };
-            if let (Some(b), Some(f)) = (find("baseline-pool"), find("actor-factory")) {
-                let ratio = f.per_sec / b.per_sec;
-                let target = if workload == "pool_noop" {
-                    format!("≥ 0.8× ({})", if ratio >= 0.8 { "met" } else { "missed" })
-                } else {
-                    "–".to_owned()
-                };
-                let _ = writeln!(
-                    md,
-                    "| {workload} | {:.0} | {:.0} | **{ratio:.2}×** | {target} |",
-                    b.per_sec, f.per_sec
-                );
-            }
-        }
-        std::fs::write(path, md).expect("append to the markdown table");
+    if !samples.is_empty() {
+        sample::append_markdown(&args, &markdown(&samples));
     }
+}
+
+/// The worker-pool section of BENCHMARKS.md.
+fn markdown(samples: &[Sample]) -> String {
+    use std::fmt::Write as _;
+    let mut md = String::new();
+    md.push_str("\n## Worker pools (actor-factory)\n\n");
+    md.push_str("Jobs per second through 4 workers, one producer, a queue of 1,024 jobs. `baseline-pool`: four tasks sharing one `mpsc` receiver behind an async mutex. `actor-factory`: `submit` into a factory of `#[actor]` workers, timed until `drain` returns.\n\n");
+    md.push_str("| workload | baseline-pool /s | actor-factory /s | ratio | target |\n|---|---|---|---|---|\n");
+    for workload in ["pool_noop", "pool_1ms"] {
+        let find =
+            |system: &str| samples.iter().find(|s| s.workload == workload && s.system == system);
+        if let (Some(b), Some(f)) = (find("baseline-pool"), find("actor-factory")) {
+            let ratio = f.per_sec / b.per_sec;
+            let target = if workload == "pool_noop" {
+                format!("≥ 0.8× ({})", if ratio >= 0.8 { "met" } else { "missed" })
+            } else {
+                "–".to_owned()
+            };
+            let _ = writeln!(
+                md,
+                "| {workload} | {:.0} | {:.0} | **{ratio:.2}×** | {target} |",
+                b.per_sec, f.per_sec
+            );
+        }
+    }
+    md
 }

@@ -380,12 +380,7 @@ fn main() {
     for sample in &samples {
         println!("{}", sample.json());
     }
-    if let Some(i) = args.iter().position(|a| a == "--markdown-append")
-        && let Some(path) = args.get(i + 1)
-        && !samples.is_empty()
-    {
-        let mut md = std::fs::read_to_string(path).unwrap_or_default();
-        md.push_str(&markdown(&samples, sizes.reopen_keys));
-        std::fs::write(path, md).expect("append to the markdown table");
+    if !samples.is_empty() {
+        sample::append_markdown(&args, &markdown(&samples, sizes.reopen_keys));
     }
 }

@@ -136,48 +136,34 @@ fn bench(args: &[String]) -> Result<(), String> {
         vec!["bench", "--quiet", "-p", "examples", "--bench", "core", "--", "--markdown", markdown];
     core.extend(args.iter().map(String::as_str));
     cargo(&core, &[])?;
-    let mut store = vec![
-        "bench",
-        "--quiet",
-        "-p",
-        "examples",
-        "--bench",
-        "store",
-        "--",
-        "--markdown-append",
-        markdown,
-    ];
     // `--rounds N` is the core benchmark's only.
-    let rest: Vec<&str> = {
-        let mut rest = Vec::new();
-        let mut skip = false;
-        for arg in args {
-            if std::mem::take(&mut skip) {
-                continue;
-            }
-            if arg == "--rounds" {
-                skip = true;
-                continue;
-            }
-            rest.push(arg.as_str());
+    let mut rest = Vec::new();
+    let mut skip = false;
+    for arg in args {
+        if std::mem::take(&mut skip) {
+            continue;
         }
-        rest
-    };
-    store.extend(rest.iter().copied());
-    cargo(&store, &[])?;
-    let mut factory = vec![
-        "bench",
-        "--quiet",
-        "-p",
-        "examples",
-        "--bench",
-        "factory",
-        "--",
-        "--markdown-append",
-        markdown,
-    ];
-    factory.extend(rest.iter().copied());
-    cargo(&factory, &[])?;
+        if arg == "--rounds" {
+            skip = true;
+            continue;
+        }
+        rest.push(arg.as_str());
+    }
+    for bench in ["store", "factory"] {
+        let mut run = vec![
+            "bench",
+            "--quiet",
+            "-p",
+            "examples",
+            "--bench",
+            bench,
+            "--",
+            "--markdown-append",
+            markdown,
+        ];
+        run.extend(rest.iter().copied());
+        cargo(&run, &[])?;
+    }
     println!("xtask bench: wrote {markdown}");
     Ok(())
 }

@@ -5,11 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actor_factory::{
-    Backpressure, DiscardReason, FactorySpec, FailureReason, JobId, JobOptions, Routing,
-    SubmitError,
+    Backpressure, DiscardReason, FailureReason, JobId, JobOptions, Routing, SubmitError,
 };
 
-use crate::support::{Log, Rng, Task, Worker, WorkerMessage, quiet_panics};
+use crate::support::{Log, Rng, Task, quiet_panics, spec};
 
 fn failures_log() -> Arc<Mutex<Vec<(JobId, FailureReason)>>> {
     Arc::default()
@@ -20,20 +19,13 @@ async fn every_tenth_job_panics_and_is_reported_failed_exactly_once() {
     quiet_panics();
     let log = Log::default();
     let failures = failures_log();
-    let factory = FactorySpec::new(
-        4,
-        {
-            let log = log.clone();
-            move || Ok(Worker { log: log.clone() })
-        },
-        WorkerMessage::work,
-    )
-    .on_failure({
-        let failures = failures.clone();
-        move |f| failures.lock().unwrap().push((f.id, f.reason))
-    })
-    .spawn()
-    .unwrap();
+    let factory = spec(4, &log)
+        .on_failure({
+            let failures = failures.clone();
+            move |f| failures.lock().unwrap().push((f.id, f.reason))
+        })
+        .spawn()
+        .unwrap();
     let mut panicking = HashSet::new();
     for n in 0..100_000u64 {
         let task = if n % 10 == 9 { Task::Panic } else { Task::Record(n) };
@@ -64,17 +56,7 @@ async fn every_tenth_job_panics_and_is_reported_failed_exactly_once() {
 async fn a_backlog_survives_a_thousand_crashes_in_order() {
     quiet_panics();
     let log = Log::default();
-    let factory = FactorySpec::new(
-        1,
-        {
-            let log = log.clone();
-            move || Ok(Worker { log: log.clone() })
-        },
-        WorkerMessage::work,
-    )
-    .routing(Routing::KeyPersistent)
-    .spawn()
-    .unwrap();
+    let factory = spec(1, &log).routing(Routing::KeyPersistent).spawn().unwrap();
     // Queue everything first: 1,000 crashes happen with the backlog waiting.
     for seq in 0..2_000u64 {
         let task = if seq % 2 == 1 { Task::Panic } else { Task::Record(seq) };
@@ -90,17 +72,7 @@ async fn a_backlog_survives_a_thousand_crashes_in_order() {
 async fn per_key_order(routing: Routing<u64>) {
     quiet_panics();
     let log = Log::default();
-    let factory = FactorySpec::new(
-        4,
-        {
-            let log = log.clone();
-            move || Ok(Worker { log: log.clone() })
-        },
-        WorkerMessage::work,
-    )
-    .routing(routing)
-    .spawn()
-    .unwrap();
+    let factory = spec(4, &log).routing(routing).spawn().unwrap();
     let mut rng = Rng(42);
     let mut expected = BTreeMap::<u64, Vec<u64>>::new();
     for seq in 0..20_000u64 {
@@ -145,21 +117,14 @@ async fn a_stuck_worker_is_replaced_within_the_bound_and_its_queue_completes() {
     let log = Log::default();
     let failures = failures_log();
     let threshold = Duration::from_millis(400);
-    let factory = FactorySpec::new(
-        1,
-        {
-            let log = log.clone();
-            move || Ok(Worker { log: log.clone() })
-        },
-        WorkerMessage::work,
-    )
-    .stuck_after(threshold)
-    .on_failure({
-        let failures = failures.clone();
-        move |f| failures.lock().unwrap().push((f.id, f.reason))
-    })
-    .spawn()
-    .unwrap();
+    let factory = spec(1, &log)
+        .stuck_after(threshold)
+        .on_failure({
+            let failures = failures.clone();
+            move |f| failures.lock().unwrap().push((f.id, f.reason))
+        })
+        .spawn()
+        .unwrap();
     let start = tokio::time::Instant::now();
     let hung = factory.submit(1, Task::Hang).await.unwrap();
     for seq in 0..10 {
@@ -194,17 +159,7 @@ async fn resizing_during_a_run_loses_nothing() {
         Routing::Random,
     ] {
         log.lock().unwrap().clear();
-        let factory = FactorySpec::new(
-            4,
-            {
-                let log = log.clone();
-                move || Ok(Worker { log: log.clone() })
-            },
-            WorkerMessage::work,
-        )
-        .routing(routing)
-        .spawn()
-        .unwrap();
+        let factory = spec(4, &log).routing(routing).spawn().unwrap();
         for seq in 0..3_000u64 {
             factory.submit(seq % 97, Task::Sleep(Duration::from_micros(20), seq)).await.unwrap();
             match seq {
@@ -231,20 +186,13 @@ async fn a_retried_job_runs_again_once() {
     quiet_panics();
     let log = Log::default();
     let failures = failures_log();
-    let factory = FactorySpec::new(
-        1,
-        {
-            let log = log.clone();
-            move || Ok(Worker { log: log.clone() })
-        },
-        WorkerMessage::work,
-    )
-    .on_failure({
-        let failures = failures.clone();
-        move |f| failures.lock().unwrap().push((f.id, f.reason))
-    })
-    .spawn()
-    .unwrap();
+    let factory = spec(1, &log)
+        .on_failure({
+            let failures = failures.clone();
+            move |f| failures.lock().unwrap().push((f.id, f.reason))
+        })
+        .spawn()
+        .unwrap();
     let id = factory.submit_retrying(1, Task::Panic, JobOptions::new()).await.unwrap();
     factory.submit(1, Task::Record(1)).await.unwrap();
     let stats = factory.drain().await;
@@ -256,23 +204,16 @@ async fn a_retried_job_runs_again_once() {
 async fn expired_and_evicted_jobs_are_discarded_with_their_reason() {
     let log = Log::default();
     let discarded = Arc::new(Mutex::new(Vec::new()));
-    let factory = FactorySpec::new(
-        1,
-        {
-            let log = log.clone();
-            move || Ok(Worker { log: log.clone() })
-        },
-        WorkerMessage::work,
-    )
-    .queue(3, Backpressure::DropOldest)
-    .on_discard({
-        let discarded = discarded.clone();
-        move |d: actor_factory::Discarded<u64, Task>| {
-            discarded.lock().unwrap().push((d.key, d.reason))
-        }
-    })
-    .spawn()
-    .unwrap();
+    let factory = spec(1, &log)
+        .queue(3, Backpressure::DropOldest)
+        .on_discard({
+            let discarded = discarded.clone();
+            move |d: actor_factory::Discarded<u64, Task>| {
+                discarded.lock().unwrap().push((d.key, d.reason))
+            }
+        })
+        .spawn()
+        .unwrap();
     // The worker is busy for 100 ms; the next jobs wait in the queue.
     factory.submit(0, Task::Sleep(Duration::from_millis(100), 0)).await.unwrap();
     factory
@@ -288,22 +229,15 @@ async fn expired_and_evicted_jobs_are_discarded_with_their_reason() {
     assert_eq!((stats.processed, stats.discarded), (4, 1));
 
     let discarded2 = Arc::new(Mutex::new(Vec::new()));
-    let factory = FactorySpec::new(
-        1,
-        {
-            let log = log.clone();
-            move || Ok(Worker { log: log.clone() })
-        },
-        WorkerMessage::work,
-    )
-    .on_discard({
-        let discarded = discarded2.clone();
-        move |d: actor_factory::Discarded<u64, Task>| {
-            discarded.lock().unwrap().push((d.key, d.reason))
-        }
-    })
-    .spawn()
-    .unwrap();
+    let factory = spec(1, &log)
+        .on_discard({
+            let discarded = discarded2.clone();
+            move |d: actor_factory::Discarded<u64, Task>| {
+                discarded.lock().unwrap().push((d.key, d.reason))
+            }
+        })
+        .spawn()
+        .unwrap();
     factory.submit(0, Task::Sleep(Duration::from_millis(100), 0)).await.unwrap();
     factory
         .submit_with(1, Task::Record(1), JobOptions::new().ttl(Duration::from_millis(50)))
@@ -321,17 +255,7 @@ async fn expired_and_evicted_jobs_are_discarded_with_their_reason() {
 #[tokio::test(start_paused = true)]
 async fn a_full_queue_rejects_or_waits() {
     let log = Log::default();
-    let factory = FactorySpec::new(
-        1,
-        {
-            let log = log.clone();
-            move || Ok(Worker { log: log.clone() })
-        },
-        WorkerMessage::work,
-    )
-    .queue(2, Backpressure::Reject)
-    .spawn()
-    .unwrap();
+    let factory = spec(1, &log).queue(2, Backpressure::Reject).spawn().unwrap();
     factory.submit(0, Task::Sleep(Duration::from_millis(100), 0)).await.unwrap();
     factory.submit(1, Task::Record(1)).await.unwrap();
     factory.submit(2, Task::Record(2)).await.unwrap();
@@ -341,17 +265,7 @@ async fn a_full_queue_rejects_or_waits() {
     }
     assert_eq!(factory.drain().await.processed, 3);
 
-    let factory = FactorySpec::new(
-        1,
-        {
-            let log = log.clone();
-            move || Ok(Worker { log: log.clone() })
-        },
-        WorkerMessage::work,
-    )
-    .queue(2, Backpressure::Wait)
-    .spawn()
-    .unwrap();
+    let factory = spec(1, &log).queue(2, Backpressure::Wait).spawn().unwrap();
     factory.submit(0, Task::Sleep(Duration::from_millis(100), 0)).await.unwrap();
     factory.submit(1, Task::Record(1)).await.unwrap();
     factory.submit(2, Task::Record(2)).await.unwrap();
@@ -369,22 +283,15 @@ async fn a_full_queue_rejects_or_waits() {
 async fn autoscaling_grows_under_load_and_shrinks_when_idle_without_losing_jobs() {
     use actor_factory::Autoscale;
     let log = Log::default();
-    let factory = FactorySpec::new(
-        1,
-        {
-            let log = log.clone();
-            move || Ok(Worker { log: log.clone() })
-        },
-        WorkerMessage::work,
-    )
-    .autoscale(
-        Autoscale::new(1, 4)
-            .queue_per_worker(2)
-            .idle_for(Duration::from_secs(1))
-            .every(Duration::from_millis(50)),
-    )
-    .spawn()
-    .unwrap();
+    let factory = spec(1, &log)
+        .autoscale(
+            Autoscale::new(1, 4)
+                .queue_per_worker(2)
+                .idle_for(Duration::from_secs(1))
+                .every(Duration::from_millis(50)),
+        )
+        .spawn()
+        .unwrap();
     for seq in 0..200u64 {
         factory.submit(seq, Task::Sleep(Duration::from_millis(10), seq)).await.unwrap();
     }

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
 use actor_core::actor;
-use actor_factory::Job;
+use actor_factory::{FactorySpec, Job};
 
 /// What a test job asks its worker to do.
 #[derive(Debug, Clone)]
@@ -40,6 +40,12 @@ impl Worker {
             None => {}
         }
     }
+}
+
+/// A factory of `workers` test workers that record into `log`.
+pub(crate) fn spec(workers: usize, log: &Log) -> FactorySpec<Worker, u64, Task> {
+    let log = log.clone();
+    FactorySpec::new(workers, move || Ok(Worker { log: log.clone() }), WorkerMessage::work)
 }
 
 /// Silences the panics the tests cause on purpose; others print as usual.

@@ -142,9 +142,12 @@ async fn a_supervised_persistent_actor_recovers_after_a_panic() {
     supervisor.stopped().await;
 }
 
-#[tokio::test]
-async fn a_damaged_event_is_reported_with_its_key() {
-    let dir = TempDir::new("damagedevent");
+/// Records three events in journal `acct`, then changes its second event behind the store's
+/// back with `tamper(journal, key, value)`.
+async fn tamper_with_second_event(
+    dir: &TempDir,
+    tamper: impl FnOnce(&sled::Tree, sled::IVec, sled::IVec),
+) {
     {
         let store = Store::open(dir.path()).unwrap();
         let mut ledger = Persisted::recover(&store, "acct", Ledger::default).unwrap();
@@ -154,15 +157,22 @@ async fn a_damaged_event_is_reported_with_its_key() {
         drop(ledger);
         store.close().await.unwrap();
     }
-    {
-        let db = sled::open(dir.path()).unwrap();
-        let journal = db.open_tree("__actor_store/journal").unwrap();
-        let (key, value) = journal.iter().nth(1).unwrap().unwrap();
+    let db = sled::open(dir.path()).unwrap();
+    let journal = db.open_tree("__actor_store/journal").unwrap();
+    let (key, value) = journal.iter().nth(1).unwrap().unwrap();
+    tamper(&journal, key, value);
+    db.flush().unwrap();
+}
+
+#[tokio::test]
+async fn a_damaged_event_is_reported_with_its_key() {
+    let dir = TempDir::new("damagedevent");
+    tamper_with_second_event(&dir, |journal, key, value| {
         let mut damaged = value.to_vec();
         damaged[6] ^= 0x40;
         journal.insert(key, damaged).unwrap();
-        db.flush().unwrap();
-    }
+    })
+    .await;
     let store = Store::open(dir.path()).unwrap();
     match Persisted::recover(&store, "acct", Ledger::default) {
         Err(StoreError::Corrupt { tree, key, kind }) => {
@@ -177,22 +187,10 @@ async fn a_damaged_event_is_reported_with_its_key() {
 #[tokio::test]
 async fn a_missing_event_is_a_gap() {
     let dir = TempDir::new("gap");
-    {
-        let store = Store::open(dir.path()).unwrap();
-        let mut ledger = Persisted::recover(&store, "acct", Ledger::default).unwrap();
-        for n in 1..=3 {
-            ledger.persist(Entry::Add(n)).await.unwrap();
-        }
-        drop(ledger);
-        store.close().await.unwrap();
-    }
-    {
-        let db = sled::open(dir.path()).unwrap();
-        let journal = db.open_tree("__actor_store/journal").unwrap();
-        let (key, _) = journal.iter().nth(1).unwrap().unwrap();
+    tamper_with_second_event(&dir, |journal, key, _| {
         journal.remove(key).unwrap();
-        db.flush().unwrap();
-    }
+    })
+    .await;
     let store = Store::open(dir.path()).unwrap();
     let err = Persisted::recover(&store, "acct", Ledger::default).unwrap_err();
     assert!(

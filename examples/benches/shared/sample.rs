@@ -50,3 +50,15 @@ pub(crate) fn median(mut rounds: Vec<Sample>) -> Option<Sample> {
     let mid = rounds.len() / 2;
     Some(rounds.swap_remove(mid))
 }
+
+/// Appends `section` to the file that follows `--markdown-append` in `args`, if there is one.
+#[allow(dead_code, reason = "the core benchmark writes its file whole")]
+pub(crate) fn append_markdown(args: &[String], section: &str) {
+    if let Some(i) = args.iter().position(|a| a == "--markdown-append")
+        && let Some(path) = args.get(i + 1)
+    {
+        let mut md = std::fs::read_to_string(path).unwrap_or_default();
+        md.push_str(section);
+        std::fs::write(path, md).expect("append to the markdown table");
+    }
+}
