@@ -2,7 +2,7 @@
 
 use actor_store::{Store, StoreError};
 
-use crate::support::TempDir;
+use crate::support::{TempDir, wait_unlocked};
 
 #[tokio::test]
 async fn writes_survive_close_and_reopen_in_key_order() {
@@ -141,6 +141,7 @@ async fn foreign_and_newer_databases_are_refused() {
         db.open_tree("theirs").unwrap().insert(b"k", b"v").unwrap();
         db.flush().unwrap();
     }
+    wait_unlocked(dir.path()).await;
     let err = Store::open(dir.path()).unwrap_err();
     assert!(err.to_string().contains("not written by actor-store"), "{err}");
 
@@ -154,6 +155,7 @@ async fn foreign_and_newer_databases_are_refused() {
             .unwrap();
         db.flush().unwrap();
     }
+    wait_unlocked(newer.path()).await;
     let err = Store::open(newer.path()).unwrap_err();
     assert!(matches!(err, StoreError::UnsupportedFormat { found: 99, supported: 1, .. }), "{err}");
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actor_store::fault::FaultPlan;
 use actor_store::{Corruption, Store, StoreError, StoreOptions};
 
-use crate::support::TempDir;
+use crate::support::{TempDir, wait_unlocked};
 
 fn open_faulty(dir: &TempDir) -> (Store, Arc<FaultPlan>) {
     let plan = Arc::new(FaultPlan::new());
@@ -105,6 +105,7 @@ async fn a_damaged_value_is_reported_with_its_tree_and_key() {
         tree.insert(key, damaged).unwrap();
         db.flush().unwrap();
     }
+    wait_unlocked(dir.path()).await;
     let store = Store::open(dir.path()).unwrap();
     let t = store.tree::<String, String>("accounts").unwrap();
     assert_eq!(t.get(&"alice".to_owned()).unwrap().as_deref(), Some("100"));

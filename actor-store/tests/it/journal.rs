@@ -11,7 +11,7 @@ use actor_store::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::support::TempDir;
+use crate::support::{TempDir, wait_unlocked};
 
 #[derive(Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Ledger {
@@ -162,6 +162,8 @@ async fn tamper_with_second_event(
     let (key, value) = journal.iter().nth(1).unwrap().unwrap();
     tamper(&journal, key, value);
     db.flush().unwrap();
+    drop((journal, db));
+    wait_unlocked(dir.path()).await;
 }
 
 #[tokio::test]
