@@ -77,6 +77,7 @@
 pub mod codec;
 mod error;
 pub mod fault;
+pub mod jobs;
 pub mod journal;
 pub mod kv;
 mod store;
@@ -85,6 +86,10 @@ mod writer;
 
 pub use codec::Key;
 pub use error::{CasConflict, Corruption, StoreError};
+pub use jobs::{
+    EnqueueOptions, FailOutcome, JobError, JobId, JobQueue, JobRecord, JobState, JobStatus, Lease,
+    Leased, QueueOptions, QueueStats, RetryPolicy,
+};
 pub use journal::{Persist, PersistOptions, Persisted};
 pub use kv::{DurableKv, DurableKvHandle};
 pub use store::{FORMAT_VERSION, Store, StoreOptions, StoreStats};

@@ -2,6 +2,7 @@
 
 mod basic;
 mod faults;
+mod jobs;
 mod journal;
 mod kv;
 mod model;
