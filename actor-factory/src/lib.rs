@@ -72,6 +72,8 @@
 //! - **Draining**: [`Factory::drain`] refuses new jobs, lets every queued and running job end,
 //!   stops the workers and returns the totals ([`FactoryStats`]).
 
+#[cfg(feature = "durable")]
+pub mod durable;
 mod factory;
 mod job;
 mod stats;

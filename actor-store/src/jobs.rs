@@ -1010,6 +1010,12 @@ where
         }
     }
 
+    /// Waits until some job changes state in this process (enqueued, leased, finished...): for
+    /// pollers that watch a job without a timer. May return early.
+    pub async fn wait_for_change(&self) {
+        self.inner.changed.notified().await;
+    }
+
     /// Removes finished jobs (succeeded, dead, cancelled) last changed more than `age` ago,
     /// with their idempotency keys; returns how many. Ids are never reused.
     ///
