@@ -1,0 +1,348 @@
+//! The durable-jobs crash test behind `examples/crash_jobs.rs` and the `crash` integration
+//! test: worker processes running jobs from a [`JobQueue`] are killed with `SIGKILL` at random
+//! moments; afterwards no job is lost, every job succeeded, and each job's side effect,
+//! deduplicated by its idempotency key, happened exactly once.
+//!
+//! The child ([`child_main`]) opens the store, enqueues every job (idempotency key `job-<n>`,
+//! so a restarted child enqueues nothing twice) and runs them on a [`Consumer`] of 4 workers.
+//! A job's handler records its side effect durably in the tree `effects` under
+//! `(n, round, attempt)`, then completes the job with `2 n`. One extra job (`poison`) fails on
+//! every attempt. The child prints `enq <n> <id>` for each acknowledged enqueue, `eff <n>` for
+//! each side effect and `finished` once every job is finished; it never exits by itself.
+//!
+//! The parent ([`parent`]) kills a child after a random number of lines, `kills` times, then
+//! runs a last child until `finished` and checks the store.
+
+#![expect(clippy::print_stdout, reason = "the crash test reports on stdout")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use actor_core::actor;
+use actor_factory::durable::{Consumer, DurableJob};
+use actor_factory::{FactorySpec, Job};
+use actor_store::{
+    EnqueueOptions, JobId, JobQueue, JobState, JobStatus, QueueOptions, RetryPolicy, Store, Tree,
+};
+
+use crate::crash::BoxError;
+
+/// Attempts allowed for an ordinary job: far more than kills can interrupt it.
+const ATTEMPTS: u32 = 50;
+/// Attempts allowed for the poison job.
+pub const POISON_ATTEMPTS: u32 = 3;
+/// The payload that makes a handler fail.
+const POISON: u64 = u64::MAX;
+
+type Queue = JobQueue<u64, u64>;
+type Effects = Tree<(u64, u32, u32), u32>;
+
+fn queue_options() -> QueueOptions {
+    QueueOptions::new().visibility_timeout(Duration::from_secs(30)).retry(RetryPolicy {
+        max_attempts: ATTEMPTS,
+        backoff: Duration::from_millis(5),
+        max_backoff: Duration::from_millis(50),
+    })
+}
+
+fn say(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    // The parent may have gone; nothing to do about it here.
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+struct Worker {
+    effects: Effects,
+    round: u32,
+}
+
+#[actor]
+impl Worker {
+    async fn run(&mut self, mut job: Job<String, DurableJob<u64, u64>>) {
+        let Some(work) = job.payload_mut() else { return };
+        let n = *work.payload();
+        if n == POISON {
+            let _ = work.fail("poison").await;
+            return;
+        }
+        // The side effect, durable, under the job's identity and this attempt.
+        if self.effects.insert(&(n, self.round, work.attempt()), &std::process::id()).await.is_err()
+        {
+            return;
+        }
+        say(format_args!("eff {n}"));
+        let _ = work.complete(2 * n).await;
+    }
+}
+
+async fn child(dir: &Path, total: u64, round: u32) -> Result<(), BoxError> {
+    let store = Store::open(dir)?;
+    let queue = Queue::open(&store, "crash", queue_options()).await?;
+    let effects: Effects = store.tree("effects")?;
+    say(format_args!("open"));
+    let consumer = Consumer::spawn(
+        queue.clone(),
+        FactorySpec::new(
+            4,
+            move || Ok(Worker { effects: effects.clone(), round }),
+            WorkerMessage::run,
+        ),
+    )?;
+    let poison = EnqueueOptions::new().idempotency_key("poison").max_attempts(POISON_ATTEMPTS);
+    queue.enqueue(POISON, poison).await?;
+    // 16 enqueuers, so that enqueues share flushes.
+    let mut tasks = Vec::new();
+    for lane in 0..16 {
+        let queue = queue.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in (lane..total).step_by(16) {
+                let id = queue
+                    .enqueue(n, EnqueueOptions::new().idempotency_key(format!("job-{n}")))
+                    .await?;
+                say(format_args!("enq {n} {id}"));
+            }
+            Ok::<(), BoxError>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    loop {
+        let change = queue.wait_for_change();
+        if queue.stats().unfinished() == 0 {
+            break;
+        }
+        change.await;
+    }
+    say(format_args!("finished"));
+    drop(consumer);
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+/// The child's entry point: `args` are `[dir, total, round]`. Prints `error <message>` and
+/// exits with status 2 if it cannot run.
+pub fn child_main(args: &[String]) -> ! {
+    let run = || -> Result<(), BoxError> {
+        let usage = "--jobs-child <dir> <total> <round>";
+        let dir = args.first().ok_or(usage)?;
+        let total: u64 = args.get(1).ok_or(usage)?.parse()?;
+        let round: u32 = args.get(2).ok_or(usage)?.parse()?;
+        let runtime = tokio::runtime::Runtime::new()?;
+        runtime.block_on(child(Path::new(dir), total, round))
+    };
+    match run() {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            println!("error {e}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// What a run found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Children killed with `SIGKILL`.
+    pub kills: u32,
+    /// Jobs (not counting the poison job).
+    pub jobs: u64,
+    /// Enqueues acknowledged to the parent (a restarted child acknowledges again).
+    pub enqueues_acknowledged: u64,
+    /// Jobs lost: acknowledged but missing, or not succeeded at the end.
+    pub lost: u64,
+    /// Side effects recorded, with repeats.
+    pub effects: u64,
+    /// Jobs whose side effect happened more than once (a kill between effect and ack).
+    pub repeated: u64,
+    /// Jobs with no side effect, after deduplication (must be 0).
+    pub missing_effects: u64,
+    /// The poison job's final status and attempts.
+    pub poison: (JobStatus, u32),
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "kills={} jobs={} enqueues_acknowledged={} lost={} effects={} repeated={} missing_effects={} poison={}@{}",
+            self.kills,
+            self.jobs,
+            self.enqueues_acknowledged,
+            self.lost,
+            self.effects,
+            self.repeated,
+            self.missing_effects,
+            self.poison.0,
+            self.poison.1
+        )
+    }
+}
+
+impl Report {
+    /// Whether the run met the contract: nothing lost, every effect exactly once after
+    /// deduplication, the poison job dead after exactly its attempts.
+    pub fn ok(&self) -> bool {
+        self.lost == 0
+            && self.missing_effects == 0
+            && self.poison == (JobStatus::Dead, POISON_ATTEMPTS)
+    }
+}
+
+/// Runs one child until `stop_after` lines (or `finished`), then kills it. Returns the
+/// acknowledged enqueues it reported, and whether it finished.
+fn run_child(
+    exe: &Path,
+    dir: &Path,
+    total: u64,
+    round: u32,
+    stop_after: Option<u64>,
+) -> Result<(BTreeMap<u64, JobId>, bool), BoxError> {
+    let mut child = Command::new(exe)
+        .arg("--jobs-child")
+        .arg(dir)
+        .arg(total.to_string())
+        .arg(round.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = mpsc::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    let mut finished = false;
+    while stop_after.is_none_or(|n| (lines.len() as u64) < n) {
+        let Ok(line) = rx.recv() else { break };
+        finished |= line == "finished";
+        lines.push(line);
+        if finished {
+            break;
+        }
+    }
+    child.kill()?; // SIGKILL
+    let status = child.wait()?;
+    lines.extend(rx.iter());
+    reader.join().map_err(|_| "reader thread panicked")?;
+    let mut stderr = String::new();
+    if let Some(mut err) = child.stderr.take() {
+        std::io::Read::read_to_string(&mut err, &mut stderr)?;
+    }
+    if status.success() || lines.iter().any(|l| l.starts_with("error")) {
+        let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("error")).collect();
+        return Err(format!("the child ended on its own ({status}): {errors:?} {stderr}").into());
+    }
+    let mut enqueued = BTreeMap::new();
+    for line in &lines {
+        let mut parts = line.split(' ');
+        if let (Some("enq"), Some(n), Some(id)) = (parts.next(), parts.next(), parts.next()) {
+            enqueued.insert(n.parse()?, JobId(id.parse()?));
+        }
+    }
+    Ok((enqueued, finished))
+}
+
+/// Checks the store after the last child.
+async fn verify(
+    dir: &Path,
+    total: u64,
+    acknowledged: &BTreeMap<u64, JobId>,
+) -> Result<Report, BoxError> {
+    let store = Store::open(dir)?;
+    let queue = Queue::open(&store, "crash", queue_options()).await?;
+    let effects: Effects = store.tree("effects")?;
+    let mut lost = 0;
+    for (n, id) in acknowledged {
+        match queue.status(*id)? {
+            Some(record) if record.payload == *n => {}
+            other => {
+                lost += 1;
+                println!("LOST: job {n} (id {id}) acknowledged, found {other:?}");
+            }
+        }
+    }
+    let mut by_job: BTreeMap<u64, u64> = BTreeMap::new();
+    let mut count = 0;
+    for entry in effects.iter() {
+        let ((n, _round, _attempt), _pid) = entry?;
+        *by_job.entry(n).or_default() += 1;
+        count += 1;
+    }
+    let mut succeeded = BTreeSet::new();
+    let mut poison = (JobStatus::Queued, 0);
+    for status in JobStatus::ALL {
+        for id in queue.list(status, usize::MAX) {
+            let Some(record) = queue.status(id)? else { continue };
+            if record.payload == POISON {
+                poison = (record.status(), record.attempt);
+            } else if record.state == (JobState::Succeeded { result: 2 * record.payload }) {
+                succeeded.insert(record.payload);
+            } else {
+                println!("NOT SUCCEEDED: job {} is {:?}", record.payload, record.state);
+            }
+        }
+    }
+    lost += total - succeeded.len() as u64;
+    let missing_effects = (0..total).filter(|n| !by_job.contains_key(n)).count() as u64;
+    let repeated = by_job.values().filter(|&&c| c > 1).count() as u64;
+    drop(effects);
+    store.close().await?;
+    Ok(Report {
+        kills: 0,
+        jobs: total,
+        enqueues_acknowledged: 0,
+        lost,
+        effects: count,
+        repeated,
+        missing_effects,
+        poison,
+    })
+}
+
+/// Runs `kills` killed children and a last one to the end over `total` jobs, then checks the
+/// store. `seed` picks the moments of the kills.
+///
+/// # Errors
+///
+/// A child that could not run or ended on its own, or a store that fails to reopen.
+pub fn parent(exe: &Path, total: u64, kills: u32, seed: u64) -> Result<Report, BoxError> {
+    let dir = std::env::temp_dir().join(format!("actor-rs-crash_jobs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("seed={seed} dir={}", dir.display());
+    let mut rng = crate::crash::Rng::new(seed);
+    let mut acknowledged = BTreeMap::new();
+    let mut enqueues = 0;
+    // About two lines per job (an enqueue and an effect): spread the kills over them.
+    let span = (2 * total / u64::from(kills.max(1))).max(2) * 2;
+    for round in 0..kills {
+        let stop_after = rng.below(span);
+        let (enqueued, _) = run_child(exe, &dir, total, round, Some(stop_after))?;
+        enqueues += enqueued.len() as u64;
+        acknowledged.extend(enqueued);
+    }
+    let (enqueued, finished) = run_child(exe, &dir, total, kills, None)?;
+    if !finished {
+        return Err("the last child did not finish".into());
+    }
+    enqueues += enqueued.len() as u64;
+    acknowledged.extend(enqueued);
+    let runtime = tokio::runtime::Runtime::new()?;
+    let mut report = runtime.block_on(verify(&dir, total, &acknowledged))?;
+    report.kills = kills;
+    report.enqueues_acknowledged = enqueues;
+    if report.ok() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(report)
+}
