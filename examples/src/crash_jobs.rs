@@ -16,7 +16,7 @@
 #![expect(clippy::print_stdout, reason = "the crash test reports on stdout")]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -30,6 +30,7 @@ use actor_store::{
 };
 
 use crate::crash::BoxError;
+use crate::say;
 
 /// Attempts allowed for an ordinary job: far more than kills can interrupt it.
 const ATTEMPTS: u32 = 50;
@@ -47,13 +48,6 @@ fn queue_options() -> QueueOptions {
         backoff: Duration::from_millis(5),
         max_backoff: Duration::from_millis(50),
     })
-}
-
-fn say(line: std::fmt::Arguments<'_>) {
-    let mut out = std::io::stdout().lock();
-    // The parent may have gone; nothing to do about it here.
-    let _ = writeln!(out, "{line}");
-    let _ = out.flush();
 }
 
 struct Worker {
