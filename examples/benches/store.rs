@@ -17,6 +17,14 @@
 //!   into place before answering. Its cost grows with the map, so it runs at most
 //!   `JSONFILE_MAX` writes per round (a smaller file than the others end with: in its favour).
 //! - `actor-store`: `Tree::insert` from tokio tasks, acknowledged once durable (group commit).
+//!
+//! Durable jobs (`jobs_noop`): jobs per second through enqueue, processing and acknowledgement,
+//! with 4 producers and 4 workers on jobs that do nothing; every step durable before the next.
+//! - `sled-queue`: a hand-written durable queue on raw sled: producer threads insert a job and
+//!   flush; 4 worker threads take job ids from a shared channel, mark the job running (insert +
+//!   flush), then done (insert + flush). No leases, retries or status index: the floor.
+//! - `actor-store-jobs`: `JobQueue` consumed by a `Consumer` of 4 `#[actor]` workers, each job
+//!   completed at once.
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -28,7 +36,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use actor_store::{Store, Tree};
+use actor_core::actor;
+use actor_factory::durable::{Consumer, DurableJob};
+use actor_factory::{FactorySpec, Job};
+use actor_store::{EnqueueOptions, JobQueue, QueueOptions, Store, Tree};
 use tokio::sync::{mpsc, oneshot};
 
 use sample::{Sample, median, percentiles};
@@ -41,15 +52,21 @@ struct DurableSizes {
     rounds: usize,
     ops: [(u64, u64); 3],
     reopen_keys: u64,
+    jobs: u64,
 }
 
 const FULL: DurableSizes = DurableSizes {
     rounds: 3,
     ops: [(1, 2_000), (16, 8_000), (256, 25_600)],
     reopen_keys: 1_000_000,
+    jobs: 8_000,
 };
-const QUICK: DurableSizes =
-    DurableSizes { rounds: 1, ops: [(1, 200), (16, 800), (256, 2_560)], reopen_keys: 20_000 };
+const QUICK: DurableSizes = DurableSizes {
+    rounds: 1,
+    ops: [(1, 200), (16, 800), (256, 2_560)],
+    reopen_keys: 20_000,
+    jobs: 400,
+};
 
 /// A fresh directory under the system's temporary directory, removed when dropped.
 struct Scratch(PathBuf);
@@ -283,6 +300,99 @@ async fn wait_unlocked(lock_file: &Path) {
     }
 }
 
+const JOB_PRODUCERS: u64 = 4;
+const JOB_WORKERS: u64 = 4;
+
+/// The hand-written durable queue on raw sled.
+fn sled_queue(jobs: u64) -> Sample {
+    let dir = Scratch::new("sled-queue");
+    let db = sled::Config::new().path(&dir.0).flush_every_ms(None).open().expect("open sled");
+    let tree = db.open_tree("jobs").expect("tree");
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    let rx = std::sync::Mutex::new(rx);
+    let per_producer = jobs / JOB_PRODUCERS;
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for p in 0..JOB_PRODUCERS {
+            let (db, tree, tx) = (&db, &tree, tx.clone());
+            scope.spawn(move || {
+                for i in 0..per_producer {
+                    let id = p << 32 | i;
+                    tree.insert(id.to_be_bytes(), &b"queued"[..]).expect("insert");
+                    db.flush().expect("flush");
+                    tx.send(id).expect("send");
+                }
+            });
+        }
+        drop(tx);
+        for _ in 0..JOB_WORKERS {
+            let (db, tree, rx) = (&db, &tree, &rx);
+            scope.spawn(move || {
+                loop {
+                    let next = rx.lock().expect("receiver").recv();
+                    let Ok(id) = next else { return };
+                    tree.insert(id.to_be_bytes(), &b"running"[..]).expect("insert");
+                    db.flush().expect("flush");
+                    tree.insert(id.to_be_bytes(), &b"done"[..]).expect("insert");
+                    db.flush().expect("flush");
+                }
+            });
+        }
+    });
+    sample("jobs_noop", "sled-queue", per_producer * JOB_PRODUCERS, start.elapsed(), Vec::new())
+}
+
+struct NoopWorker;
+
+#[actor]
+impl NoopWorker {
+    async fn run(&mut self, mut job: Job<String, DurableJob<u64, ()>>) {
+        if let Some(work) = job.payload_mut() {
+            work.complete(()).await.expect("complete");
+        }
+    }
+}
+
+/// `JobQueue` + `Consumer`.
+async fn actor_store_jobs(jobs: u64) -> Sample {
+    let dir = Scratch::new("jobs");
+    let store = Store::open(&dir.0).expect("open store");
+    let queue =
+        JobQueue::<u64, ()>::open(&store, "bench", QueueOptions::new()).await.expect("queue");
+    let per_producer = jobs / JOB_PRODUCERS;
+    let start = Instant::now();
+    let consumer = Consumer::spawn(
+        queue.clone(),
+        FactorySpec::new(JOB_WORKERS as usize, || Ok(NoopWorker), NoopWorkerMessage::run),
+    )
+    .expect("consumer");
+    let producers: Vec<_> = (0..JOB_PRODUCERS)
+        .map(|p| {
+            let queue = queue.clone();
+            tokio::spawn(async move {
+                for i in 0..per_producer {
+                    queue.enqueue(p << 32 | i, EnqueueOptions::new()).await.expect("enqueue");
+                }
+            })
+        })
+        .collect();
+    for producer in producers {
+        producer.await.expect("producer");
+    }
+    loop {
+        let change = queue.wait_for_change();
+        if queue.stats().succeeded == per_producer * JOB_PRODUCERS {
+            break;
+        }
+        change.await;
+    }
+    let elapsed = start.elapsed();
+    consumer.shutdown().await;
+    drop(queue);
+    store.close().await.expect("close");
+    sample("jobs_noop", "actor-store-jobs", per_producer * JOB_PRODUCERS, elapsed, Vec::new())
+}
+
 /// Every durable workload; systems alternate within each round.
 async fn run(sizes: &DurableSizes, only: &dyn Fn(&str) -> bool) -> Vec<Sample> {
     let mut results = Vec::new();
@@ -301,6 +411,15 @@ async fn run(sizes: &DurableSizes, only: &dyn Fn(&str) -> bool) -> Vec<Sample> {
             store.push(tokio::spawn(actor_store(writers, ops)).await.expect("actor-store"));
         }
         results.extend(median(sled).into_iter().chain(median(json)).chain(median(store)));
+    }
+    if only("jobs_noop") {
+        let (mut sled, mut store) = (Vec::new(), Vec::new());
+        for _ in 0..sizes.rounds {
+            let jobs = sizes.jobs;
+            sled.push(tokio::task::spawn_blocking(move || sled_queue(jobs)).await.expect("sled"));
+            store.push(tokio::spawn(actor_store_jobs(jobs)).await.expect("actor-store-jobs"));
+        }
+        results.extend(median(sled).into_iter().chain(median(store)));
     }
     if only("reopen") {
         results.extend(tokio::spawn(reopen(sizes.reopen_keys)).await.expect("reopen"));
@@ -349,6 +468,18 @@ fn markdown(samples: &[Sample], reopen_keys: u64) -> String {
             fmt(store.p99_us),
         );
     }
+    if let (Some(sled), Some(jobs)) =
+        (find("jobs_noop", "sled-queue"), find("jobs_noop", "actor-store-jobs"))
+    {
+        let _ = writeln!(
+            md,
+            "\nDurable jobs, no-op, 4 producers and 4 workers, enqueue + process + acknowledge (`jobs_noop`): \
+             actor-store-jobs **{:.0} jobs/s**, a hand-written queue on raw sled (`sled-queue`, 3 flushes per job) {:.0} jobs/s: **{:.2}×**.",
+            jobs.per_sec,
+            sled.per_sec,
+            jobs.per_sec / sled.per_sec,
+        );
+    }
     if let (Some(sled), Some(store)) = (find("reopen", "sled"), find("reopen", "actor-store")) {
         let ms = |v: Option<f64>| v.map_or(f64::NAN, |us| us / 1e3);
         let _ = writeln!(
@@ -368,7 +499,7 @@ fn main() {
     let sizes = if quick { QUICK } else { FULL };
     let only: Vec<&str> = match args.iter().position(|a| a == "--only") {
         Some(i) => args.get(i + 1).map_or(Vec::new(), |list| list.split(',').collect()),
-        None => vec!["durable_1", "durable_16", "durable_256", "reopen"],
+        None => vec!["durable_1", "durable_16", "durable_256", "jobs_noop", "reopen"],
     };
     let selected = |workload: &str| only.contains(&workload);
     let runtime = tokio::runtime::Builder::new_multi_thread()
