@@ -17,6 +17,11 @@
 //! - Keep the [`Job`](crate::Job) until the work is done (complete through
 //!   [`Job::payload_mut`](crate::Job::payload_mut)): the factory counts a job as finished, and stops watching it for
 //!   being stuck, when the `Job` is dropped.
+//! - The consumer leases at most twice as many jobs as the factory has workers (or the bound
+//!   given to [`Consumer::spawn_with`]); the rest wait in the durable queue. So the factory's
+//!   queue stays short: autoscale it on queue wait ([`Autoscale::max_wait`](crate::Autoscale::max_wait))
+//!   or with a `queue_per_worker` below 1 job, and read the backlog from
+//!   [`JobQueue::stats`](actor_store::JobQueue::stats).
 //! - Leases last the queue's visibility timeout. A job that may run longer should call
 //!   [`DurableJob::extend`] now and then, or it is delivered again meanwhile.
 //!

@@ -8,6 +8,9 @@
 //! - [`DurableKv`]: a key-value actor over a tree: get, set, delete, range, compare-and-swap.
 //! - [`Persisted`]: state rebuilt from a journal of events and snapshots, for making any actor
 //!   persistent; it fits `#[actor]` as an ordinary field ([`journal`]).
+//! - [`JobQueue`]: a durable job queue with at-least-once delivery: idempotent enqueue, leases
+//!   with fencing tokens, retries with backoff, dead letters, per-key order ([`jobs`]; its
+//!   guarantees are documented there). `actor-factory`'s `durable` feature runs it on a pool.
 //!
 //! # Quick start
 //!
