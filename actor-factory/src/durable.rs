@@ -1,4 +1,5 @@
-//! A factory consuming a durable job queue ([`actor_store::JobQueue`]): feature `durable`.
+//! A factory consuming a durable job queue ([`actor_store::JobQueue`], or any
+//! [`JobBackend`], PostgreSQL included): feature `durable`.
 //!
 //! [`Consumer`] leases jobs from the queue and submits each to a [`Factory`] as a
 //! [`DurableJob`], so routing modes, stuck-worker detection, stats and autoscaling apply to
@@ -73,7 +74,7 @@ use std::time::Duration;
 
 use actor_core::{Actor, SpawnError};
 use actor_store::jobs::{FailOutcome, Lease, Leased};
-use actor_store::{JobError, JobId, JobQueue};
+use actor_store::{JobBackend, JobError, JobId, JobQueue};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::{Notify, watch};
@@ -83,22 +84,25 @@ use crate::{Factory, FactorySpec, FactoryStats};
 
 /// A leased durable job, as a worker receives it inside a [`Job`](crate::Job); see the
 /// [module docs](self).
-pub struct DurableJob<P, R>
+pub struct DurableJob<P, R, B = JobQueue<P, R>>
 where
     P: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    B: JobBackend<P, R>,
 {
     leased: Leased<P>,
-    queue: JobQueue<P, R>,
+    queue: B,
+    result: std::marker::PhantomData<fn(R)>,
     /// Completed or failed by the handler.
     settled: bool,
     in_flight: Arc<InFlight>,
 }
 
-impl<P, R> fmt::Debug for DurableJob<P, R>
+impl<P, R, B> fmt::Debug for DurableJob<P, R, B>
 where
     P: Serialize + DeserializeOwned + Clone + Send + Sync + fmt::Debug + 'static,
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    B: JobBackend<P, R>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DurableJob")
@@ -108,10 +112,11 @@ where
     }
 }
 
-impl<P, R> DurableJob<P, R>
+impl<P, R, B> DurableJob<P, R, B>
 where
     P: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    B: JobBackend<P, R>,
 {
     /// The job's id in the queue.
     pub fn id(&self) -> JobId {
@@ -161,7 +166,7 @@ where
     /// As [`DurableJob::complete`].
     pub async fn fail(&mut self, error: impl Into<String>) -> Result<FailOutcome, JobError> {
         self.settled = true;
-        self.queue.fail(self.leased.lease, error).await
+        self.queue.fail(self.leased.lease, error.into()).await
     }
 
     /// Extends the lease by the queue's visibility timeout from now.
@@ -174,10 +179,11 @@ where
     }
 }
 
-impl<P, R> Drop for DurableJob<P, R>
+impl<P, R, B> Drop for DurableJob<P, R, B>
 where
     P: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    B: JobBackend<P, R>,
 {
     fn drop(&mut self) {
         let in_flight = Arc::clone(&self.in_flight);
@@ -196,7 +202,7 @@ where
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    if let Err(error) = queue.fail(lease, reason).await {
+                    if let Err(error) = queue.fail(lease, reason.to_owned()).await {
                         tracing::warn!(job = %lease.id, %error, "could not record a failed attempt; its lease will expire");
                     }
                     in_flight.done();
@@ -224,21 +230,23 @@ impl InFlight {
 }
 
 /// Leases jobs from a durable queue and runs them on a factory; see the [module docs](self).
-pub struct Consumer<W: Actor, P, R>
+pub struct Consumer<W: Actor, P, R, B = JobQueue<P, R>>
 where
     P: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    B: JobBackend<P, R>,
 {
-    factory: Factory<W, String, DurableJob<P, R>>,
+    factory: Factory<W, String, DurableJob<P, R, B>>,
     stop: watch::Sender<bool>,
     task: JoinHandle<()>,
     in_flight: Arc<InFlight>,
 }
 
-impl<W: Actor, P, R> fmt::Debug for Consumer<W, P, R>
+impl<W: Actor, P, R, B> fmt::Debug for Consumer<W, P, R, B>
 where
     P: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    B: JobBackend<P, R>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Consumer")
@@ -247,11 +255,12 @@ where
     }
 }
 
-impl<W, P, R> Consumer<W, P, R>
+impl<W, P, R, B> Consumer<W, P, R, B>
 where
     W: Actor,
     P: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    B: JobBackend<P, R>,
 {
     /// Spawns the factory of `spec` and a task that keeps it fed from `queue`, with at most
     /// twice as many jobs leased as the factory has workers.
@@ -260,8 +269,8 @@ where
     ///
     /// [`SpawnError`] if the factory's workers could not be started.
     pub fn spawn(
-        queue: JobQueue<P, R>,
-        spec: FactorySpec<W, String, DurableJob<P, R>>,
+        queue: B,
+        spec: FactorySpec<W, String, DurableJob<P, R, B>>,
     ) -> Result<Self, SpawnError> {
         Consumer::spawn_with(queue, spec, None)
     }
@@ -274,8 +283,8 @@ where
     ///
     /// As [`Consumer::spawn`].
     pub fn spawn_with(
-        queue: JobQueue<P, R>,
-        spec: FactorySpec<W, String, DurableJob<P, R>>,
+        queue: B,
+        spec: FactorySpec<W, String, DurableJob<P, R, B>>,
         max_in_flight: Option<usize>,
     ) -> Result<Self, SpawnError> {
         let factory = spec.spawn()?;
@@ -292,7 +301,7 @@ where
     }
 
     /// The factory running the jobs (for its stats, or to resize it).
-    pub fn factory(&self) -> &Factory<W, String, DurableJob<P, R>> {
+    pub fn factory(&self) -> &Factory<W, String, DurableJob<P, R, B>> {
         &self.factory
     }
 
@@ -321,9 +330,9 @@ where
     }
 }
 
-async fn feed<W, P, R>(
-    queue: JobQueue<P, R>,
-    factory: Factory<W, String, DurableJob<P, R>>,
+async fn feed<W, P, R, B>(
+    queue: B,
+    factory: Factory<W, String, DurableJob<P, R, B>>,
     in_flight: Arc<InFlight>,
     mut stopped: watch::Receiver<bool>,
     max_in_flight: Option<usize>,
@@ -331,6 +340,7 @@ async fn feed<W, P, R>(
     W: Actor,
     P: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    B: JobBackend<P, R>,
 {
     loop {
         if *stopped.borrow() {
@@ -372,6 +382,7 @@ async fn feed<W, P, R>(
             let job = DurableJob {
                 leased,
                 queue: queue.clone(),
+                result: std::marker::PhantomData,
                 settled: false,
                 in_flight: Arc::clone(&in_flight),
             };

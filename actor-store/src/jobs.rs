@@ -252,6 +252,17 @@ impl EnqueueOptions {
         self.delay = Some(delay);
         self
     }
+
+    /// (idempotency key, key, max attempts, delay), for backends.
+    #[cfg_attr(
+        not(feature = "postgres"),
+        expect(dead_code, reason = "used by the PostgreSQL backend")
+    )]
+    pub(crate) fn into_parts(
+        self,
+    ) -> (Option<String>, Option<String>, Option<u32>, Option<Duration>) {
+        (self.idempotency_key, self.key, self.max_attempts, self.delay)
+    }
 }
 
 /// When failed attempts are retried.
@@ -396,6 +407,13 @@ pub enum JobError {
     /// finished by someone else: this attempt may no longer change it.
     #[error("the lease on job {0} was lost (it expired, and the job may run elsewhere)")]
     LeaseLost(JobId),
+    /// The job backend (a database server) failed or could not be reached; the operation may
+    /// or may not have taken effect.
+    #[error("the job backend failed: {reason}")]
+    Backend {
+        /// What went wrong.
+        reason: Arc<str>,
+    },
     /// The operation does not apply to a job in this status (cancelling a running job, say).
     #[error("job {id} is {status}; cannot {operation} it")]
     InvalidState {
@@ -406,6 +424,98 @@ pub enum JobError {
         /// What was attempted.
         operation: &'static str,
     },
+}
+
+/// The boundary between job consumers and where jobs are stored: [`JobQueue`] (the embedded
+/// store) and, with feature `postgres`, [`PgQueue`](crate::postgres::PgQueue). Both follow the
+/// contract in the [module docs](self) and pass the same conformance tests.
+pub trait JobBackend<P, R>: Clone + Send + Sync + 'static {
+    /// See [`JobQueue::enqueue`].
+    fn enqueue(
+        &self,
+        payload: P,
+        options: EnqueueOptions,
+    ) -> impl Future<Output = Result<JobId, JobError>> + Send;
+    /// See [`JobQueue::lease`].
+    fn lease(&self, max: usize) -> impl Future<Output = Result<Vec<Leased<P>>, JobError>> + Send;
+    /// See [`JobQueue::complete`].
+    fn complete(
+        &self,
+        lease: Lease,
+        result: R,
+    ) -> impl Future<Output = Result<(), JobError>> + Send;
+    /// See [`JobQueue::fail`].
+    fn fail(
+        &self,
+        lease: Lease,
+        error: String,
+    ) -> impl Future<Output = Result<FailOutcome, JobError>> + Send;
+    /// See [`JobQueue::extend`].
+    fn extend(&self, lease: Lease) -> impl Future<Output = Result<(), JobError>> + Send;
+    /// See [`JobQueue::cancel`].
+    fn cancel(&self, id: JobId) -> impl Future<Output = Result<(), JobError>> + Send;
+    /// See [`JobQueue::requeue`].
+    fn requeue(&self, id: JobId) -> impl Future<Output = Result<(), JobError>> + Send;
+    /// See [`JobQueue::status`].
+    fn status(
+        &self,
+        id: JobId,
+    ) -> impl Future<Output = Result<Option<JobRecord<P, R>>, JobError>> + Send;
+    /// See [`JobQueue::list`].
+    fn list(
+        &self,
+        status: JobStatus,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<JobId>, JobError>> + Send;
+    /// See [`JobQueue::stats`].
+    fn stats(&self) -> impl Future<Output = Result<QueueStats, JobError>> + Send;
+    /// See [`JobQueue::wait_for_work`].
+    fn wait_for_work(&self) -> impl Future<Output = ()> + Send;
+    /// The backend's clock, in wall-clock milliseconds; see [`JobQueue::now`].
+    fn now(&self) -> Millis;
+}
+
+impl<P, R> JobBackend<P, R> for JobQueue<P, R>
+where
+    P: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+{
+    async fn enqueue(&self, payload: P, options: EnqueueOptions) -> Result<JobId, JobError> {
+        JobQueue::enqueue(self, payload, options).await
+    }
+    async fn lease(&self, max: usize) -> Result<Vec<Leased<P>>, JobError> {
+        JobQueue::lease(self, max).await
+    }
+    async fn complete(&self, lease: Lease, result: R) -> Result<(), JobError> {
+        JobQueue::complete(self, lease, result).await
+    }
+    async fn fail(&self, lease: Lease, error: String) -> Result<FailOutcome, JobError> {
+        JobQueue::fail(self, lease, error).await
+    }
+    async fn extend(&self, lease: Lease) -> Result<(), JobError> {
+        JobQueue::extend(self, lease).await
+    }
+    async fn cancel(&self, id: JobId) -> Result<(), JobError> {
+        JobQueue::cancel(self, id).await
+    }
+    async fn requeue(&self, id: JobId) -> Result<(), JobError> {
+        JobQueue::requeue(self, id).await
+    }
+    async fn status(&self, id: JobId) -> Result<Option<JobRecord<P, R>>, JobError> {
+        JobQueue::status(self, id)
+    }
+    async fn list(&self, status: JobStatus, limit: usize) -> Result<Vec<JobId>, JobError> {
+        Ok(JobQueue::list(self, status, limit))
+    }
+    async fn stats(&self) -> Result<QueueStats, JobError> {
+        Ok(JobQueue::stats(self))
+    }
+    async fn wait_for_work(&self) {
+        JobQueue::wait_for_work(self).await;
+    }
+    fn now(&self) -> Millis {
+        JobQueue::now(self)
+    }
 }
 
 /// A durable job queue; see the [module docs](self). Cheap to clone: clones share the queue.

@@ -83,6 +83,8 @@ pub mod fault;
 pub mod jobs;
 pub mod journal;
 pub mod kv;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod store;
 mod tree;
 mod writer;
@@ -90,8 +92,8 @@ mod writer;
 pub use codec::Key;
 pub use error::{CasConflict, Corruption, StoreError};
 pub use jobs::{
-    EnqueueOptions, FailOutcome, JobError, JobId, JobQueue, JobRecord, JobState, JobStatus, Lease,
-    Leased, QueueOptions, QueueStats, RetryPolicy,
+    EnqueueOptions, FailOutcome, JobBackend, JobError, JobId, JobQueue, JobRecord, JobState,
+    JobStatus, Lease, Leased, QueueOptions, QueueStats, RetryPolicy,
 };
 pub use journal::{Persist, PersistOptions, Persisted};
 pub use kv::{DurableKv, DurableKvHandle};

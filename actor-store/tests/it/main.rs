@@ -1,6 +1,7 @@
 //! Integration tests of actor-store: one binary, one module per topic.
 
 mod basic;
+mod conformance;
 mod faults;
 mod jobs;
 mod journal;
