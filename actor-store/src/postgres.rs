@@ -289,7 +289,7 @@ async fn connect_one(url: &str) -> Result<Live, JobError> {
              FROM expired e WHERE a.job_id = e.id AND a.attempt = e.attempt AND a.ended_at IS NULL"
         ))
         .await?,
-        lease: prepare(format!(
+        lease: prepare(
             "WITH picked AS ( \
                SELECT j.id FROM actor_jobs j \
                WHERE j.queue = $1 AND j.state IN ('queued', 'failed') AND j.visible_at <= $2 \
@@ -308,7 +308,8 @@ async fn connect_one(url: &str) -> Result<Live, JobError> {
                SELECT id, attempt, $5, $2 FROM leased) \
              SELECT id, key, idempotency_key, payload, attempt, lease_token FROM leased \
              ORDER BY visible_at, id"
-        ))
+                .to_owned(),
+        )
         .await?,
         complete: prepare(
             "WITH done AS ( \

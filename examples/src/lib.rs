@@ -3,6 +3,7 @@
 pub mod crash;
 pub mod crash_jobs;
 pub mod job_service;
+pub mod pg_jobs;
 
 /// Prints one line to stdout and flushes it at once: how child processes report to their
 /// parent. A parent that went away is ignored.

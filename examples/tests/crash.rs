@@ -116,3 +116,46 @@ fn the_job_service_answers_over_http_and_finishes_every_job() {
     });
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The PostgreSQL server for tests, or `None` (skipped, with a message) outside CI.
+fn postgres_url() -> Option<String> {
+    match std::env::var("ACTOR_PG_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+            panic!("CI=true but ACTOR_PG_URL is not set: .ci/run must start PostgreSQL")
+        }
+        _ => {
+            eprintln!(
+                "SKIPPED: no PostgreSQL server (set ACTOR_PG_URL; `.ci/postgres.sh start` starts one)"
+            );
+            None
+        }
+    }
+}
+
+/// Worker processes on PostgreSQL killed at chosen moments, one paused past its lease, a job
+/// that always fails and one that aborts its process; then the server itself is killed.
+#[test]
+fn postgres_workers_killed_at_chosen_moments_lose_nothing() {
+    let Some(url) = postgres_url() else { return };
+    let child = Path::new(env!("CARGO_BIN_EXE_crash_child"));
+    let report = examples::pg_jobs::run(child, &url).unwrap();
+    eprintln!("{report}");
+    assert!(report.problems.is_empty(), "{report}: {:#?}", report.problems);
+    assert_eq!(report.succeeded, examples::pg_jobs::JOBS);
+    assert_eq!(report.kills, 3);
+    assert!(report.processes >= 6, "{report}: replacements were started");
+
+    match std::env::var("ACTOR_PG_CONTROL") {
+        Ok(control) => {
+            let (acknowledged, lost) = examples::pg_jobs::kill_server(&url, &control).unwrap();
+            eprintln!("server killed and restarted: acknowledged={acknowledged} lost={lost}");
+            assert!(acknowledged > 50, "{acknowledged} enqueues acknowledged");
+            assert_eq!(lost, 0, "{lost} of {acknowledged} acknowledged enqueues lost");
+        }
+        Err(_) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+            panic!("CI=true but ACTOR_PG_CONTROL is not set: .ci/run must provide it")
+        }
+        Err(_) => eprintln!("SKIPPED: killing the server needs ACTOR_PG_CONTROL=.ci/postgres.sh"),
+    }
+}
