@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL server on 127.0.0.1 for the tests: `start`, `stop`, `kill` (SIGKILL the
 # postmaster, as a crash), `url`. PostgreSQL refuses to run as root, so as root it runs as the
-# `postgres` user. Data lives in $ACTOR_PG_DIR (default /tmp/actor-rs-pg), port $ACTOR_PG_PORT
-# (default 54329).
+# `postgres` user. Data lives in $ACTOR_PG_DIR (default /tmp/actor-rs-pg); the port is
+# $ACTOR_PG_PORT, or the first free one from 54329, chosen at the first start and kept in
+# $ACTOR_PG_DIR.port.
 set -euo pipefail
 
 DIR="${ACTOR_PG_DIR:-/tmp/actor-rs-pg}"
-PORT="${ACTOR_PG_PORT:-54329}"
+PORT_FILE="$DIR.port"
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if [ -n "${ACTOR_PG_PORT:-}" ]; then
+    PORT="$ACTOR_PG_PORT"
+elif [ -f "$PORT_FILE" ]; then
+    PORT="$(cat "$PORT_FILE")"
+else
+    PORT=54329
+    while ! port_free "$PORT"; do PORT=$((PORT + 1)); done
+    echo "$PORT" > "$PORT_FILE"
+fi
 BIN=""
 for candidate in /usr/local/bin /usr/lib/postgresql/*/bin; do
     if [ -x "$candidate/pg_ctl" ] && [ -x "$candidate/initdb" ]; then BIN="$candidate"; break; fi
