@@ -11,6 +11,8 @@
 //! - [`JobQueue`]: a durable job queue with at-least-once delivery: idempotent enqueue, leases
 //!   with fencing tokens, retries with backoff, dead letters, per-key order ([`jobs`]; its
 //!   guarantees are documented there). `actor-factory`'s `durable` feature runs it on a pool.
+//!   With feature `postgres`, `postgres::PgQueue` is the same queue on PostgreSQL, for worker
+//!   processes on many hosts; both implement [`JobBackend`].
 //!
 //! # Quick start
 //!

@@ -25,6 +25,11 @@
 //!   flush), then done (insert + flush). No leases, retries or status index: the floor.
 //! - `actor-store-jobs`: `JobQueue` consumed by a `Consumer` of 4 `#[actor]` workers, each job
 //!   completed at once.
+//!
+//! Durable jobs on PostgreSQL (`pg_jobs_noop`, only with `ACTOR_PG_URL` set): the same
+//! workload through `PgQueue`, 4 producers in this process and the workers in 1 or 4 worker
+//! processes (this binary again, `--pg-bench-worker`), each a `Consumer` of 4 workers:
+//! systems `postgres-1proc` and `postgres-4proc`, beside `actor-store-jobs` in the same run.
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -393,6 +398,102 @@ async fn actor_store_jobs(jobs: u64) -> Sample {
     sample("jobs_noop", "actor-store-jobs", per_producer * JOB_PRODUCERS, elapsed, Vec::new())
 }
 
+type PgJobs = actor_store::postgres::PgQueue<u64, ()>;
+
+struct PgNoop;
+
+#[actor]
+impl PgNoop {
+    async fn run(&mut self, mut job: Job<String, DurableJob<u64, (), PgJobs>>) {
+        if let Some(work) = job.payload_mut() {
+            work.complete(()).await.expect("complete");
+        }
+    }
+}
+
+async fn pg_queue(url: &str, queue: &str) -> PgJobs {
+    let options = actor_store::postgres::PgOptions::new()
+        .connections(4)
+        .poll_interval(Duration::from_millis(5));
+    PgJobs::connect(url, queue, options).await.expect("connect to PostgreSQL")
+}
+
+/// A worker process of `pg_jobs_noop`: consumes `queue` until killed.
+fn pg_bench_worker(url: &str, queue: &str) -> ! {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let jobs = pg_queue(url, queue).await;
+        let _consumer = Consumer::spawn(
+            jobs,
+            FactorySpec::new(JOB_WORKERS as usize, || Ok(PgNoop), PgNoopMessage::run),
+        )
+        .expect("consumer");
+        println!("ready");
+        std::future::pending::<()>().await;
+    });
+    std::process::exit(0)
+}
+
+/// `PgQueue` with the workers in `processes` worker processes.
+async fn postgres_jobs(url: &str, processes: usize, jobs: u64) -> Sample {
+    use std::io::BufRead as _;
+    static ROUND: AtomicU64 = AtomicU64::new(0);
+    let queue = format!(
+        "bench-{}-{}-{}",
+        std::process::id(),
+        processes,
+        ROUND.fetch_add(1, Ordering::Relaxed)
+    );
+    let queue_handle = pg_queue(url, &queue).await;
+    let exe = std::env::current_exe().expect("current exe");
+    let mut children: Vec<std::process::Child> = (0..processes)
+        .map(|_| {
+            std::process::Command::new(&exe)
+                .args(["--pg-bench-worker", url, &queue])
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("start a worker process")
+        })
+        .collect();
+    for child in &mut children {
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line).expect("ready line");
+        assert_eq!(line.trim(), "ready");
+    }
+    let per_producer = jobs / JOB_PRODUCERS;
+    let start = Instant::now();
+    let producers: Vec<_> = (0..JOB_PRODUCERS)
+        .map(|p| {
+            let queue = queue_handle.clone();
+            tokio::spawn(async move {
+                for i in 0..per_producer {
+                    actor_store::JobBackend::enqueue(&queue, p << 32 | i, EnqueueOptions::new())
+                        .await
+                        .expect("enqueue");
+                }
+            })
+        })
+        .collect();
+    for producer in producers {
+        producer.await.expect("producer");
+    }
+    loop {
+        let stats = actor_store::JobBackend::stats(&queue_handle).await.expect("stats");
+        if stats.succeeded == per_producer * JOB_PRODUCERS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = start.elapsed();
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let system = if processes == 1 { "postgres-1proc" } else { "postgres-4proc" };
+    sample("pg_jobs_noop", system, per_producer * JOB_PRODUCERS, elapsed, Vec::new())
+}
+
 /// Every durable workload; systems alternate within each round.
 async fn run(sizes: &DurableSizes, only: &dyn Fn(&str) -> bool) -> Vec<Sample> {
     let mut results = Vec::new();
@@ -420,6 +521,27 @@ async fn run(sizes: &DurableSizes, only: &dyn Fn(&str) -> bool) -> Vec<Sample> {
             store.push(tokio::spawn(actor_store_jobs(jobs)).await.expect("actor-store-jobs"));
         }
         results.extend(median(sled).into_iter().chain(median(store)));
+    }
+    if only("pg_jobs_noop") {
+        match std::env::var("ACTOR_PG_URL") {
+            Ok(url) if !url.is_empty() => {
+                let (mut one, mut four, mut embedded) = (Vec::new(), Vec::new(), Vec::new());
+                for _ in 0..sizes.rounds {
+                    one.push(postgres_jobs(&url, 1, sizes.jobs).await);
+                    four.push(postgres_jobs(&url, 4, sizes.jobs).await);
+                    let jobs = sizes.jobs;
+                    embedded.push(
+                        tokio::spawn(actor_store_jobs(jobs)).await.expect("actor-store-jobs"),
+                    );
+                }
+                let embedded = median(embedded).map(|mut s| {
+                    s.workload = "pg_jobs_noop";
+                    s
+                });
+                results.extend(median(one).into_iter().chain(median(four)).chain(embedded));
+            }
+            _ => eprintln!("pg_jobs_noop skipped: set ACTOR_PG_URL (`.ci/postgres.sh start`)"),
+        }
     }
     if only("reopen") {
         results.extend(tokio::spawn(reopen(sizes.reopen_keys)).await.expect("reopen"));
@@ -480,6 +602,23 @@ fn markdown(samples: &[Sample], reopen_keys: u64) -> String {
             jobs.per_sec / sled.per_sec,
         );
     }
+    if let (Some(one), Some(four), Some(embedded)) = (
+        find("pg_jobs_noop", "postgres-1proc"),
+        find("pg_jobs_noop", "postgres-4proc"),
+        find("pg_jobs_noop", "actor-store-jobs"),
+    ) {
+        let _ = writeln!(
+            md,
+            "\nDurable jobs on PostgreSQL, same workload, workers in separate processes (`pg_jobs_noop`): \
+             1 worker process **{:.0} jobs/s**, 4 worker processes **{:.0} jobs/s**; the embedded queue in the same run {:.0} jobs/s \
+             (PostgreSQL / embedded: {:.2}× and {:.2}×).",
+            one.per_sec,
+            four.per_sec,
+            embedded.per_sec,
+            one.per_sec / embedded.per_sec,
+            four.per_sec / embedded.per_sec,
+        );
+    }
     if let (Some(sled), Some(store)) = (find("reopen", "sled"), find("reopen", "actor-store")) {
         let ms = |v: Option<f64>| v.map_or(f64::NAN, |us| us / 1e3);
         let _ = writeln!(
@@ -495,11 +634,16 @@ fn markdown(samples: &[Sample], reopen_keys: u64) -> String {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--pg-bench-worker") {
+        pg_bench_worker(&args[1], &args[2]);
+    }
     let quick = args.iter().any(|a| a == "--quick");
     let sizes = if quick { QUICK } else { FULL };
     let only: Vec<&str> = match args.iter().position(|a| a == "--only") {
         Some(i) => args.get(i + 1).map_or(Vec::new(), |list| list.split(',').collect()),
-        None => vec!["durable_1", "durable_16", "durable_256", "jobs_noop", "reopen"],
+        None => {
+            vec!["durable_1", "durable_16", "durable_256", "jobs_noop", "pg_jobs_noop", "reopen"]
+        }
     };
     let selected = |workload: &str| only.contains(&workload);
     let runtime = tokio::runtime::Builder::new_multi_thread()
