@@ -8,14 +8,17 @@
 //! half of them were accepted and starts it again on the same port (clients retry what failed
 //! meanwhile, with the same key), polls every job until it is finished, checks every result,
 //! and prints a histogram of job durations (enqueue to completion), also written as an SVG.
-//! `--quick` sends 60 small documents; `--serve <dir> <addr>` only runs the service.
+//! `--quick` sends 60 small documents (and, with `ACTOR_PG_URL` set, runs the PostgreSQL
+//! variant too); `--pg <url>` runs on PostgreSQL: an HTTP process and two worker processes
+//! pointed at one database (the HTTP process and one worker process are killed and restarted
+//! mid-run); `--serve ...` only runs one process of the service.
 
 #![expect(clippy::print_stdout, reason = "an example reports on stdout")]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,22 +31,39 @@ use serde_json::Value;
 
 const CLIENTS: u64 = 30;
 
-/// Starts the service as a child process; answers it and the address it listens on.
-fn start_service(dir: &Path, addr: &str) -> Result<(Child, SocketAddr), BoxError> {
-    let mut child = Command::new(std::env::current_exe()?)
-        .arg("--serve")
-        .arg(dir)
-        .arg(addr)
-        .stdout(Stdio::piped())
-        .spawn()?;
+/// Where the service keeps its jobs.
+enum Backend {
+    /// The embedded store in this directory: one process serves HTTP and runs the workers.
+    Embedded(PathBuf),
+    /// PostgreSQL at this URL, this queue: an HTTP process and separate worker processes.
+    Postgres(String, String),
+}
+
+/// Starts a process of the service (`addr` `-`: a worker process on PostgreSQL); answers it
+/// and the address it listens on, if it serves HTTP.
+fn start_process(backend: &Backend, addr: &str) -> Result<(Child, Option<SocketAddr>), BoxError> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command.arg("--serve");
+    match backend {
+        Backend::Embedded(dir) => command.arg(dir).arg(addr),
+        Backend::Postgres(url, queue) => command.arg(url).arg(addr).arg(queue),
+    };
+    let mut child = command.stdout(Stdio::piped()).spawn()?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let first = lines.next().ok_or("the service printed nothing")??;
-    let addr = job_service::parse_listening(&first)
-        .ok_or_else(|| format!("the service did not start: {first}"))?;
+    let listening = job_service::parse_listening(&first);
+    if listening.is_none() && first != "working" {
+        return Err(format!("the service did not start: {first}").into());
+    }
     // Keep draining what it prints.
     std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-    Ok((child, addr))
+    Ok((child, listening))
+}
+
+fn start_service(backend: &Backend, addr: &str) -> Result<(Child, SocketAddr), BoxError> {
+    let (child, listening) = start_process(backend, addr)?;
+    Ok((child, listening.ok_or("the service does not listen")?))
 }
 
 /// Sends a request, retrying while the service is down (it is restarted mid-run).
@@ -175,17 +195,49 @@ fn main() -> Result<(), BoxError> {
         job_service::serve_main(&args[2..]);
     }
     let quick = args.iter().any(|a| a == "--quick");
+    let value = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
+    let queue = format!("documents-{}", std::process::id());
+    match value("--pg") {
+        Some(url) => drive(&Backend::Postgres(url.clone(), queue), quick),
+        None => {
+            let dir: PathBuf =
+                std::env::temp_dir().join(format!("actor-rs-job_service-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            drive(&Backend::Embedded(dir.clone()), quick)?;
+            let _ = std::fs::remove_dir_all(&dir);
+            // In CI (`--quick` with a server configured), the PostgreSQL variant runs too.
+            match std::env::var("ACTOR_PG_URL") {
+                Ok(url) if quick && !url.is_empty() => {
+                    println!("\n--- the same on PostgreSQL, with separate worker processes ---");
+                    drive(&Backend::Postgres(url, queue), quick)
+                }
+                _ => Ok(()),
+            }
+        }
+    }
+}
+
+fn drive(backend: &Backend, quick: bool) -> Result<(), BoxError> {
     let per_client = if quick { 2 } else { 5 };
     let total = CLIENTS * per_client;
-    let dir: PathBuf =
-        std::env::temp_dir().join(format!("actor-rs-job_service-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-
-    let (mut service, addr) = start_service(&dir, "127.0.0.1:0")?;
-    println!(
-        "service on http://{addr} (store {}); {CLIENTS} clients, {total} documents",
-        dir.display()
-    );
+    // On PostgreSQL, two worker processes beside the HTTP process.
+    let mut worker_processes = Vec::new();
+    if let Backend::Postgres(..) = backend {
+        for _ in 0..2 {
+            worker_processes.push(start_process(backend, "-")?.0);
+        }
+    }
+    let (mut service, addr) = start_service(backend, "127.0.0.1:0")?;
+    match backend {
+        Backend::Embedded(dir) => println!(
+            "service on http://{addr} (store {}); {CLIENTS} clients, {total} documents",
+            dir.display()
+        ),
+        Backend::Postgres(..) => println!(
+            "HTTP process on http://{addr}, {} worker processes, one PostgreSQL queue; {CLIENTS} clients, {total} documents",
+            worker_processes.len()
+        ),
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     let started = Instant::now();
     let accepted = Arc::new(AtomicU64::new(0));
@@ -212,9 +264,16 @@ fn main() -> Result<(), BoxError> {
         "killed the service with SIGKILL after {at} accepted documents ({} running, {} queued, {} succeeded)",
         before["queue"]["running"], before["queue"]["queued"], before["queue"]["succeeded"]
     );
-    let (new_service, _) = start_service(&dir, &addr.to_string())?;
+    let (new_service, _) = start_service(backend, &addr.to_string())?;
     service = new_service;
     println!("restarted it on the same port; sending the other half");
+    if let Some(first) = worker_processes.first_mut() {
+        // And a worker process, mid-run: its jobs run again elsewhere when their leases expire.
+        first.kill()?;
+        first.wait()?;
+        worker_processes[0] = start_process(backend, "-")?.0;
+        println!("killed a worker process with SIGKILL and started a replacement");
+    }
     restart.send(true)?;
 
     let mut jobs = Vec::new();
@@ -227,6 +286,10 @@ fn main() -> Result<(), BoxError> {
         runtime.block_on(call(addr, Method::GET, "/jobs/999999", None, None, &retries))?;
     service.kill()?;
     service.wait()?;
+    for mut worker in worker_processes {
+        worker.kill()?;
+        worker.wait()?;
+    }
 
     let mut wrong = 0;
     let mut durations = Vec::new();
@@ -268,6 +331,5 @@ fn main() -> Result<(), BoxError> {
     if wrong > 0 || lost > 0 || status != StatusCode::NOT_FOUND {
         return Err(format!("{lost} documents lost, {wrong} wrong").into());
     }
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

@@ -19,9 +19,10 @@ use std::time::Duration;
 use actor_core::actor;
 use actor_factory::durable::{Consumer, DurableJob};
 use actor_factory::{FactorySpec, Job};
+use actor_store::postgres::{PgOptions, PgQueue};
 use actor_store::{
-    EnqueueOptions, JobError, JobId, JobQueue, JobRecord, JobState, JobStatus, QueueOptions,
-    RetryPolicy, Store,
+    EnqueueOptions, JobBackend, JobError, JobId, JobQueue, JobRecord, JobState, JobStatus,
+    QueueOptions, RetryPolicy, Store,
 };
 use axum::Json;
 use axum::extract::{Path as UrlPath, Query, State};
@@ -30,6 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::marker::PhantomData;
 
 use crate::crash::BoxError;
 
@@ -45,15 +47,18 @@ pub struct Document {
 /// The queue of the service: documents in, word counts out.
 pub type Queue = JobQueue<Document, u64>;
 
-type Workers = Consumer<Indexer, Document, u64>;
+/// The queue of the service on PostgreSQL.
+pub type PgJobs = PgQueue<Document, u64>;
 
 /// A worker: "indexes" a document.
 #[derive(Debug)]
-struct Indexer;
+struct Indexer<B> {
+    backend: PhantomData<fn() -> B>,
+}
 
 #[actor]
-impl Indexer {
-    async fn index(&mut self, mut job: Job<String, DurableJob<Document, u64>>) {
+impl<B: JobBackend<Document, u64>> Indexer<B> {
+    async fn index(&mut self, mut job: Job<String, DurableJob<Document, u64, B>>) {
         let Some(work) = job.payload_mut() else { return };
         let doc = work.payload().clone();
         tokio::time::sleep(Duration::from_millis(doc.work_ms)).await;
@@ -77,44 +82,77 @@ pub fn queue_options() -> QueueOptions {
     })
 }
 
-/// A running service: its store, queue and workers.
+/// A running service: its queue, and its workers if it runs any. On the embedded store the
+/// front end and the workers share a process; on PostgreSQL they may run in separate
+/// processes, on separate hosts, pointed at one database.
 #[derive(Debug)]
-pub struct Service {
-    store: Store,
-    queue: Queue,
-    workers: Workers,
+pub struct Service<B: JobBackend<Document, u64> = Queue> {
+    store: Option<Store>,
+    queue: B,
+    workers: Option<Consumer<Indexer<B>, Document, u64, B>>,
 }
 
-impl Service {
+fn spawn_workers<B: JobBackend<Document, u64>>(
+    queue: &B,
+    workers: usize,
+) -> Result<Consumer<Indexer<B>, Document, u64, B>, BoxError> {
+    let spec =
+        FactorySpec::new(workers, || Ok(Indexer { backend: PhantomData }), IndexerMessage::index)
+            .name("indexer")
+            .stuck_after(Duration::from_secs(65));
+    Ok(Consumer::spawn(queue.clone(), spec)?)
+}
+
+impl Service<Queue> {
     /// Opens the store in `dir` and starts `workers` workers on its queue.
     ///
     /// # Errors
     ///
     /// A store that cannot be opened (or is damaged), or workers that cannot start.
-    pub async fn open(dir: &Path, workers: usize) -> Result<Service, BoxError> {
+    pub async fn open(dir: &Path, workers: usize) -> Result<Service<Queue>, BoxError> {
         let store = Store::open(dir)?;
         let queue = Queue::open(&store, "documents", queue_options()).await?;
-        let workers = Consumer::spawn(
-            queue.clone(),
-            FactorySpec::new(workers, || Ok(Indexer), IndexerMessage::index)
-                .name("indexer")
-                .stuck_after(Duration::from_secs(65)),
-        )?;
-        Ok(Service { store, queue, workers })
+        let workers = spawn_workers(&queue, workers)?;
+        Ok(Service { store: Some(store), queue, workers: Some(workers) })
     }
+}
 
+impl Service<PgJobs> {
+    /// Connects to the PostgreSQL database at `url`, serves the job queue `queue` and starts
+    /// `workers` workers (none for a process that only serves HTTP).
+    ///
+    /// # Errors
+    ///
+    /// A database that cannot be reached, or workers that cannot start.
+    pub async fn connect(
+        url: &str,
+        queue: &str,
+        workers: usize,
+    ) -> Result<Service<PgJobs>, BoxError> {
+        let options =
+            PgOptions::new().queue(queue_options()).poll_interval(Duration::from_millis(20));
+        let queue = PgJobs::connect(url, queue, options).await?;
+        let workers = if workers == 0 { None } else { Some(spawn_workers(&queue, workers)?) };
+        Ok(Service { store: None, queue, workers })
+    }
+}
+
+impl<B: JobBackend<Document, u64>> Service<B> {
     /// The HTTP routes.
     pub fn router(&self) -> axum::Router {
-        let app = App { queue: self.queue.clone(), factory: self.workers.factory().clone() };
+        let app = App {
+            queue: self.queue.clone(),
+            factory: self.workers.as_ref().map(|w| w.factory().clone()),
+        };
         axum::Router::new()
-            .route("/jobs", axum::routing::post(enqueue).get(list))
-            .route("/jobs/{id}", get(status).delete(cancel))
-            .route("/stats", get(stats))
+            .route("/jobs", axum::routing::post(enqueue::<B>).get(list::<B>))
+            .route("/jobs/{id}", get(status::<B>).delete(cancel::<B>))
+            .route("/stats", get(stats::<B>))
             .with_state(app)
     }
 
     /// The queue.
-    pub fn queue(&self) -> &Queue {
+    pub fn queue(&self) -> &B {
         &self.queue
     }
 
@@ -124,9 +162,13 @@ impl Service {
     ///
     /// A store that fails to close cleanly.
     pub async fn shutdown(self) -> Result<(), BoxError> {
-        self.workers.shutdown().await;
+        if let Some(workers) = self.workers {
+            workers.shutdown().await;
+        }
         drop(self.queue);
-        self.store.close().await?;
+        if let Some(store) = self.store {
+            store.close().await?;
+        }
         Ok(())
     }
 }
@@ -136,8 +178,8 @@ impl Service {
 /// # Errors
 ///
 /// An I/O error of the server.
-pub async fn serve(
-    service: &Service,
+pub async fn serve<B: JobBackend<Document, u64>>(
+    service: &Service<B>,
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxError> {
@@ -145,10 +187,18 @@ pub async fn serve(
     Ok(())
 }
 
-#[derive(Clone)]
-struct App {
-    queue: Queue,
-    factory: actor_factory::Factory<Indexer, String, DurableJob<Document, u64>>,
+struct App<B: JobBackend<Document, u64>> {
+    queue: B,
+    factory: Option<Pool<B>>,
+}
+
+/// The worker pool of a service on backend `B`.
+type Pool<B> = actor_factory::Factory<Indexer<B>, String, DurableJob<Document, u64, B>>;
+
+impl<B: JobBackend<Document, u64>> Clone for App<B> {
+    fn clone(&self) -> Self {
+        App { queue: self.queue.clone(), factory: self.factory.clone() }
+    }
 }
 
 /// An error answered as JSON.
@@ -171,8 +221,8 @@ impl From<JobError> for ApiError {
     }
 }
 
-async fn enqueue(
-    State(app): State<App>,
+async fn enqueue<B: JobBackend<Document, u64>>(
+    State(app): State<App<B>>,
     headers: HeaderMap,
     Json(doc): Json<Document>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -212,17 +262,20 @@ pub fn job_json(record: &JobRecord<Document, u64>) -> Value {
     job
 }
 
-async fn status(
-    State(app): State<App>,
+async fn status<B: JobBackend<Document, u64>>(
+    State(app): State<App<B>>,
     UrlPath(id): UrlPath<u64>,
 ) -> Result<Json<Value>, ApiError> {
-    match app.queue.status(JobId(id))? {
+    match app.queue.status(JobId(id)).await? {
         Some(record) => Ok(Json(job_json(&record))),
         None => Err(ApiError(StatusCode::NOT_FOUND, format!("no job {id}"))),
     }
 }
 
-async fn cancel(State(app): State<App>, UrlPath(id): UrlPath<u64>) -> Result<StatusCode, ApiError> {
+async fn cancel<B: JobBackend<Document, u64>>(
+    State(app): State<App<B>>,
+    UrlPath(id): UrlPath<u64>,
+) -> Result<StatusCode, ApiError> {
     app.queue.cancel(JobId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -233,8 +286,8 @@ struct ListQuery {
     limit: Option<usize>,
 }
 
-async fn list(
-    State(app): State<App>,
+async fn list<B: JobBackend<Document, u64>>(
+    State(app): State<App<B>>,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let Some(status) = JobStatus::ALL.into_iter().find(|s| s.as_str() == query.status) else {
@@ -246,24 +299,31 @@ async fn list(
             ),
         ));
     };
-    let ids: Vec<u64> =
-        app.queue.list(status, query.limit.unwrap_or(100)).into_iter().map(|id| id.0).collect();
+    let ids: Vec<u64> = app
+        .queue
+        .list(status, query.limit.unwrap_or(100))
+        .await?
+        .into_iter()
+        .map(|id| id.0)
+        .collect();
     Ok(Json(json!({ "status": status.as_str(), "ids": ids })))
 }
 
-async fn stats(State(app): State<App>) -> Json<Value> {
-    let queue = app.queue.stats();
-    let pool = app.factory.stats();
-    Json(json!({
-        "queue": queue,
-        "workers": {
+async fn stats<B: JobBackend<Document, u64>>(
+    State(app): State<App<B>>,
+) -> Result<Json<Value>, ApiError> {
+    let queue = app.queue.stats().await?;
+    let workers = app.factory.map(|factory| {
+        let pool = factory.stats();
+        json!({
             "workers": pool.workers,
             "in_flight": pool.in_flight,
             "processed": pool.processed,
             "failed": pool.failed,
             "replaced": pool.replaced,
-        },
-    }))
+        })
+    });
+    Ok(Json(json!({ "queue": queue, "workers": workers })))
 }
 
 /// A minimal HTTP/1.1 client for the driver and the tests (hyper, one connection per request).
@@ -311,28 +371,49 @@ pub mod client {
     }
 }
 
+async fn serve_on<B: JobBackend<Document, u64>>(
+    service: Service<B>,
+    addr: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BoxError> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    crate::say(format_args!("listening {}", listener.local_addr()?));
+    serve(&service, listener, shutdown).await?;
+    service.shutdown().await
+}
+
 /// The address a service listens on, printed by [`serve_main`] as `listening <addr>`.
 pub fn parse_listening(line: &str) -> Option<SocketAddr> {
     line.strip_prefix("listening ")?.parse().ok()
 }
 
-/// The server process of the example: `[dir, addr]`. Prints `listening <addr>` and serves
-/// until killed or interrupted (ctrl-c shuts it down gracefully).
+/// The server process of the example: `[dir, addr]` on the embedded store, or
+/// `[postgres://..., addr, queue]` on PostgreSQL, where `addr` `-` runs 4 workers and no HTTP
+/// front end, and any other address an HTTP front end without workers. Prints `listening <addr>`
+/// (or `working`) and serves until killed or interrupted (ctrl-c shuts it down gracefully).
 pub fn serve_main(args: &[String]) -> ! {
     let run = || -> Result<(), BoxError> {
-        let usage = "--serve <dir> <addr>";
-        let dir = args.first().ok_or(usage)?;
-        let addr: SocketAddr = args.get(1).ok_or(usage)?.parse()?;
+        let usage = "--serve <dir> <addr> | --serve <postgres://...> <addr | -> <queue>";
+        let target = args.first().ok_or(usage)?;
+        let addr = args.get(1).ok_or(usage)?;
         let runtime = tokio::runtime::Runtime::new()?;
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
         runtime.block_on(async {
-            let service = Service::open(Path::new(dir), 4).await?;
-            let listener = tokio::net::TcpListener::bind(addr).await?;
-            crate::say(format_args!("listening {}", listener.local_addr()?));
-            let ctrl_c = async {
-                let _ = tokio::signal::ctrl_c().await;
-            };
-            serve(&service, listener, ctrl_c).await?;
-            service.shutdown().await
+            if !target.starts_with("postgres://") {
+                let service = Service::open(Path::new(target), 4).await?;
+                return serve_on(service, addr.parse()?, ctrl_c).await;
+            }
+            let queue = args.get(2).ok_or(usage)?;
+            if addr == "-" {
+                let service = Service::connect(target, queue, 4).await?;
+                crate::say(format_args!("working"));
+                ctrl_c.await;
+                return service.shutdown().await;
+            }
+            let service = Service::connect(target, queue, 0).await?;
+            serve_on(service, addr.parse()?, ctrl_c).await
         })
     };
     match run() {
