@@ -32,8 +32,10 @@ use crate::say;
 pub const JOBS: u64 = 300;
 /// Ordering keys.
 pub const KEYS: u64 = 16;
-/// Attempts allowed per job.
+/// Attempts allowed for the two bad jobs.
 pub const ATTEMPTS: u32 = 3;
+/// Attempts allowed for the others (a job can be caught in several killed processes).
+const NORMAL_ATTEMPTS: u32 = 10;
 /// The job killed in the middle (slow on its first attempt).
 pub const KILL_SLOW: u64 = 40;
 /// The job killed after its side effect, before its acknowledgement.
@@ -48,7 +50,7 @@ pub const ALWAYS_FAILS: u64 = 1_000;
 pub const ABORTS: u64 = 1_001;
 
 /// How long a lease lasts in this test.
-const LEASE: Duration = Duration::from_secs(3);
+const LEASE: Duration = Duration::from_secs(5);
 
 /// A job of the kill test.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,7 +63,7 @@ pub struct Work {
 
 fn queue_options() -> QueueOptions {
     QueueOptions::new().visibility_timeout(LEASE).retry(RetryPolicy {
-        max_attempts: ATTEMPTS,
+        max_attempts: NORMAL_ATTEMPTS,
         backoff: Duration::from_millis(50),
         max_backoff: Duration::from_millis(200),
     })
@@ -97,10 +99,15 @@ impl Worker {
                 say(format_args!("aborting"));
                 std::process::abort();
             }
-            KILL_AFTER_CLAIM if attempt == 1 => tokio::time::sleep(Duration::from_secs(2)).await,
             _ => {}
         }
-        if attempt == 1 && first_ms > 0 {
+        // A target's special behaviour is for its first run, whichever attempt that is: an
+        // earlier attempt may have died, unstarted, with a process killed for another job.
+        let first_run = if n == PAUSE { attempt == 1 } else { self.effects_of(n).await == Some(0) };
+        if first_run {
+            if n == KILL_AFTER_CLAIM {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
             tokio::time::sleep(Duration::from_millis(first_ms)).await;
         }
         if n != PAUSE
@@ -122,7 +129,7 @@ impl Worker {
             return;
         }
         say(format_args!("effect {n} {attempt}"));
-        if n == KILL_AFTER_EFFECT && attempt == 1 {
+        if n == KILL_AFTER_EFFECT && first_run {
             // The parent kills this process now, before the acknowledgement.
             tokio::time::sleep(Duration::from_secs(5)).await;
         }
@@ -134,6 +141,21 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// Side effects recorded for job `n` so far.
+    async fn effects_of(&self, n: u64) -> Option<i64> {
+        let row = self
+            .effects
+            .query_one(
+                "SELECT count(*) FROM pg_kill_effects WHERE queue = $1 AND n = $2",
+                &[&self.queue, &(n as i64)],
+            )
+            .await
+            .ok()?;
+        Some(row.get(0))
+    }
+}
+
 async fn worker(url: &str, queue: &str) -> Result<(), BoxError> {
     let name = format!("worker-{}", std::process::id());
     let jobs = open(url, queue, &name).await?;
@@ -141,13 +163,15 @@ async fn worker(url: &str, queue: &str) -> Result<(), BoxError> {
     tokio::spawn(connection);
     let effects = std::sync::Arc::new(client);
     let queue_name = queue.to_owned();
-    let _consumer = Consumer::spawn(
+    // Two workers, two jobs leased at a time: a killed process takes few jobs down with it.
+    let _consumer = Consumer::spawn_with(
         jobs,
         FactorySpec::new(
             2,
             move || Ok(Worker { effects: effects.clone(), queue: queue_name.clone() }),
             WorkerMessage::run,
         ),
+        Some(2),
     )?;
     say(format_args!("ready"));
     std::future::pending::<()>().await;
@@ -295,10 +319,9 @@ pub fn run(exe: &std::path::Path, url: &str) -> Result<Report, BoxError> {
     // The jobs: slow ones every 25th, the targeted ones, and two bad ones without a key.
     let mut ids = BTreeMap::new();
     runtime.block_on(async {
-        for n in 0..JOBS {
+        for n in (0..JOBS).filter(|&n| n != PAUSE) {
             let first_ms = match n {
-                KILL_SLOW => 2_000,
-                PAUSE => 4_000,
+                KILL_SLOW => 1_500,
                 _ if n % 25 == 0 => 400,
                 _ => 0,
             };
@@ -306,7 +329,8 @@ pub fn run(exe: &std::path::Path, url: &str) -> Result<Report, BoxError> {
             ids.insert(n, jobs.enqueue(Work { n, first_ms }, options).await?);
         }
         for n in [ALWAYS_FAILS, ABORTS] {
-            ids.insert(n, jobs.enqueue(Work { n, first_ms: 0 }, EnqueueOptions::new()).await?);
+            let options = EnqueueOptions::new().max_attempts(ATTEMPTS);
+            ids.insert(n, jobs.enqueue(Work { n, first_ms: 0 }, options).await?);
         }
         Ok::<_, BoxError>(())
     })?;
@@ -323,30 +347,28 @@ pub fn run(exe: &std::path::Path, url: &str) -> Result<Report, BoxError> {
         workers.start()?;
     }
     let mut report = Report::default();
-    let mut stopped: Option<usize> = None;
-    let mut lost_seen = false;
-    let mut done = BTreeSet::new();
+    // Phase 1: every job but the paused one; kill on the first sight of each target.
+    let mut targeted = BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(120);
-    // Follow the workers until every job is finished and the paused worker has spoken.
     loop {
         if Instant::now() > deadline {
-            report.problems.push("the run did not finish within 120 s".to_owned());
+            report.problems.push("phase 1 did not finish within 120 s".to_owned());
             break;
         }
         let Ok(Event { process, line }) = rx.recv_timeout(Duration::from_millis(100)) else {
-            let stats = runtime.block_on(jobs.stats())?;
-            if stats.unfinished() == 0 && (lost_seen || stopped.is_none()) && done.contains(&PAUSE)
-            {
+            if runtime.block_on(jobs.stats())?.unfinished() == 0 {
                 break;
             }
             continue;
         };
+        let alive = workers.children.get(process).is_some_and(Option::is_some);
         let words: Vec<&str> = line.split(' ').collect();
-        match words.as_slice() {
-            ["claim", n, "1"]
-                if n.parse() == Ok(KILL_SLOW) || n.parse() == Ok(KILL_AFTER_CLAIM) =>
-            {
-                if n.parse() == Ok(KILL_SLOW) {
+        let target = words.get(1).and_then(|n| n.parse::<u64>().ok());
+        match (words.first().copied(), target) {
+            // A line a killed process printed before it died: old news.
+            (Some(word), _) if !alive && word != "exited" => {}
+            (Some("claim"), Some(n @ (KILL_SLOW | KILL_AFTER_CLAIM))) if targeted.insert(n) => {
+                if n == KILL_SLOW {
                     // Let it get into its slow work first (this thread is the test's driver,
                     // not a runtime worker).
                     #[expect(
@@ -359,32 +381,53 @@ pub fn run(exe: &std::path::Path, url: &str) -> Result<Report, BoxError> {
                 report.kills += 1;
                 workers.start()?;
             }
-            ["claim", n, "1"] if n.parse() == Ok(PAUSE) => {
-                workers.signal(process, "-STOP")?;
-                stopped = Some(process);
-            }
-            ["effect", n, "1"] if n.parse() == Ok(KILL_AFTER_EFFECT) => {
+            (Some("effect"), Some(KILL_AFTER_EFFECT)) if targeted.insert(KILL_AFTER_EFFECT) => {
                 workers.kill(process)?;
                 report.kills += 1;
                 workers.start()?;
             }
-            ["done", n] => {
-                let n: u64 = n.parse()?;
-                done.insert(n);
-                if n == PAUSE
-                    && let Some(paused) = stopped
-                    && Some(process) != stopped
-                {
-                    // Another worker finished it: wake the paused one up.
-                    workers.signal(paused, "-CONT")?;
-                }
-            }
-            ["lost", n] if n.parse() == Ok(PAUSE) => lost_seen = true,
             // The aborting job took its process down: start a replacement.
-            ["exited"] if workers.children.get(process).is_some_and(Option::is_some) => {
+            (Some("exited"), _) if alive => {
                 workers.kill(process)?;
                 workers.start()?;
             }
+            _ => {}
+        }
+    }
+    // Phase 2: one slow job; its worker is paused past its lease, another worker finishes it,
+    // then the paused one is resumed and must not overwrite it.
+    let pause_id = runtime.block_on(jobs.enqueue(
+        Work { n: PAUSE, first_ms: 7_000 },
+        EnqueueOptions::new().key("pause"),
+    ))?;
+    ids.insert(PAUSE, pause_id);
+    let mut stopped = None;
+    let mut lost_seen = false;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lost_seen {
+        if Instant::now() > deadline {
+            report
+                .problems
+                .push("phase 2 (the paused worker) did not finish within 60 s".to_owned());
+            break;
+        }
+        let Ok(Event { process, line }) = rx.recv_timeout(Duration::from_millis(100)) else {
+            continue;
+        };
+        if !workers.children.get(process).is_some_and(Option::is_some) {
+            continue;
+        }
+        match line.as_str() {
+            l if l == format!("claim {PAUSE} 1") => {
+                workers.signal(process, "-STOP")?;
+                stopped = Some(process);
+            }
+            l if l == format!("done {PAUSE}") && stopped.is_some_and(|s| s != process) => {
+                if let Some(paused) = stopped {
+                    workers.signal(paused, "-CONT")?;
+                }
+            }
+            l if l == format!("lost {PAUSE}") && stopped == Some(process) => lost_seen = true,
             _ => {}
         }
     }
