@@ -396,10 +396,9 @@ pub fn run(exe: &std::path::Path, url: &str) -> Result<Report, BoxError> {
     }
     // Phase 2: one slow job; its worker is paused past its lease, another worker finishes it,
     // then the paused one is resumed and must not overwrite it.
-    let pause_id = runtime.block_on(jobs.enqueue(
-        Work { n: PAUSE, first_ms: 7_000 },
-        EnqueueOptions::new().key("pause"),
-    ))?;
+    let pause_id = runtime.block_on(
+        jobs.enqueue(Work { n: PAUSE, first_ms: 7_000 }, EnqueueOptions::new().key("pause")),
+    )?;
     ids.insert(PAUSE, pause_id);
     let mut stopped = None;
     let mut lost_seen = false;
