@@ -562,36 +562,33 @@ where
         })
     }
 
-    /// Why a fenced update changed nothing: the job is unknown, or the lease is lost.
-    async fn lost(&self, id: JobId) -> JobError {
+    /// The job's state as stored (`None`: no such job in this queue).
+    async fn state_of(&self, id: JobId) -> Result<Option<String>, JobError> {
         let name = self.inner.name.clone();
-        let found = self
+        let row = self
             .with(|live| {
                 let name = name.clone();
                 async move {
                     live.client.query_opt(&live.st.state_of, &[&(id.0 as i64), &name]).await
                 }
             })
-            .await;
-        match found {
+            .await?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    /// Why a fenced update changed nothing: the job is unknown, or the lease is lost.
+    async fn lost(&self, id: JobId) -> JobError {
+        match self.state_of(id).await {
             Ok(Some(_)) => JobError::LeaseLost(id),
             Ok(None) => JobError::NotFound(id),
             Err(error) => error,
         }
     }
 
+    /// Why a change of an idle job changed nothing: the job is unknown, or in another state.
     async fn invalid(&self, id: JobId, operation: &'static str) -> JobError {
-        let name = self.inner.name.clone();
-        let found = self
-            .with(|live| {
-                let name = name.clone();
-                async move {
-                    live.client.query_opt(&live.st.state_of, &[&(id.0 as i64), &name]).await
-                }
-            })
-            .await;
-        match found {
-            Ok(Some(row)) => match status_of(row.get::<_, &str>(0)) {
+        match self.state_of(id).await {
+            Ok(Some(state)) => match status_of(&state) {
                 Ok(status) => JobError::InvalidState { id, status, operation },
                 Err(error) => error,
             },

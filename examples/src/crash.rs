@@ -13,6 +13,7 @@
 #![expect(clippy::print_stdout, reason = "the crash test reports on stdout")]
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -137,21 +138,26 @@ struct Acknowledged {
     total: u64,
 }
 
-/// Runs one child and kills it after `kill_after` acknowledgements.
-fn crash_once(
+/// What a child killed by [`run_and_kill`] printed: every stdout line, and its stderr.
+pub(crate) struct Killed {
+    pub(crate) lines: Vec<String>,
+    pub(crate) stderr: String,
+}
+
+/// Starts `exe args` and reads its stdout lines while `more` says so (asked first with `None`,
+/// then with each line read), then kills it with `SIGKILL` and collects what it printed before
+/// it died.
+///
+/// # Errors
+///
+/// A child that cannot be started, that ended on its own, or that printed an `error` line.
+pub(crate) fn run_and_kill(
     exe: &Path,
-    dir: &Path,
-    round: u32,
-    kill_after: u64,
-    acked: &mut Acknowledged,
-) -> Result<(), BoxError> {
-    let mut child = Command::new(exe)
-        .arg("--child")
-        .arg(dir)
-        .arg(round.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
+    args: &[&OsStr],
+    mut more: impl FnMut(Option<&str>) -> bool,
+) -> Result<Killed, BoxError> {
+    let mut child =
+        Command::new(exe).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let (tx, rx) = mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
@@ -163,10 +169,10 @@ fn crash_once(
         }
     });
     let mut lines = Vec::new();
-    let mut acks = 0;
-    while acks < kill_after {
+    let mut go_on = more(None);
+    while go_on {
         let Ok(line) = rx.recv() else { break };
-        acks += u64::from(line.starts_with("ack ") || line.starts_with("cnt "));
+        go_on = more(Some(&line));
         lines.push(line);
     }
     child.kill()?; // SIGKILL
@@ -179,8 +185,27 @@ fn crash_once(
         std::io::Read::read_to_string(&mut err, &mut stderr)?;
     }
     if status.success() || lines.iter().any(|l| l.starts_with("error")) {
-        return Err(format!("the child ended on its own ({status}): {stderr}").into());
+        let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("error")).collect();
+        return Err(format!("the child ended on its own ({status}): {errors:?} {stderr}").into());
     }
+    Ok(Killed { lines, stderr })
+}
+
+/// Runs one child and kills it after `kill_after` acknowledgements.
+fn crash_once(
+    exe: &Path,
+    dir: &Path,
+    round: u32,
+    kill_after: u64,
+    acked: &mut Acknowledged,
+) -> Result<(), BoxError> {
+    let round = round.to_string();
+    let args = [OsStr::new("--child"), dir.as_os_str(), OsStr::new(&round)];
+    let mut acks = 0;
+    let Killed { lines, stderr } = run_and_kill(exe, &args, |line| {
+        acks += u64::from(line.is_some_and(|l| l.starts_with("ack ") || l.starts_with("cnt ")));
+        acks < kill_after
+    })?;
     if kill_after > 0 && !lines.iter().any(|l| l == "open") {
         return Err(format!("the child could not open the store: {stderr}").into());
     }

@@ -16,10 +16,8 @@
 #![expect(clippy::print_stdout, reason = "the crash test reports on stdout")]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
+use std::ffi::OsStr;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use actor_core::actor;
@@ -29,7 +27,7 @@ use actor_store::{
     EnqueueOptions, JobId, JobQueue, JobState, JobStatus, QueueOptions, RetryPolicy, Store, Tree,
 };
 
-use crate::crash::BoxError;
+use crate::crash::{BoxError, Killed, run_and_kill};
 use crate::say;
 
 /// Attempts allowed for an ordinary job: far more than kills can interrupt it.
@@ -197,46 +195,15 @@ fn run_child(
     round: u32,
     stop_after: Option<u64>,
 ) -> Result<(BTreeMap<u64, JobId>, bool), BoxError> {
-    let mut child = Command::new(exe)
-        .arg("--jobs-child")
-        .arg(dir)
-        .arg(total.to_string())
-        .arg(round.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let stdout = child.stdout.take().ok_or("no stdout")?;
-    let (tx, rx) = mpsc::channel::<String>();
-    let reader = std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let mut finished = false;
-    while stop_after.is_none_or(|n| (lines.len() as u64) < n) {
-        let Ok(line) = rx.recv() else { break };
-        finished |= line == "finished";
-        lines.push(line);
-        if finished {
-            break;
-        }
-    }
-    child.kill()?; // SIGKILL
-    let status = child.wait()?;
-    lines.extend(rx.iter());
-    reader.join().map_err(|_| "reader thread panicked")?;
-    let mut stderr = String::new();
-    if let Some(mut err) = child.stderr.take() {
-        std::io::Read::read_to_string(&mut err, &mut stderr)?;
-    }
-    if status.success() || lines.iter().any(|l| l.starts_with("error")) {
-        let errors: Vec<&String> = lines.iter().filter(|l| l.starts_with("error")).collect();
-        return Err(format!("the child ended on its own ({status}): {errors:?} {stderr}").into());
-    }
+    let (total, round) = (total.to_string(), round.to_string());
+    let args =
+        [OsStr::new("--jobs-child"), dir.as_os_str(), OsStr::new(&total), OsStr::new(&round)];
+    let mut read = 0;
+    let Killed { lines, .. } = run_and_kill(exe, &args, |line| {
+        read += u64::from(line.is_some());
+        line != Some("finished") && stop_after.is_none_or(|n| read < n)
+    })?;
+    let finished = lines.iter().any(|l| l == "finished");
     let mut enqueued = BTreeMap::new();
     for line in &lines {
         let mut parts = line.split(' ');
