@@ -6,8 +6,12 @@
 //! - `cargo xtask codegen [--check]`: regenerates the committed `#[actor]` expansions of
 //!   `actor-macros/tests/expand/`, or with `--check` fails naming every stale or orphaned one.
 //! - `cargo xtask bench [ARGS]`: the benchmark against the hand-written baseline; prints one
-//!   JSON object per line and rewrites `BENCHMARKS.md`. `ARGS` go to the benchmark (`--quick`,
-//!   `--only tell,ask`, `--rounds N`).
+//!   JSON object per line and rewrites `BENCHMARKS.md` (keeping its peers section). `ARGS` go to
+//!   the benchmark (`--quick`, `--only tell,ask`, `--rounds N`).
+//! - `cargo xtask bench --peers [ARGS]`: builds `peers/` (its own workspace, so kameo, ractor
+//!   and actix are never built by the commands above) and runs it: actor-core against the
+//!   hand-written floor, kameo, ractor and actix; prints JSON lines and rewrites the peers
+//!   section of `BENCHMARKS.md`. `ARGS`: `--quick`, `--rounds N`, `--only WORKLOADS`.
 
 #![expect(
     clippy::print_stdout,
@@ -26,7 +30,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <ci | codegen [--check] | bench [--quick] [--only WORKLOADS] [--rounds N]>"
+                "usage: cargo xtask <ci | codegen [--check] | bench [--peers] [--quick] [--only WORKLOADS] [--rounds N]>"
             );
             return ExitCode::from(2);
         }
@@ -66,6 +70,9 @@ fn cargo(args: &[&str], env: &[(&str, &str)]) -> Result<(), String> {
 
 fn ci() -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"], &[])?;
+    // The peers benchmark is its own workspace and is not built here; its formatting is checked
+    // without resolving its dependencies.
+    rustfmt_check(&root().join("peers").join("src").join("main.rs"))?;
     codegen(true)?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
     cargo(&["test", "--workspace"], &[])?;
@@ -127,8 +134,42 @@ fn examples() -> Result<Vec<String>, String> {
     Ok(names)
 }
 
+/// Checks the formatting of a crate that is not a workspace member, from its root file.
+fn rustfmt_check(file: &Path) -> Result<(), String> {
+    println!("$ rustfmt --check {}", file.display());
+    let status = Command::new("rustfmt")
+        .args(["--check", "--edition", "2024"])
+        .arg(file)
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("could not run rustfmt: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} is not formatted; run `rustfmt --edition 2024 {0}`", file.display()))
+    }
+}
+
+/// Where the peers section of BENCHMARKS.md begins and ends (written by `peers/`).
+const PEERS_BEGIN: &str = "<!-- peers:begin -->";
+const PEERS_END: &str = "<!-- peers:end -->";
+
+/// The peers section of `markdown` (markers included) and the text around it.
+fn split_peers(markdown: &str) -> Option<(&str, &str, &str)> {
+    let begin = markdown.find(PEERS_BEGIN)?;
+    let end = markdown[begin..].find(PEERS_END)? + begin + PEERS_END.len();
+    Some((&markdown[..begin], &markdown[begin..end], &markdown[end..]))
+}
+
 fn bench(args: &[String]) -> Result<(), String> {
+    if args.iter().any(|a| a == "--peers") {
+        let rest: Vec<String> = args.iter().filter(|a| *a != "--peers").cloned().collect();
+        return bench_peers(&rest);
+    }
     let markdown = root().join("BENCHMARKS.md");
+    // The peers section comes from another program: keep it.
+    let previous = std::fs::read_to_string(&markdown).unwrap_or_default();
+    let peers = split_peers(&previous).map(|(_, section, _)| section.to_owned());
     let markdown = markdown.to_str().ok_or("the workspace path is not UTF-8")?;
     // One binary per crate under test, so that one benchmark's code cannot change how another's
     // is laid out.
@@ -164,6 +205,54 @@ fn bench(args: &[String]) -> Result<(), String> {
         run.extend(rest.iter().copied());
         cargo(&run, &[])?;
     }
+    if let Some(section) = peers {
+        let mut md = std::fs::read_to_string(markdown).map_err(|e| e.to_string())?;
+        md.push('\n');
+        md.push_str(&section);
+        md.push('\n');
+        std::fs::write(markdown, md).map_err(|e| format!("cannot write {markdown}: {e}"))?;
+    }
     println!("xtask bench: wrote {markdown}");
+    Ok(())
+}
+
+/// Builds and runs the peers benchmark, then puts its section into BENCHMARKS.md in place of
+/// the previous one (or at the end).
+fn bench_peers(args: &[String]) -> Result<(), String> {
+    let root = root();
+    let section_file = root.join("target").join("peers-section.md");
+    let manifest = root.join("peers").join("Cargo.toml");
+    let target = root.join("target");
+    let (manifest, target, section_path) = (
+        manifest.to_str().ok_or("the workspace path is not UTF-8")?,
+        target.to_str().ok_or("the workspace path is not UTF-8")?,
+        section_file.to_str().ok_or("the workspace path is not UTF-8")?,
+    );
+    let mut run = vec![
+        "run",
+        "--release",
+        "--locked",
+        "--quiet",
+        "--manifest-path",
+        manifest,
+        "--target-dir",
+        target,
+        "--",
+        "--markdown",
+        section_path,
+    ];
+    run.extend(args.iter().map(String::as_str));
+    cargo(&run, &[])?;
+    let section = std::fs::read_to_string(&section_file)
+        .map_err(|e| format!("the peers benchmark wrote no section: {e}"))?;
+    let markdown = root.join("BENCHMARKS.md");
+    let previous = std::fs::read_to_string(&markdown).unwrap_or_default();
+    let updated = match split_peers(&previous) {
+        Some((before, _, after)) => format!("{before}{}{after}", section.trim_end()),
+        None => format!("{}\n\n{}\n", previous.trim_end(), section.trim_end()),
+    };
+    std::fs::write(&markdown, updated)
+        .map_err(|e| format!("cannot write {}: {e}", markdown.display()))?;
+    println!("xtask bench --peers: wrote the peers section of {}", markdown.display());
     Ok(())
 }

@@ -42,6 +42,7 @@ pub(crate) fn percentiles(mut nanos: Vec<u64>) -> (Option<f64>, Option<f64>) {
 }
 
 /// The median round by throughput; `None` if the workload was not run.
+#[allow(dead_code, reason = "the peers benchmark keeps every run for its range")]
 pub(crate) fn median(mut rounds: Vec<Sample>) -> Option<Sample> {
     if rounds.is_empty() {
         return None;
