@@ -19,64 +19,18 @@
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
+#[path = "shared/counter.rs"]
+mod counter;
 #[path = "shared/sample.rs"]
 mod sample;
 
 use std::fmt::Write as _;
-use std::future::Future;
 use std::process::Command;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use actor_core::{Actor, ActorRef, Context, Reply, actor};
+use actor_core::{Actor, ActorRef, Context, Reply};
+use counter::{Baseline, Counter, Locked, Macro, Run, ask, contended, tell};
 use sample::{Sample, median, percentiles};
-use tokio::sync::{Mutex, mpsc, oneshot};
-
-/// The operations every system offers; monomorphised, so it costs nothing itself.
-trait Counter: Clone + Send + Sync + 'static {
-    fn add(&self, n: u64) -> impl Future<Output = ()> + Send;
-    fn get(&self) -> impl Future<Output = u64> + Send;
-}
-
-// ---- baseline: the hand-written channel actor ----
-
-enum BaseMsg {
-    Add(u64),
-    Get(oneshot::Sender<u64>),
-}
-
-#[derive(Clone)]
-struct Baseline(mpsc::Sender<BaseMsg>);
-
-impl Baseline {
-    fn spawn() -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel(1024);
-        let task = tokio::spawn(async move {
-            let mut total = 0u64;
-            while let Some(msg) = rx.recv().await {
-                match msg {
-                    BaseMsg::Add(n) => total += n,
-                    BaseMsg::Get(reply) => {
-                        let _ = reply.send(total);
-                    }
-                }
-            }
-        });
-        (Baseline(tx), task)
-    }
-}
-
-impl Counter for Baseline {
-    async fn add(&self, n: u64) {
-        self.0.send(BaseMsg::Add(n)).await.expect("baseline actor alive");
-    }
-
-    async fn get(&self) -> u64 {
-        let (tx, rx) = oneshot::channel();
-        self.0.send(BaseMsg::Get(tx)).await.expect("baseline actor alive");
-        rx.await.expect("baseline actor replies")
-    }
-}
 
 // ---- actor-core ----
 
@@ -114,59 +68,6 @@ impl Counter for Core {
 
     async fn get(&self) -> u64 {
         self.0.ask(TotalMsg::Get).await.expect("actor replies")
-    }
-}
-
-// ---- #[actor] ----
-
-struct MacroTotal {
-    total: u64,
-}
-
-#[actor]
-impl MacroTotal {
-    /// Fire-and-forget, like the hand-written `TotalMsg::Add`: no reply slot in the message.
-    #[actor(tell)]
-    fn add(&mut self, n: u64) {
-        self.total += n;
-    }
-
-    fn get(&self) -> u64 {
-        self.total
-    }
-}
-
-#[derive(Clone)]
-struct Macro(MacroTotalHandle);
-
-impl Macro {
-    fn spawn() -> Self {
-        Macro(MacroTotal { total: 0 }.spawn().expect("inside a runtime"))
-    }
-}
-
-impl Counter for Macro {
-    async fn add(&self, n: u64) {
-        self.0.add(n).await.unwrap_or_else(|_| panic!("actor alive"));
-    }
-
-    async fn get(&self) -> u64 {
-        self.0.get().await.expect("actor replies")
-    }
-}
-
-// ---- mutex ----
-
-#[derive(Clone)]
-struct Locked(Arc<Mutex<u64>>);
-
-impl Counter for Locked {
-    async fn add(&self, n: u64) {
-        *self.0.lock().await += n;
-    }
-
-    async fn get(&self) -> u64 {
-        *self.0.lock().await
     }
 }
 
@@ -209,67 +110,8 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kib / 1024.0)
 }
 
-struct Run {
-    elapsed: Duration,
-    latencies: Vec<u64>,
-}
-
-/// `n` fire-and-forget adds from one sender, then one ask that sees them all.
-async fn tell<C: Counter>(counter: C, n: u64) -> Run {
-    tokio::spawn(async move {
-        let start = Instant::now();
-        for _ in 0..n {
-            counter.add(1).await;
-        }
-        assert_eq!(counter.get().await, n);
-        Run { elapsed: start.elapsed(), latencies: Vec::new() }
-    })
-    .await
-    .expect("tell driver")
-}
-
-/// `n` sequential round trips, each timed.
-async fn ask<C: Counter>(counter: C, n: u64) -> Run {
-    tokio::spawn(async move {
-        let mut latencies = Vec::with_capacity(n as usize);
-        let start = Instant::now();
-        for _ in 0..n {
-            let t = Instant::now();
-            std::hint::black_box(counter.get().await);
-            latencies.push(t.elapsed().as_nanos() as u64);
-        }
-        Run { elapsed: start.elapsed(), latencies }
-    })
-    .await
-    .expect("ask driver")
-}
-
-/// `tasks` tasks each doing `per_task` adds-and-reads on one shared counter: an ask per
-/// operation for the actors, a lock per operation for the mutex.
-async fn contended<C: Counter>(counter: C, tasks: u64, per_task: u64) -> Run {
-    let start = Instant::now();
-    let drivers: Vec<_> = (0..tasks)
-        .map(|_| {
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(per_task as usize);
-                for _ in 0..per_task {
-                    let t = Instant::now();
-                    std::hint::black_box(counter.get().await);
-                    latencies.push(t.elapsed().as_nanos() as u64);
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies = Vec::with_capacity((tasks * per_task) as usize);
-    for driver in drivers {
-        latencies.extend(driver.await.expect("contended driver"));
-    }
-    Run { elapsed: start.elapsed(), latencies }
-}
-
-fn sample(workload: &'static str, system: &'static str, ops: u64, run: Run) -> Sample {
+fn sample(workload: &'static str, system: &'static str, run: Run) -> Sample {
+    let ops = run.ops;
     let (p50_us, p99_us) = percentiles(run.latencies);
     Sample {
         workload,
@@ -306,38 +148,32 @@ async fn throughput(sizes: &Sizes, only: &dyn Fn(&str) -> bool) -> Vec<Sample> {
     let (mut base, mut core, mut generated) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..sizes.rounds * usize::from(only("tell")) {
         let (b, task) = Baseline::spawn();
-        base.push(sample("tell", "baseline", sizes.tell, tell(b, sizes.tell).await));
+        base.push(sample("tell", "baseline", tell(b, sizes.tell).await));
         task.await.expect("baseline actor");
-        core.push(sample("tell", "actor-core", sizes.tell, tell(Core::spawn(), sizes.tell).await));
-        generated.push(sample("tell", "macro", sizes.tell, tell(Macro::spawn(), sizes.tell).await));
+        core.push(sample("tell", "actor-core", tell(Core::spawn(), sizes.tell).await));
+        generated.push(sample("tell", "macro", tell(Macro::spawn(), sizes.tell).await));
     }
     results.extend(median(base).into_iter().chain(median(core)).chain(median(generated)));
 
     let (mut base, mut core, mut generated) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..sizes.rounds * usize::from(only("ask")) {
         let (b, task) = Baseline::spawn();
-        base.push(sample("ask", "baseline", sizes.ask, ask(b, sizes.ask).await));
+        base.push(sample("ask", "baseline", ask(b, sizes.ask).await));
         task.await.expect("baseline actor");
-        core.push(sample("ask", "actor-core", sizes.ask, ask(Core::spawn(), sizes.ask).await));
-        generated.push(sample("ask", "macro", sizes.ask, ask(Macro::spawn(), sizes.ask).await));
+        core.push(sample("ask", "actor-core", ask(Core::spawn(), sizes.ask).await));
+        generated.push(sample("ask", "macro", ask(Macro::spawn(), sizes.ask).await));
     }
     results.extend(median(base).into_iter().chain(median(core)).chain(median(generated)));
 
-    let ops = sizes.tasks * sizes.per_task;
     let (mut base, mut core, mut locked) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..sizes.rounds * usize::from(only("contended")) {
         let (b, task) = Baseline::spawn();
-        base.push(sample(
-            "contended",
-            "baseline",
-            ops,
-            contended(b, sizes.tasks, sizes.per_task).await,
-        ));
+        base.push(sample("contended", "baseline", contended(b, sizes.tasks, sizes.per_task).await));
         task.await.expect("baseline actor");
         let run = contended(Core::spawn(), sizes.tasks, sizes.per_task).await;
-        core.push(sample("contended", "actor-core", ops, run));
-        let run = contended(Locked(Arc::default()), sizes.tasks, sizes.per_task).await;
-        locked.push(sample("contended", "mutex", ops, run));
+        core.push(sample("contended", "actor-core", run));
+        let run = contended(Locked::default(), sizes.tasks, sizes.per_task).await;
+        locked.push(sample("contended", "mutex", run));
     }
     results.extend(median(base).into_iter().chain(median(core)).chain(median(locked)));
     results

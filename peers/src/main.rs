@@ -22,6 +22,8 @@
 #![forbid(unsafe_code)]
 #![expect(clippy::print_stdout, clippy::print_stderr, reason = "a benchmark reports on stdout")]
 
+#[path = "../../examples/benches/shared/counter.rs"]
+mod counter;
 #[path = "../../examples/benches/shared/sample.rs"]
 mod sample;
 
@@ -37,7 +39,7 @@ use std::io::Read as _;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use measure::{FULL, QUICK, Run, Sizes, Threads, WORKLOADS};
+use measure::{FULL, QUICK, Run, Sizes, Threads, WORKLOADS, run_tokio};
 use sample::Sample;
 
 /// Every system, in the order of the tables.
@@ -50,13 +52,13 @@ const CHILD_TIMEOUT: Duration = Duration::from_secs(180);
 /// Runs one workload of one system in this process.
 fn run_here(system: &str, workload: &str, sizes: &Sizes) -> Option<Run> {
     match system {
-        "floor" => floor::run(workload, sizes, Threads::Two),
+        "floor" => run_tokio::<floor::Floor>(workload, sizes, Threads::Two),
         "mutex" => floor::run_mutex(workload, sizes),
-        "actor-core" => ours::run(workload, sizes, Threads::Two),
-        "floor-1t" => floor::run(workload, sizes, Threads::One),
-        "actor-core-1t" => ours::run(workload, sizes, Threads::One),
-        "kameo" => on_kameo::run(workload, sizes),
-        "ractor" => on_ractor::run(workload, sizes),
+        "actor-core" => run_tokio::<ours::Ours>(workload, sizes, Threads::Two),
+        "floor-1t" => run_tokio::<floor::Floor>(workload, sizes, Threads::One),
+        "actor-core-1t" => run_tokio::<ours::Ours>(workload, sizes, Threads::One),
+        "kameo" => run_tokio::<on_kameo::KameoSystem>(workload, sizes, Threads::Two),
+        "ractor" => run_tokio::<on_ractor::RactorSystem>(workload, sizes, Threads::Two),
         "actix" => on_actix::run(workload, sizes),
         _ => None,
     }

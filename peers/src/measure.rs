@@ -52,84 +52,50 @@ pub(crate) const POOL_QUEUE: usize = 1024;
 /// The work of a `pool_1ms` job.
 pub(crate) const JOB_SLEEP: Duration = Duration::from_millis(1);
 
-/// One measured run of one workload.
-#[derive(Debug)]
-pub(crate) struct Run {
-    /// Operations completed.
-    pub(crate) ops: u64,
-    pub(crate) elapsed: Duration,
-    /// Per-operation latencies in nanoseconds, where the workload times them.
-    pub(crate) latencies: Vec<u64>,
-    /// Resident memory the workload added at its peak, in MiB (`spawn` only).
-    pub(crate) rss_added_mb: Option<f64>,
+pub(crate) use crate::counter::{Counter, Run, ask, contended, tell};
+
+/// A tokio-based system written in its own style: its counter, and its `spawn` and pool
+/// workloads. [`run_tokio`] runs every workload of it.
+pub(crate) trait System {
+    type Counter: Counter;
+    /// A fresh counter actor.
+    fn counter() -> impl Future<Output = Self::Counter> + Send;
+    /// The `spawn` workload with `n` actors.
+    fn spawn(n: u64) -> impl Future<Output = Run> + Send + 'static;
+    /// A pool workload: `jobs` jobs, each sleeping `sleep` if set.
+    fn pool(jobs: u64, sleep: Option<Duration>) -> impl Future<Output = Run> + Send + 'static;
 }
 
-impl Run {
-    pub(crate) fn timed(ops: u64, elapsed: Duration) -> Self {
-        Run { ops, elapsed, latencies: Vec::new(), rss_added_mb: None }
-    }
-}
-
-/// A shared counter: fire-and-forget adds, and a read that replies. Implemented by every
-/// system over its own idiomatic tell and ask; monomorphised, so it costs nothing itself.
-pub(crate) trait Counter: Clone + Send + Sync + 'static {
-    fn add(&self, n: u64) -> impl Future<Output = ()> + Send;
-    fn get(&self) -> impl Future<Output = u64> + Send;
-}
-
-/// `n` fire-and-forget adds from one task, then one ask that sees them all.
-pub(crate) async fn tell<C: Counter>(counter: C, n: u64) -> Run {
-    tokio::spawn(async move {
-        let start = Instant::now();
-        for _ in 0..n {
-            counter.add(1).await;
+/// Runs one workload of `S` on a tokio runtime, each driver in a spawned task.
+pub(crate) fn run_tokio<S: System>(workload: &str, sizes: &Sizes, threads: Threads) -> Option<Run> {
+    tokio_runtime(threads).block_on(async {
+        match workload {
+            "spawn" => Some(tokio::spawn(S::spawn(sizes.spawn)).await.expect("spawn driver")),
+            "pool_noop" | "pool_1ms" => {
+                let (jobs, sleep) = pool_jobs(workload, sizes);
+                Some(tokio::spawn(S::pool(jobs, sleep)).await.expect("pool driver"))
+            }
+            _ => counter_workload(workload, sizes, S::counter).await,
         }
-        let total = counter.get().await;
-        assert_eq!(total, n, "every tell was handled before the ask");
-        Run::timed(n, start.elapsed())
     })
-    .await
-    .expect("tell driver")
 }
 
-/// `n` sequential round trips from one task, each timed.
-pub(crate) async fn ask<C: Counter>(counter: C, n: u64) -> Run {
-    tokio::spawn(async move {
-        let mut latencies = Vec::with_capacity(n as usize);
-        let start = Instant::now();
-        for _ in 0..n {
-            let t = Instant::now();
-            std::hint::black_box(counter.get().await);
-            latencies.push(t.elapsed().as_nanos() as u64);
-        }
-        Run { ops: n, elapsed: start.elapsed(), latencies, rss_added_mb: None }
+/// Runs `tell`, `ask` or `contended` on a counter made by `make` (`None` for other workloads).
+pub(crate) async fn counter_workload<C, F>(
+    workload: &str,
+    sizes: &Sizes,
+    make: impl FnOnce() -> F,
+) -> Option<Run>
+where
+    C: Counter,
+    F: Future<Output = C>,
+{
+    Some(match workload {
+        "tell" => tell(make().await, sizes.tell).await,
+        "ask" => ask(make().await, sizes.ask).await,
+        "contended" => contended(make().await, sizes.tasks, sizes.per_task).await,
+        _ => return None,
     })
-    .await
-    .expect("ask driver")
-}
-
-/// `tasks` tasks each doing `per_task` timed round trips to one shared counter.
-pub(crate) async fn contended<C: Counter>(counter: C, tasks: u64, per_task: u64) -> Run {
-    let start = Instant::now();
-    let drivers: Vec<_> = (0..tasks)
-        .map(|_| {
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let mut latencies = Vec::with_capacity(per_task as usize);
-                for _ in 0..per_task {
-                    let t = Instant::now();
-                    std::hint::black_box(counter.get().await);
-                    latencies.push(t.elapsed().as_nanos() as u64);
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut latencies = Vec::with_capacity((tasks * per_task) as usize);
-    for driver in drivers {
-        latencies.extend(driver.await.expect("contended driver"));
-    }
-    Run { ops: tasks * per_task, elapsed: start.elapsed(), latencies, rss_added_mb: None }
 }
 
 /// Signalled when a pool has handled its last job: every pool's job handler calls [`tick`],

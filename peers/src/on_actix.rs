@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use crate::measure::{self, Counter, Done, POOL_WORKERS, Run, Sizes};
+use crate::counter::Counter;
+use crate::measure::{self, Done, POOL_WORKERS, Run, Sizes};
 
 struct Total {
     total: u64,
@@ -75,19 +76,16 @@ pub(crate) fn run(workload: &str, sizes: &Sizes) -> Option<Run> {
     let sizes = *sizes;
     let workload = workload.to_owned();
     System::new().block_on(async move {
-        Some(match workload.as_str() {
-            "tell" => measure::tell(Actix::start(None), sizes.tell).await,
-            "ask" => measure::ask(Actix::start(None), sizes.ask).await,
-            "contended" => {
-                measure::contended(Actix::start(None), sizes.tasks, sizes.per_task).await
-            }
-            "spawn" => spawn(sizes.spawn).await,
+        match workload.as_str() {
+            "spawn" => Some(spawn(sizes.spawn).await),
             "pool_noop" | "pool_1ms" => {
                 let (jobs, sleep) = measure::pool_jobs(&workload, &sizes);
-                pool(jobs, sleep).await
+                Some(pool(jobs, sleep).await)
             }
-            _ => return None,
-        })
+            _ => {
+                measure::counter_workload(&workload, &sizes, || async { Actix::start(None) }).await
+            }
+        }
     })
 }
 

@@ -2,13 +2,15 @@
 //! message type, `spawn`, `tell(..).await` and `ask(..).await`; default (bounded, 64) mailboxes.
 //! Pools are `kameo_actors::pool::ActorPool`, fed with `Dispatch`.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kameo::prelude::*;
 use kameo_actors::pool::{ActorPool, Dispatch};
 
-use crate::measure::{self, Counter, Done, POOL_WORKERS, Run, Sizes, Threads};
+use crate::counter::Counter;
+use crate::measure::{self, Done, POOL_WORKERS, Run, System};
 
 #[derive(Actor)]
 struct Total {
@@ -36,7 +38,7 @@ impl Message<Get> for Total {
 }
 
 #[derive(Clone)]
-struct Kameo(ActorRef<Total>);
+pub(crate) struct Kameo(ActorRef<Total>);
 
 impl Kameo {
     fn spawn() -> Self {
@@ -54,22 +56,23 @@ impl Counter for Kameo {
     }
 }
 
-/// kameo's workloads.
-pub(crate) fn run(workload: &str, sizes: &Sizes) -> Option<Run> {
-    let runtime = measure::tokio_runtime(Threads::Two);
-    runtime.block_on(async {
-        Some(match workload {
-            "tell" => measure::tell(Kameo::spawn(), sizes.tell).await,
-            "ask" => measure::ask(Kameo::spawn(), sizes.ask).await,
-            "contended" => measure::contended(Kameo::spawn(), sizes.tasks, sizes.per_task).await,
-            "spawn" => tokio::spawn(spawn(sizes.spawn)).await.expect("spawn driver"),
-            "pool_noop" | "pool_1ms" => {
-                let (jobs, sleep) = measure::pool_jobs(workload, sizes);
-                tokio::spawn(pool(jobs, sleep)).await.expect("pool driver")
-            }
-            _ => return None,
-        })
-    })
+/// kameo, in the peers' terms.
+pub(crate) struct KameoSystem;
+
+impl System for KameoSystem {
+    type Counter = Kameo;
+
+    async fn counter() -> Kameo {
+        Kameo::spawn()
+    }
+
+    fn spawn(n: u64) -> impl Future<Output = Run> + Send + 'static {
+        spawn(n)
+    }
+
+    fn pool(jobs: u64, sleep: Option<Duration>) -> impl Future<Output = Run> + Send + 'static {
+        pool(jobs, sleep)
+    }
 }
 
 async fn spawn(n: u64) -> Run {

@@ -2,6 +2,7 @@
 //! `Actor::spawn`, `cast` (unbounded mailbox, no waiting) and `call!` for requests. Pools are
 //! `ractor::factory::Factory` with queuer routing and the default queue, fed with `cast`.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,8 @@ use ractor::factory::{
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::measure::{self, Counter, Done, POOL_WORKERS, Run, Sizes, Threads};
+use crate::counter::Counter;
+use crate::measure::{self, Done, POOL_WORKERS, Run, System};
 
 struct Total;
 
@@ -54,7 +56,7 @@ impl Actor for Total {
 }
 
 #[derive(Clone)]
-struct Ractor(ActorRef<TotalMsg>);
+pub(crate) struct Ractor(ActorRef<TotalMsg>);
 
 impl Ractor {
     async fn spawn() -> (Self, ractor::concurrency::JoinHandle<()>) {
@@ -73,24 +75,23 @@ impl Counter for Ractor {
     }
 }
 
-/// ractor's workloads.
-pub(crate) fn run(workload: &str, sizes: &Sizes) -> Option<Run> {
-    let runtime = measure::tokio_runtime(Threads::Two);
-    runtime.block_on(async {
-        Some(match workload {
-            "tell" => measure::tell(Ractor::spawn().await.0, sizes.tell).await,
-            "ask" => measure::ask(Ractor::spawn().await.0, sizes.ask).await,
-            "contended" => {
-                measure::contended(Ractor::spawn().await.0, sizes.tasks, sizes.per_task).await
-            }
-            "spawn" => tokio::spawn(spawn(sizes.spawn)).await.expect("spawn driver"),
-            "pool_noop" | "pool_1ms" => {
-                let (jobs, sleep) = measure::pool_jobs(workload, sizes);
-                tokio::spawn(pool(jobs, sleep)).await.expect("pool driver")
-            }
-            _ => return None,
-        })
-    })
+/// ractor, in the peers' terms.
+pub(crate) struct RactorSystem;
+
+impl System for RactorSystem {
+    type Counter = Ractor;
+
+    async fn counter() -> Ractor {
+        Ractor::spawn().await.0
+    }
+
+    fn spawn(n: u64) -> impl Future<Output = Run> + Send + 'static {
+        spawn(n)
+    }
+
+    fn pool(jobs: u64, sleep: Option<Duration>) -> impl Future<Output = Run> + Send + 'static {
+        pool(jobs, sleep)
+    }
 }
 
 async fn spawn(n: u64) -> Run {

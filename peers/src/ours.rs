@@ -1,81 +1,48 @@
 //! actor-core, written the way its documentation shows: one `#[actor]` attribute, driven
 //! through the generated handle; pools are actor-factory factories of `#[actor]` workers.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actor_core::actor;
 use actor_factory::{Backpressure, FactorySpec, Job};
 
-use crate::measure::{self, Counter, Done, POOL_QUEUE, POOL_WORKERS, Run, Sizes, Threads};
+use crate::counter::{Counter, Macro};
+use crate::measure::{self, Done, POOL_QUEUE, POOL_WORKERS, Run, System};
 
-struct Total {
-    total: u64,
-}
+/// actor-core, in the peers' terms.
+pub(crate) struct Ours;
 
-#[actor]
-impl Total {
-    /// Fire-and-forget: no reply slot in the message.
-    #[actor(tell)]
-    fn add(&mut self, n: u64) {
-        self.total += n;
+impl System for Ours {
+    type Counter = Macro;
+
+    async fn counter() -> Macro {
+        Macro::spawn()
     }
 
-    fn get(&self) -> u64 {
-        self.total
-    }
-}
-
-#[derive(Clone)]
-struct Core(TotalHandle);
-
-impl Core {
-    fn spawn() -> Self {
-        Core(Total { total: 0 }.spawn().expect("inside a runtime"))
-    }
-}
-
-impl Counter for Core {
-    async fn add(&self, n: u64) {
-        self.0.add(n).await.unwrap_or_else(|_| panic!("actor alive"));
+    fn spawn(n: u64) -> impl Future<Output = Run> + Send + 'static {
+        spawn(n)
     }
 
-    async fn get(&self) -> u64 {
-        self.0.get().await.expect("actor replies")
+    fn pool(jobs: u64, sleep: Option<Duration>) -> impl Future<Output = Run> + Send + 'static {
+        pool(jobs, sleep)
     }
-}
-
-/// actor-core's workloads.
-pub(crate) fn run(workload: &str, sizes: &Sizes, threads: Threads) -> Option<Run> {
-    let runtime = measure::tokio_runtime(threads);
-    runtime.block_on(async {
-        Some(match workload {
-            "tell" => measure::tell(Core::spawn(), sizes.tell).await,
-            "ask" => measure::ask(Core::spawn(), sizes.ask).await,
-            "contended" => measure::contended(Core::spawn(), sizes.tasks, sizes.per_task).await,
-            "spawn" => tokio::spawn(spawn(sizes.spawn)).await.expect("spawn driver"),
-            "pool_noop" | "pool_1ms" => {
-                let (jobs, sleep) = measure::pool_jobs(workload, sizes);
-                tokio::spawn(pool(jobs, sleep)).await.expect("pool driver")
-            }
-            _ => return None,
-        })
-    })
 }
 
 async fn spawn(n: u64) -> Run {
     measure::spawn_workload(
         n,
-        async |n| (0..n).map(|_| Core::spawn()).collect::<Vec<_>>(),
+        async |n| (0..n).map(|_| Macro::spawn()).collect::<Vec<_>>(),
         async |actors| {
             for actor in &actors {
                 assert_eq!(actor.get().await, 0);
             }
             for actor in &actors {
-                actor.0.stop();
+                actor.stop();
             }
             for actor in &actors {
-                actor.0.stopped().await;
+                actor.stopped().await;
             }
         },
     )
