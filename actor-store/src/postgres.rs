@@ -596,6 +596,35 @@ where
             Err(error) => error,
         }
     }
+
+    /// Runs a state change of one job by its id (`cancel`, `requeue`: parameters id, queue,
+    /// now); when no row changed, reports why as an error of `operation`.
+    async fn transition(
+        &self,
+        id: JobId,
+        operation: &'static str,
+        statement: fn(&Statements) -> &Statement,
+    ) -> Result<(), JobError> {
+        let now = self.now_ms();
+        let name = self.inner.name.clone();
+        let row = self
+            .with(|live| {
+                let name = name.clone();
+                async move {
+                    live.client
+                        .query_opt(statement(&live.st), &[&(id.0 as i64), &name, &ms(now)])
+                        .await
+                }
+            })
+            .await?;
+        match row {
+            Some(_) => {
+                self.inner.changed.notify_waiters();
+                Ok(())
+            }
+            None => Err(self.invalid(id, operation).await),
+        }
+    }
 }
 
 impl<P, R> JobBackend<P, R> for PgQueue<P, R>
@@ -742,45 +771,11 @@ where
     }
 
     async fn cancel(&self, id: JobId) -> Result<(), JobError> {
-        let now = self.now_ms();
-        let name = self.inner.name.clone();
-        let row = self
-            .with(|live| {
-                let name = name.clone();
-                async move {
-                    live.client.query_opt(&live.st.cancel, &[&(id.0 as i64), &name, &ms(now)]).await
-                }
-            })
-            .await?;
-        match row {
-            Some(_) => {
-                self.inner.changed.notify_waiters();
-                Ok(())
-            }
-            None => Err(self.invalid(id, "cancel").await),
-        }
+        self.transition(id, "cancel", |st| &st.cancel).await
     }
 
     async fn requeue(&self, id: JobId) -> Result<(), JobError> {
-        let now = self.now_ms();
-        let name = self.inner.name.clone();
-        let row = self
-            .with(|live| {
-                let name = name.clone();
-                async move {
-                    live.client
-                        .query_opt(&live.st.requeue, &[&(id.0 as i64), &name, &ms(now)])
-                        .await
-                }
-            })
-            .await?;
-        match row {
-            Some(_) => {
-                self.inner.changed.notify_waiters();
-                Ok(())
-            }
-            None => Err(self.invalid(id, "requeue").await),
-        }
+        self.transition(id, "requeue", |st| &st.requeue).await
     }
 
     async fn status(&self, id: JobId) -> Result<Option<JobRecord<P, R>>, JobError> {
