@@ -136,10 +136,7 @@ impl<A: Actor> ActorRef<A> {
     /// new messages from the moment `stop` returns.
     #[inline]
     fn accepting(&self) -> bool {
-        let control = self.cell.control.load(Ordering::Acquire);
-        // A kill that is not final is a stuck actor being restarted: keep queueing for it.
-        crate::control::accepting(control)
-            || control == KILL && !self.cell.final_stop.load(Ordering::Acquire)
+        self.cell.accepting()
     }
 
     /// Asks the actor to stop gracefully; see [`ActorControl::stop`].
@@ -164,6 +161,12 @@ impl<A: Actor> ActorRef<A> {
     /// Whether the actor has not yet fully stopped.
     pub fn is_alive(&self) -> bool {
         self.cell.is_alive()
+    }
+
+    /// Whether the actor refuses new messages: it was asked to stop or killed (by anyone,
+    /// itself included), or has stopped. A `tell` now would hand its message back.
+    pub fn is_closed(&self) -> bool {
+        !self.accepting() || self.tx.is_closed()
     }
 
     /// The actor's identifier.
@@ -237,8 +240,9 @@ impl<A: Actor> WeakActorRef<A> {
     pub fn upgrade(&self) -> Option<ActorRef<A>> {
         let mut refs = self.cell.refs.load(Ordering::Acquire);
         loop {
-            // Zero live references means a stop was already requested: do not resurrect.
-            if refs == 0 || self.tx.is_closed() {
+            // Zero live references means a stop was already requested: do not resurrect. A
+            // final stop or kill refuses new messages from the moment it is asked for.
+            if refs == 0 || !self.cell.accepting() || self.tx.is_closed() {
                 return None;
             }
             match self.cell.refs.compare_exchange_weak(

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -38,7 +39,28 @@ pub struct Context<A: Actor> {
 struct Extras {
     /// Background tasks and timers.
     tasks: JoinSet<()>,
-    children: Vec<ActorControl>,
+    children: Vec<Child>,
+    /// How many children were left after the last pruning of stopped ones.
+    children_pruned_at: usize,
+}
+
+/// The parent's own reference to a child: counted like an `ActorRef`, so the child does not
+/// stop when every other reference is dropped.
+struct Child(ActorControl);
+
+impl Child {
+    fn new(control: ActorControl) -> Self {
+        control.cell.refs.fetch_add(1, Ordering::Relaxed);
+        Child(control)
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.0.cell.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.cell.request_final(STOP);
+        }
+    }
 }
 
 impl<A: Actor> Context<A> {
@@ -74,7 +96,7 @@ impl<A: Actor> Context<A> {
     /// A supervised child whose restart type is `Restart::Permanent` is instead restarted: its
     /// incarnation ends after the current handler and a new one handles the queued messages.
     pub fn stop(&self) {
-        if self.cell.restart_on_normal_exit.load(std::sync::atomic::Ordering::Relaxed) {
+        if self.cell.restart_on_normal_exit.load(Ordering::Relaxed) {
             self.cell.fail_with(StopReason::Normal);
         } else {
             self.cell.request(STOP);
@@ -87,8 +109,13 @@ impl<A: Actor> Context<A> {
         self.cell.fail_with(StopReason::failed(error));
     }
 
-    /// Spawns a child actor with its type's default options. The child is stopped (and awaited,
-    /// for up to 5 s before it is killed) when this actor stops.
+    /// Spawns a child actor with its type's default options.
+    ///
+    /// The parent owns its children, as in OTP and Akka: a child lives until it stops itself,
+    /// is stopped, or its parent stops, whether or not the returned reference is kept (the
+    /// parent holds one of its own). When the parent stops, its children are stopped in
+    /// reverse order of spawning, each awaited for up to 5 s before it is killed, and only
+    /// then does the parent's `on_stop` run.
     ///
     /// # Errors
     ///
@@ -108,8 +135,15 @@ impl<A: Actor> Context<A> {
         child: C,
     ) -> Result<ActorRef<C>, SpawnError> {
         let child = runtime::spawn_actor(child, options)?;
-        let control = child.control();
-        self.with_extras(|extras| extras.children.push(control));
+        let owned = Child::new(child.control());
+        self.with_extras(|extras| {
+            // Forget children that have stopped, amortised: a long-lived parent may start many.
+            if extras.children.len() >= extras.children_pruned_at.max(8) * 2 {
+                extras.children.retain(|Child(child)| child.is_alive());
+                extras.children_pruned_at = extras.children.len();
+            }
+            extras.children.push(owned);
+        });
         Ok(child)
     }
 
@@ -212,9 +246,9 @@ impl<A: Actor> Context<A> {
     pub(crate) async fn shutdown(&self, kill: bool) {
         let extras = self.extras.lock().unwrap_or_else(PoisonError::into_inner).take();
         let Some(extras) = extras else { return };
-        let Extras { mut tasks, children } = *extras;
+        let Extras { mut tasks, children, .. } = *extras;
         tasks.shutdown().await;
-        for child in children.iter().rev() {
+        for Child(child) in children.iter().rev() {
             if kill {
                 child.kill();
                 child.stopped().await;

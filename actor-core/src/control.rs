@@ -149,6 +149,14 @@ impl ActorCell {
         }
     }
 
+    /// Whether the actor accepts new messages: not asked to stop. A kill that is not final is
+    /// a stuck actor being restarted, which keeps queueing.
+    #[inline]
+    pub(crate) fn accepting(&self) -> bool {
+        let control = self.control.load(Ordering::Acquire);
+        accepting(control) || control == KILL && !self.final_stop.load(Ordering::Acquire)
+    }
+
     /// A stop or kill from outside the actor: final, even for a supervised actor.
     pub(crate) fn request_final(&self, state: u8) {
         self.final_stop.store(true, Ordering::SeqCst);

@@ -5,18 +5,32 @@
 //! (or [`ChildSpec::stuck_after`](crate::supervision::ChildSpec::stuck_after)). The actor's task
 //! then records when it last made progress: when an exclusive handler starts, and when a
 //! shared handler starts or finishes. The watchdog, an OS thread of its own so that it keeps
-//! running when the stuck handler blocks a runtime thread, checks every monitored actor a few
-//! times per threshold. An actor whose handler has made no progress for longer than its
-//! threshold is reported through `tracing` (a warning) and failed with
-//! [`Stuck`]: the handler is dropped at its next await point and the incarnation ends, so a
-//! supervisor restarts it per its strategy. A handler that never reaches an await point cannot be
-//! dropped: it is reported at once, and fails as soon as it returns.
+//! running when the stuck handler blocks a runtime thread, checks every monitored actor once
+//! per *tick*, a fifth of the smallest threshold (at least 1 ms). An actor whose handler has
+//! made no progress for longer than its threshold is reported through `tracing` (a warning)
+//! and failed with [`Stuck`]: the handler is dropped at its next await point and the
+//! incarnation ends, so a supervisor restarts it per its strategy. A handler that never
+//! reaches an await point cannot be dropped: it is reported at once, and fails as soon as it
+//! returns.
 //!
-//! An idle actor, or one whose handlers each finish within the threshold, is never reported, however
-//! busy it is; time a message waits in the mailbox does not count. The threshold is wall time:
-//! a handler that awaits something while its runtime is starved of CPU for longer than the
-//! threshold is reported too, so choose a threshold well above the runtime's worst scheduling
-//! delay.
+//! # Bounds
+//!
+//! - **Time to detect.** Busy time is counted in watchdog rounds. While the process runs
+//!   freely, a handler that makes no progress is reported between `threshold` and
+//!   `threshold` + 2 ticks (1.4 × the threshold) after its last progress.
+//! - **Starvation and pauses are not counted.** Each round counts for at most two ticks,
+//!   however long it really took: when the whole process was not running (stopped with
+//!   `SIGSTOP`, a paused virtual machine, a host so busy that the watchdog itself was not
+//!   scheduled), the time it lost is not held against any actor. Such a pause delays
+//!   detection by its length instead of killing healthy actors. This is the watchdog
+//!   measuring its own scheduling lag, as jHiccup does.
+//! - **What is still counted.** A runtime thread descheduled in the middle of a handler while
+//!   the watchdog keeps running on time looks like a slow handler: choose a threshold well
+//!   above the worst scheduling delay of one thread on your machines (hundreds of
+//!   milliseconds, not tens).
+//!
+//! An idle actor, or one whose handlers each finish within the threshold, is never reported,
+//! however busy it is; time a message waits in the mailbox does not count.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
@@ -29,7 +43,8 @@ use crate::error::StopReason;
 #[derive(Debug, thiserror::Error)]
 #[error("stuck: a handler made no progress for {busy_for:?} (threshold {threshold:?})")]
 pub struct Stuck {
-    /// How long the handler had run without progress when it was noticed.
+    /// How long the handler had run without progress when it was noticed, not counting pauses
+    /// of the whole process (see the [module docs](self#bounds)).
     pub busy_for: Duration,
     /// The actor's threshold.
     pub threshold: Duration,
@@ -44,6 +59,11 @@ pub(crate) struct Heartbeat {
     busy_since: AtomicU64,
     /// The `busy_since` value already reported, so that one stall raises one alarm.
     reported: AtomicU64,
+    /// The `busy_since` value the watchdog is counting (watchdog thread only).
+    observed: AtomicU64,
+    /// Busy time counted for `observed` so far, in nanoseconds, with pauses of the whole
+    /// process discounted (watchdog thread only).
+    counted: AtomicU64,
     threshold: Duration,
     /// Called with the time without progress when a stall is noticed (supervision events).
     on_stuck: Mutex<Option<StuckReport>>,
@@ -61,6 +81,8 @@ impl Heartbeat {
         let heartbeat = Arc::new(Heartbeat {
             busy_since: AtomicU64::new(0),
             reported: AtomicU64::new(0),
+            observed: AtomicU64::new(0),
+            counted: AtomicU64::new(0),
             threshold,
             on_stuck: Mutex::new(None),
         });
@@ -123,6 +145,7 @@ impl Watchdog {
     }
 
     fn run(&self) {
+        let mut last = Instant::now();
         loop {
             let (tick, entries) = {
                 let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -131,11 +154,17 @@ impl Watchdog {
                 });
                 (state.tick.unwrap_or(Duration::from_millis(10)), state.entries.clone())
             };
+            // A round counts for at most two ticks: time the watchdog itself was not scheduled
+            // is a pause of the process, not a stuck actor.
+            let now = Instant::now();
+            let credit = now.saturating_duration_since(last).min(tick * 2);
+            last = now;
+            let now_ns = now_ns();
             for (heartbeat, cell) in entries {
                 let (Some(heartbeat), Some(cell)) = (heartbeat.upgrade(), cell.upgrade()) else {
                     continue;
                 };
-                check(&heartbeat, &cell);
+                check(&heartbeat, &cell, credit, now_ns);
             }
             park(tick);
         }
@@ -147,12 +176,28 @@ fn park(tick: Duration) {
     std::thread::park_timeout(tick);
 }
 
-fn check(heartbeat: &Heartbeat, cell: &ActorCell) {
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Counts one round of `credit` against the actor of `heartbeat` if it is busy, and fails it
+/// once the busy time counted exceeds its threshold.
+fn check(heartbeat: &Heartbeat, cell: &ActorCell, credit: Duration, now_ns: u64) {
     let since = heartbeat.busy_since.load(Ordering::Acquire);
     if since == 0 {
+        heartbeat.observed.store(0, Ordering::Relaxed);
         return;
     }
-    let busy_for = Duration::from_nanos(now_ns().saturating_sub(since));
+    let credit = nanos(credit);
+    let counted = if heartbeat.observed.load(Ordering::Relaxed) == since {
+        heartbeat.counted.load(Ordering::Relaxed).saturating_add(credit)
+    } else {
+        // Busy since some moment in the last round: count the part of the round after it.
+        heartbeat.observed.store(since, Ordering::Relaxed);
+        now_ns.saturating_sub(since).min(credit)
+    };
+    heartbeat.counted.store(counted, Ordering::Relaxed);
+    let busy_for = Duration::from_nanos(counted);
     if busy_for <= heartbeat.threshold || heartbeat.reported.swap(since, Ordering::AcqRel) == since
     {
         return;

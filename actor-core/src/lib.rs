@@ -158,6 +158,7 @@ pub mod actor;
 pub mod actor_ref;
 pub mod context;
 pub mod control;
+pub mod drop_cause;
 pub mod error;
 pub mod heartbeat;
 pub mod mailbox;
@@ -172,6 +173,7 @@ pub use crate::actor::{Actor, Dispatch};
 pub use crate::actor_ref::{ActorRef, WeakActorRef};
 pub use crate::context::{Context, TaskHandle};
 pub use crate::control::{ActorControl, ActorId, LinkedExit};
+pub use crate::drop_cause::{DropCause, drop_cause};
 pub use crate::error::{
     AskError, BoxError, CallError, RegistryError, SendError, SpawnError, StopReason, TrySendError,
 };

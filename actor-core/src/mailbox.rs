@@ -3,7 +3,11 @@
 //! A mailbox is a tokio mpsc channel of the actor's own message enum: a message is moved into
 //! the channel's slot, never boxed, and nothing is allocated per message.
 
+use std::task::Poll;
+
 use tokio::sync::{Semaphore, mpsc};
+
+use crate::drop_cause::{DropCause, dropping};
 
 use crate::error::{SendError, TrySendError};
 
@@ -41,8 +45,46 @@ impl Default for Mailbox {
 /// be reached, so that every send takes the same code path with no dispatch.
 pub(crate) type MailboxSender<M> = mpsc::Sender<M>;
 
-/// The receiving side of a mailbox, owned by the actor's task.
-pub(crate) type MailboxReceiver<M> = mpsc::Receiver<M>;
+/// The receiving side of a mailbox, owned by the actor's task. Messages still queued when it
+/// is dropped are dropped as [`DropCause::Unhandled`].
+pub(crate) struct MailboxReceiver<M>(Option<mpsc::Receiver<M>>);
+
+impl<M> MailboxReceiver<M> {
+    #[inline]
+    fn rx(&mut self) -> &mut mpsc::Receiver<M> {
+        // Taken only by `drop`.
+        self.0.as_mut().expect("the receiver is present until the mailbox is dropped")
+    }
+
+    /// Polls for the next message; `None` once closed and empty.
+    #[inline]
+    pub(crate) fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<M>> {
+        self.rx().poll_recv(cx)
+    }
+
+    /// Refuses new messages; those already queued can still be received.
+    pub(crate) fn close(&mut self) {
+        self.rx().close();
+    }
+
+    /// Closes the mailbox and drops every queued message as [`DropCause::Unhandled`]. Returns
+    /// once no sender is between reserving a slot and filling it, so nothing arrives later.
+    pub(crate) async fn discard_all(&mut self) {
+        let rx = self.rx();
+        rx.close();
+        while let Some(msg) = rx.recv().await {
+            dropping(DropCause::Unhandled, || drop(msg));
+        }
+    }
+}
+
+impl<M> Drop for MailboxReceiver<M> {
+    fn drop(&mut self) {
+        // The channel drops what is still queued in its own destructor, on this thread.
+        let rx = self.0.take();
+        dropping(DropCause::Unhandled, || drop(rx));
+    }
+}
 
 /// The channel bound that stands for "unbounded": tokio's largest, about 2^61 messages.
 /// Channels allocate their slots in small blocks as messages arrive, never up front.
@@ -53,10 +95,11 @@ pub(crate) const MAX_CAPACITY: usize = UNBOUNDED - 1;
 
 /// Creates a mailbox; the capacity must already be validated (`1..=MAX_CAPACITY`).
 pub(crate) fn channel<M>(mailbox: Mailbox) -> (MailboxSender<M>, MailboxReceiver<M>) {
-    mpsc::channel(match mailbox {
+    let (tx, rx) = mpsc::channel(match mailbox {
         Mailbox::Bounded(n) => n,
         Mailbox::Unbounded => UNBOUNDED,
-    })
+    });
+    (tx, MailboxReceiver(Some(rx)))
 }
 
 /// The number of messages that can be enqueued without waiting (`None` if unbounded).

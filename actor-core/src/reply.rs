@@ -4,11 +4,11 @@
 //! If the reply is dropped unsent (the handler panicked, the actor was killed with the message
 //! still queued, or the handler forgot to answer), the asker is told why instead of hanging.
 
-use std::cell::Cell;
 use std::fmt;
 
 use tokio::sync::oneshot;
 
+use crate::drop_cause::DropCause;
 use crate::error::AskError;
 
 /// The reply slot of a request; see the [module docs](self).
@@ -51,8 +51,10 @@ impl<T> Reply<T> {
 impl<T> Drop for Reply<T> {
     fn drop(&mut self) {
         if let Some(tx) = self.tx.take() {
-            let panicked = std::thread::panicking() || UNWINDING.with(Cell::get);
-            let error = if panicked { AskError::Panicked } else { AskError::Stopped };
+            let error = match crate::drop_cause::drop_cause() {
+                DropCause::Panicked => AskError::Panicked,
+                _ => AskError::Stopped,
+            };
             let _ = tx.send(Err(error));
         }
     }
@@ -74,23 +76,4 @@ pub(crate) fn settle<T>(
         // reply's own destructor was skipped; the actor is gone either way.
         Err(_) => Err(AskError::Stopped),
     }
-}
-
-thread_local! {
-    /// Set while the runtime drops a handler future that panicked, so that the replies it owned
-    /// report the panic rather than a plain stop.
-    static UNWINDING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Runs `f` (which drops a panicked handler) with replies dropped inside it reporting
-/// [`AskError::Panicked`].
-pub(crate) fn while_unwinding<R>(f: impl FnOnce() -> R) -> R {
-    struct Reset(bool);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            UNWINDING.with(|flag| flag.set(self.0));
-        }
-    }
-    let _reset = Reset(UNWINDING.with(|flag| flag.replace(true)));
-    f()
 }

@@ -34,11 +34,11 @@ use crate::actor::{Actor, Dispatch};
 use crate::actor_ref::ActorRef;
 use crate::context::Context;
 use crate::control::{ActorCell, FAIL, KILL, RESTART, RUNNING, STOP};
+use crate::drop_cause::{DropCause, dropping};
 use crate::error::{BoxError, SpawnError, StopReason};
 use crate::heartbeat::Heartbeat;
 use crate::mailbox::{self, MailboxReceiver};
 use crate::registry;
-use crate::reply;
 use crate::spawn::SpawnOptions;
 
 /// Spawns an actor's task; every actor starts here.
@@ -232,9 +232,9 @@ async fn finish<A: Actor>(mut task: ActorTask<A>, mut reason: StopReason, on_sto
     }
     // Whatever is still queued will not be handled: answer its askers now. `recv` returns `None`
     // only once no sender is between reserving a slot and filling it.
-    task.pending = None;
-    task.rx.close();
-    while task.rx.recv().await.is_some() {}
+    let pending = task.pending.take();
+    dropping(DropCause::Unhandled, || drop(pending));
+    task.rx.discard_all().await;
 
     let killed = matches!(reason, StopReason::Killed);
     task.ctx.shutdown(killed).await;
@@ -245,7 +245,10 @@ async fn finish<A: Actor>(mut task: ActorTask<A>, mut reason: StopReason, on_sto
         };
         match interrupted {
             None => {}
-            Some(Interrupt::Panicked(panic)) => tracing::error!(%panic, "on_stop panicked"),
+            Some(Interrupt::Panicked(panic)) => {
+                tracing::error!(%panic, "on_stop panicked");
+                reason = StopReason::Panicked(panic);
+            }
             Some(Interrupt::Killed) => {
                 tracing::debug!("killed during on_stop");
                 reason = StopReason::Killed;
@@ -554,7 +557,7 @@ fn guarded<'a, F: Future>(
 ) -> impl Future<Output = Result<F::Output, Interrupt>> + 'a {
     poll_fn(move |cx| {
         if cell.control.load(Ordering::Acquire) == KILL {
-            slot.set(None);
+            dropping(DropCause::Interrupted, || slot.set(None));
             return Poll::Ready(Err(Interrupt::Killed));
         }
         let Some(fut) = slot.as_mut().as_pin_mut() else {
@@ -569,7 +572,7 @@ fn guarded<'a, F: Future>(
             }
             Err(payload) => {
                 let dropped = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    reply::while_unwinding(|| slot.as_mut().set(None));
+                    dropping(DropCause::Panicked, || slot.as_mut().set(None));
                 }));
                 if dropped.is_err() {
                     tracing::error!("a destructor panicked while cleaning up after a panic");

@@ -507,6 +507,8 @@ struct Running<K, M> {
     retry: Option<M>,
     attempt: u32,
     started: Instant,
+    /// The worker refused the message (it was stopping): the job was never delivered.
+    undelivered: bool,
 }
 
 #[derive(Default, Clone)]
@@ -581,6 +583,8 @@ struct State<W: Actor, K, M> {
     accepting: bool,
     /// Submitters waiting for room.
     waiting: usize,
+    /// Slots whose worker is gone and whose replacement is not built yet.
+    replacing: usize,
     totals: Totals,
 }
 
@@ -597,6 +601,7 @@ impl<W: Actor, K, M> Default for State<W, K, M> {
             rng: 0x2545_f491_4f6c_dd1d,
             accepting: true,
             waiting: 0,
+            replacing: 0,
             totals: Totals::default(),
         }
     }
@@ -618,8 +623,21 @@ impl<W: Actor, K, M> State<W, K, M> {
         self.slots.iter().position(|s| s.id == slot)
     }
 
+    /// Nothing queued, running or being replaced: nothing can change until a new job comes.
     fn is_idle(&self) -> bool {
-        self.queued == 0 && self.slots.iter().all(|s| s.current.is_none())
+        self.queued == 0 && self.replacing == 0 && self.slots.iter().all(|s| s.current.is_none())
+    }
+
+    /// The worker of the slot at `pos` is gone (or going): a replacement is built once the
+    /// lock is released, and takes the slot's queue. Returns the old worker.
+    fn lose_worker(&mut self, pos: usize, fx: &mut Effects<W, K, M>) -> Option<ActorRef<W>> {
+        let slot = &mut self.slots[pos];
+        let worker = slot.worker.take();
+        if worker.is_some() {
+            self.replacing += 1;
+            fx.replace.push(slot.id);
+        }
+        worker
     }
 
     fn stats(&self) -> FactoryStats {
@@ -1100,19 +1118,33 @@ where
                 retry: entry.retry,
                 attempt: entry.attempt,
                 started: now,
+                undelivered: false,
             });
+            let (slot_id, generation) = (slot.id, slot.generation);
             let Some(worker) = slot.worker.as_ref() else { return };
             match worker.try_tell((self.wrap)(job)) {
                 Ok(()) => {}
                 Err(TrySendError::Full(msg)) => {
                     // Someone else filled the worker's mailbox; wait for room off the lock.
                     let worker = worker.clone();
+                    let me = self.me.clone();
                     tokio::spawn(async move {
-                        let _ = worker.tell(msg).await;
+                        if let Err(refused) = worker.tell(msg).await {
+                            if let Some(me) = me.upgrade() {
+                                me.undelivered(slot_id, generation, entry.id);
+                            }
+                            drop(refused);
+                        }
                     });
                 }
-                // The job comes back through its destructor, off the lock.
-                Err(TrySendError::Closed(msg)) => fx.undelivered.push(msg),
+                Err(TrySendError::Closed(msg)) => {
+                    // The worker is stopping. The job comes back through its destructor, off
+                    // the lock, and goes to the replacement.
+                    if let Some(running) = st.slots[pos].current.as_mut() {
+                        running.undelivered = true;
+                    }
+                    fx.undelivered.push(msg);
+                }
             }
             return;
         }
@@ -1171,11 +1203,40 @@ where
         }
     }
 
+    /// Marks the job `id` of `slot` as never delivered: its worker refused it.
+    fn undelivered(&self, slot: u64, generation: u64, id: JobId) {
+        let mut st = self.lock();
+        let Some(pos) = st.position(slot) else { return };
+        let s = &mut st.slots[pos];
+        if s.generation == generation
+            && let Some(running) = s.current.as_mut().filter(|running| running.id == id)
+        {
+            running.undelivered = true;
+        }
+    }
+
     /// Builds a new worker for `slot` and gives it the slot's queue.
     fn replace(&self, slot: u64) {
         let worker = match self.spawn_worker(slot) {
             Ok(worker) => worker,
             Err(error) => {
+                let mut fx = Effects::default();
+                {
+                    let mut st = self.lock();
+                    let central = self.routing.shared_queue() && !st.central.is_empty();
+                    let has_work = st
+                        .position(slot)
+                        .is_some_and(|pos| !st.slots[pos].local.is_empty() || central);
+                    if !st.accepting && !has_work {
+                        // Draining with nothing left for this slot: no replacement is needed.
+                        tracing::warn!(factory = %self.name, slot, %error, "cannot replace a worker while draining; leaving its slot empty");
+                        st.replacing -= 1;
+                        fx.idle = st.is_idle();
+                        drop(st);
+                        self.run(fx);
+                        return;
+                    }
+                }
                 tracing::error!(factory = %self.name, slot, %error, "cannot replace a worker; retrying in 100 ms");
                 if let Some(me) = self.me.upgrade() {
                     tokio::spawn(async move {
@@ -1189,6 +1250,7 @@ where
         let mut fx = Effects::default();
         {
             let mut st = self.lock();
+            st.replacing -= 1;
             match st.position(slot) {
                 Some(pos) if st.slots[pos].worker.is_none() => {
                     let s = &mut st.slots[pos];
@@ -1224,18 +1286,26 @@ where
                 return;
             }
             let Some(running) = s.current.take() else { return };
-            let alive = s.worker.as_ref().is_some_and(ActorRef::is_alive);
-            match (ending, alive) {
-                (Ending::Dropped, true) => {
+            let ending = if running.undelivered { Ending::Unhandled } else { ending };
+            match ending {
+                Ending::Handled => {
+                    // The handler finished with it (a worker that stops itself afterwards
+                    // refuses its next job, which then goes to the replacement).
                     s.counters.processed += 1;
                     let now = fx.now.unwrap_or_else(Instant::now);
                     s.counters.processing.record(now - running.started);
+                    if s.worker.as_ref().is_some_and(ActorRef::is_closed) {
+                        // The worker stopped itself: replace it now, not at the next job.
+                        let gone = st.lose_worker(pos, &mut fx);
+                        fx.stop.extend(gone);
+                    }
                     self.release_key(&mut st, &running.key);
                 }
-                (Ending::Dropped, false) => {
-                    // The worker is gone: it never got the job, or stopped while handling it.
-                    s.worker = None;
-                    fx.replace.push(slot);
+                Ending::Unhandled => {
+                    // Never handled: its worker stopped or failed first. The job goes back to
+                    // the front of the slot's queue, for the replacement.
+                    let gone = st.lose_worker(pos, &mut fx);
+                    fx.stop.extend(gone);
                     match unhandled {
                         Some(payload) => {
                             let entry = Entry::again(
@@ -1252,10 +1322,16 @@ where
                         }
                     }
                 }
-                (Ending::Panicked, _) => {
+                Ending::Interrupted => {
+                    // Killed in the middle of its handler.
+                    let gone = st.lose_worker(pos, &mut fx);
+                    fx.stop.extend(gone);
+                    self.fail(&mut st, pos, running, FailureReason::WorkerStopped, &mut fx);
+                }
+                Ending::Panicked => {
                     // A panicking handler stops its (unsupervised) worker.
-                    s.worker = None;
-                    fx.replace.push(slot);
+                    let gone = st.lose_worker(pos, &mut fx);
+                    fx.stop.extend(gone);
                     self.fail(&mut st, pos, running, FailureReason::Panicked, &mut fx);
                 }
             }
@@ -1297,8 +1373,8 @@ where
                 let Some(running) = s.current.take() else { continue };
                 tracing::warn!(factory = %me.name, slot = s.id, ?busy_for, "worker stuck; replacing it");
                 s.generation += 1;
-                fx.kill.extend(s.worker.take());
-                fx.replace.push(s.id);
+                let worker = st.lose_worker(pos, &mut fx);
+                fx.kill.extend(worker);
                 me.fail(&mut st, pos, running, FailureReason::Stuck(busy_for), &mut fx);
             }
             fx.idle = !st.accepting && st.is_idle();

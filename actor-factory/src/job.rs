@@ -96,10 +96,25 @@ pub struct Failure<K> {
 /// How a dispatched job ended, as its drop tells the factory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ending {
-    /// Dropped normally: the handler finished with it (or never got it, if its worker is dead).
-    Dropped,
-    /// Dropped while the thread was panicking: the handler panicked.
+    /// Dropped normally: the handler finished with it.
+    Handled,
+    /// Never handled: its worker stopped or failed with the job still in its mailbox.
+    Unhandled,
+    /// Dropped in the middle of its handler: the worker was killed.
+    Interrupted,
+    /// Dropped while the handler panicked.
     Panicked,
+}
+
+impl Ending {
+    fn now() -> Self {
+        match actor_core::drop_cause() {
+            actor_core::DropCause::Unhandled => Ending::Unhandled,
+            actor_core::DropCause::Interrupted => Ending::Interrupted,
+            actor_core::DropCause::Panicked => Ending::Panicked,
+            _ => Ending::Handled,
+        }
+    }
 }
 
 /// Where a job reports its end.
@@ -167,7 +182,7 @@ impl<K, M> Job<K, M> {
 
 impl<K, M> Drop for Job<K, M> {
     fn drop(&mut self) {
-        let ending = if std::thread::panicking() { Ending::Panicked } else { Ending::Dropped };
+        let ending = Ending::now();
         let unhandled = self.payload.take();
         self.home.ended(self.slot, self.generation, self.id, ending, unhandled);
     }

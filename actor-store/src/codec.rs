@@ -42,6 +42,15 @@ pub trait Key: Sized {
     ///
     /// A message saying what is malformed.
     fn decode_key(input: &mut &[u8]) -> Result<Self, String>;
+
+    /// The shape of this key's encoding, recorded with a tree's [`Schema`](crate::Schema):
+    /// `u64`, `str`, `(u64, str)`... The default is the type's name without its module path;
+    /// a key type that delegates to another should return that one's schema.
+    fn schema() -> String {
+        let full = std::any::type_name::<Self>();
+        let end = full.find('<').unwrap_or(full.len());
+        full[..end].rsplit("::").next().unwrap_or(full).to_owned() + &full[end..]
+    }
 }
 
 fn take<'a>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], String> {
@@ -59,6 +68,9 @@ macro_rules! unsigned_key {
             fn encode_key(&self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_be_bytes());
             }
+            fn schema() -> String {
+                stringify!($t).to_owned()
+            }
             fn decode_key(input: &mut &[u8]) -> Result<Self, String> {
                 let bytes = take(input, size_of::<$t>())?;
                 let mut buf = [0u8; size_of::<$t>()];
@@ -73,6 +85,9 @@ unsigned_key!(u8, u16, u32, u64, u128);
 macro_rules! signed_key {
     ($($t:ty => $u:ty),*) => {$(
         impl Key for $t {
+            fn schema() -> String {
+                stringify!($t).to_owned()
+            }
             fn encode_key(&self, out: &mut Vec<u8>) {
                 // Flipping the sign bit maps MIN..=MAX onto 0..=MAX of the unsigned type.
                 let flipped = (*self as $u) ^ (1 << (<$u>::BITS - 1));
@@ -88,6 +103,9 @@ macro_rules! signed_key {
 signed_key!(i8 => u8, i16 => u16, i32 => u32, i64 => u64, i128 => u128);
 
 impl Key for bool {
+    fn schema() -> String {
+        "bool".to_owned()
+    }
     fn encode_key(&self, out: &mut Vec<u8>) {
         out.push(u8::from(*self));
     }
@@ -101,6 +119,9 @@ impl Key for bool {
 }
 
 impl Key for char {
+    fn schema() -> String {
+        "char".to_owned()
+    }
     fn encode_key(&self, out: &mut Vec<u8>) {
         u32::from(*self).encode_key(out);
     }
@@ -111,6 +132,9 @@ impl Key for char {
 }
 
 impl Key for () {
+    fn schema() -> String {
+        "()".to_owned()
+    }
     fn encode_key(&self, _out: &mut Vec<u8>) {}
     fn decode_key(_input: &mut &[u8]) -> Result<Self, String> {
         Ok(())
@@ -154,6 +178,9 @@ fn decode_bytes(input: &mut &[u8]) -> Result<Vec<u8>, String> {
 }
 
 impl Key for Vec<u8> {
+    fn schema() -> String {
+        "bytes".to_owned()
+    }
     fn encode_key(&self, out: &mut Vec<u8>) {
         encode_bytes(self, out);
     }
@@ -163,6 +190,9 @@ impl Key for Vec<u8> {
 }
 
 impl Key for String {
+    fn schema() -> String {
+        "str".to_owned()
+    }
     fn encode_key(&self, out: &mut Vec<u8>) {
         encode_bytes(self.as_bytes(), out);
     }
@@ -181,6 +211,10 @@ macro_rules! tuple_key {
             }
             fn decode_key(input: &mut &[u8]) -> Result<Self, String> {
                 Ok(($($name::decode_key(input)?,)+))
+            }
+            fn schema() -> String {
+                let parts: Vec<String> = vec![$($name::schema()),+];
+                format!("({})", parts.join(", "))
             }
         }
     };

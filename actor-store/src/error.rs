@@ -4,6 +4,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::schema::Schema;
+
 /// An error from a store, a tree or a journal.
 ///
 /// Errors are cheap to clone (their payloads are shared), so that one flush failure can be
@@ -82,12 +84,75 @@ pub enum StoreError {
         /// The journal's id.
         id: Arc<str>,
     },
+    /// The store lost writes it had acknowledged: its files were damaged, and the storage
+    /// engine recovered an older state (see [`DamageReport`]). The store is not served as if
+    /// it were complete: open it with [`StoreOptions::salvage`](crate::StoreOptions::salvage)
+    /// to read what survived, or accept the loss with [`Store::repair`](crate::Store::repair).
+    #[error("the store at {} is damaged: {report}", path.display())]
+    Damaged {
+        /// The store's directory.
+        path: PathBuf,
+        /// What was lost.
+        report: DamageReport,
+    },
+    /// The store was opened read-only for salvage; it accepts no writes.
+    #[error("the store was opened read-only for salvage")]
+    ReadOnly,
+    /// A tree was opened with other key or value types than it was created with.
+    #[error(
+        "tree `{tree}` was created with {stored}, not {requested}; migrate it with `Store::migrate_tree`"
+    )]
+    SchemaMismatch {
+        /// The tree.
+        tree: Arc<str>,
+        /// The schema the tree was created with.
+        stored: Schema,
+        /// The schema of the types it was opened with.
+        requested: Schema,
+    },
     /// The store's writer has stopped: the store was closed.
     #[error("the store is closed")]
     Closed,
     /// The store must be opened inside a tokio runtime, which runs its writer actor.
     #[error("a store must be opened inside a tokio runtime")]
     NoRuntime,
+}
+
+/// What a damaged store lost: acknowledged group commits that the storage engine did not
+/// recover, and the trees they had written to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DamageReport {
+    /// The last commit the store acknowledged (from its acknowledgement ledger).
+    pub acknowledged: u64,
+    /// The last commit the storage engine recovered.
+    pub recovered: u64,
+    /// Every tree that an acknowledged write of a lost commit changed: its newest
+    /// acknowledged writes may be missing. Its older entries are as they were.
+    pub trees: Vec<Arc<str>>,
+}
+
+impl DamageReport {
+    /// How many acknowledged group commits are missing.
+    pub fn lost_commits(&self) -> u64 {
+        self.acknowledged.saturating_sub(self.recovered)
+    }
+}
+
+impl fmt::Display for DamageReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} acknowledged commit(s) are missing (acknowledged up to {}, recovered up to {})",
+            self.lost_commits(),
+            self.acknowledged,
+            self.recovered
+        )?;
+        if !self.trees.is_empty() {
+            let names: Vec<&str> = self.trees.iter().map(|t| &**t).collect();
+            write!(f, "; trees that lost writes: {}", names.join(", "))?;
+        }
+        Ok(())
+    }
 }
 
 /// What is wrong with a corrupt entry; see [`StoreError::Corrupt`].
@@ -105,6 +170,8 @@ pub enum Corruption {
     Decode(Arc<str>),
     /// The key is not a valid encoding of the tree's key type.
     Key(Arc<str>),
+    /// The storage engine found the data it holds for this key damaged.
+    Engine(Arc<str>),
     /// A journal is missing events: recovery expected `expected` and found `found`.
     JournalGap {
         /// The next sequence number recovery expected.
@@ -122,6 +189,9 @@ impl fmt::Display for Corruption {
             Corruption::UnknownVersion(v) => write!(f, "unknown encoding version {v}"),
             Corruption::Decode(reason) => write!(f, "cannot decode the value: {reason}"),
             Corruption::Key(reason) => write!(f, "cannot decode the key: {reason}"),
+            Corruption::Engine(reason) => {
+                write!(f, "the storage engine's data is damaged: {reason}")
+            }
             Corruption::JournalGap { expected, found } => {
                 write!(f, "journal gap: expected event {expected}, found {found}")
             }

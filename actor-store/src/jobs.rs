@@ -43,7 +43,8 @@
 //!   unfinished job of a key can be leased, so a key's jobs never overlap and never overtake
 //!   each other, even across retries.
 //! - **Damage** is reported: a record that fails its checksum is a [`StoreError::Corrupt`]
-//!   when the queue opens, never a silently dropped job.
+//!   when the queue opens, and a store whose storage engine lost acknowledged writes does not
+//!   open ([`StoreError::Damaged`]): never a silently dropped job.
 //!
 //! Finished jobs (succeeded, dead, cancelled) stay in the store with their result until
 //! [`JobQueue::purge`] removes those older than a given age.

@@ -10,12 +10,16 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use actor_core::{ActorRef, AskError, Mailbox, SpawnOptions};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::codec::Key;
-use crate::error::StoreError;
+use crate::error::{DamageReport, StoreError};
 use crate::fault::FaultPlan;
+use crate::ledger::{self, Ledger};
+use crate::schema::Schema;
 use crate::tree::Tree;
-use crate::writer::{Applied, Health, Write, WriteOp, Writer};
+use crate::writer::{Applied, COMMIT_KEY, Commits, Health, Write, WriteOp, Writer};
 
 /// The on-disk format this release reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -37,11 +41,12 @@ pub struct StoreOptions {
     mailbox: usize,
     cache_bytes: Option<u64>,
     faults: Option<Arc<FaultPlan>>,
+    salvage: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { mailbox: 4096, cache_bytes: None, faults: None }
+        StoreOptions { mailbox: 4096, cache_bytes: None, faults: None, salvage: false }
     }
 }
 
@@ -69,6 +74,15 @@ impl StoreOptions {
         self.faults = Some(plan);
         self
     }
+
+    /// Opens the store read-only, even if it is damaged ([`StoreError::Damaged`]): reads see
+    /// what the storage engine recovered, [`Store::damage`] says what was lost, and every write
+    /// fails with [`StoreError::ReadOnly`]. For copying out what survived; see also
+    /// [`Store::repair`].
+    pub fn salvage(mut self) -> Self {
+        self.salvage = true;
+        self
+    }
 }
 
 /// Counters of a store's write path; see [`Store::stats`].
@@ -93,10 +107,13 @@ pub struct Store {
 
 struct Inner {
     db: sled::Db,
+    meta: sled::Tree,
     path: PathBuf,
     writer: ActorRef<Writer>,
     health: Arc<Health>,
     recovered: bool,
+    /// What a store opened for salvage lost.
+    damage: Option<DamageReport>,
 }
 
 impl Drop for Inner {
@@ -160,22 +177,26 @@ impl Store {
                 return Err(StoreError::Locked { path });
             }
         }
-        let opened = open_db(&path, &options);
-        let db = match opened {
-            Ok(db) => db,
+        let opened = open_db(&path, &options).and_then(|db| {
+            let checked = check_ledger(&db, &path, options.salvage)?;
+            Ok((db, checked))
+        });
+        let (db, (meta, commits, damage)) = match opened {
+            Ok(opened) => opened,
             Err(e) => {
                 unregister(&key);
                 return Err(e);
             }
         };
-        let health = Arc::new(Health::default());
-        let spawned = Writer::new(db.clone(), Arc::clone(&health), options.faults).and_then(|w| {
-            SpawnOptions::new()
-                .with_name("actor-store-writer")
-                .with_mailbox(Mailbox::Bounded(options.mailbox))
-                .spawn(w)
-                .map_err(|_| StoreError::NoRuntime)
-        });
+        let health = Arc::new(Health { read_only: options.salvage, ..Health::default() });
+        let spawned = Writer::new(db.clone(), Arc::clone(&health), options.faults, commits)
+            .and_then(|w| {
+                SpawnOptions::new()
+                    .with_name("actor-store-writer")
+                    .with_mailbox(Mailbox::Bounded(options.mailbox))
+                    .spawn(w)
+                    .map_err(|_| StoreError::NoRuntime)
+            });
         // From here on `Inner` owns the registration in `OPEN`.
         let writer = match spawned {
             Ok(writer) => writer,
@@ -184,24 +205,157 @@ impl Store {
                 return Err(e);
             }
         };
-        Ok(Store { inner: Arc::new(Inner { db, path: key, writer, health, recovered }) })
+        Ok(Store {
+            inner: Arc::new(Inner { db, meta, path: key, writer, health, recovered, damage }),
+        })
     }
 
-    /// The tree named `name`, with keys of type `K` and values of type `V`; created empty if
-    /// it does not exist (its creation is durable with the next flush).
-    ///
-    /// The types are not recorded: opening a tree with other types than it was written with
-    /// makes reads fail with [`StoreError::Corrupt`] (never return wrong values).
+    /// What a store opened with [`StoreOptions::salvage`] lost, if it is damaged.
+    pub fn damage(&self) -> Option<&DamageReport> {
+        self.inner.damage.as_ref()
+    }
+
+    /// Accepts the loss of a damaged store: records that the state the storage engine recovers
+    /// is complete, so that the store opens again, and returns what was lost (`None` if it was
+    /// not damaged). The lost writes are gone for good; copy the directory first if you want to
+    /// keep the damaged files. Blocks like [`Store::open`]; the store must not be open.
     ///
     /// # Errors
     ///
+    /// [`StoreError::Locked`] if the store is open, [`StoreError::Open`] if it cannot be
+    /// opened at all.
+    pub fn repair(path: impl AsRef<Path>) -> Result<Option<DamageReport>, StoreError> {
+        let path = path.as_ref();
+        let key = std::fs::canonicalize(path).map_err(|e| StoreError::Open {
+            path: path.to_path_buf(),
+            reason: Arc::from(e.to_string()),
+        })?;
+        if OPEN
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|open| open.contains(&key))
+        {
+            return Err(StoreError::Locked { path: path.to_path_buf() });
+        }
+        let db = open_db(path, &StoreOptions::default())?;
+        let (_, commits, damage) = check_ledger(&db, path, true)?;
+        drop(commits);
+        let repaired = match damage {
+            Some(report) => {
+                let acknowledged = ledger::Acknowledged {
+                    seq: report.recovered,
+                    trees: ledger::read(path)?
+                        .unwrap_or_default()
+                        .trees
+                        .into_iter()
+                        .map(|(tree, at)| (tree, at.min(report.recovered)))
+                        .collect(),
+                };
+                ledger::write_whole(path, &acknowledged)?;
+                tracing::warn!(path = %path.display(), %report, "damaged store repaired: its lost writes are given up");
+                Some(report)
+            }
+            None => None,
+        };
+        drop(db);
+        wait_released(&path.join("db"));
+        Ok(repaired)
+    }
+
+    /// The tree named `name`, with keys of type `K` and values of type `V`; created empty if
+    /// it does not exist (its creation and its [`Schema`] are durable with the next flush).
+    ///
+    /// The tree remembers the schema of the types it was created with: opening it with types
+    /// of another shape is refused (see [`schema`](crate::schema)), so a value is never read
+    /// as a type it was not written as. Change a tree's value type with
+    /// [`Store::migrate_tree`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::SchemaMismatch`] if the tree was created with other types,
     /// [`StoreError::ReservedTreeName`] for names starting with `__actor_store`, or a storage
     /// error.
-    pub fn tree<K: Key, V>(&self, name: &str) -> Result<Tree<K, V>, StoreError> {
+    pub fn tree<K: Key, V: DeserializeOwned>(&self, name: &str) -> Result<Tree<K, V>, StoreError> {
         if name.starts_with(RESERVED) {
             return Err(StoreError::ReservedTreeName(Arc::from(name)));
         }
+        self.check_schema(name, &Schema::of::<K, V>())?;
         self.tree_unchecked(name)
+    }
+
+    /// Compares `schema` with the one recorded for tree `name`, recording it if there is none
+    /// (a new tree, or one created before schemas were recorded).
+    fn check_schema(&self, name: &str, schema: &Schema) -> Result<(), StoreError> {
+        let key = schema_key(name);
+        let bytes = schema.to_bytes();
+        let stored = match self.inner.meta.get(&key)? {
+            Some(stored) => stored,
+            None if self.inner.health.read_only => return Ok(()),
+            None => match self.inner.meta.compare_and_swap(
+                &key,
+                None::<&[u8]>,
+                Some(bytes.as_slice()),
+            )? {
+                Ok(()) => return Ok(()),
+                Err(conflict) => conflict.current.unwrap_or_default(),
+            },
+        };
+        if stored.as_ref() == bytes.as_slice() {
+            return Ok(());
+        }
+        let stored = Schema::from_bytes(&stored).ok_or_else(|| StoreError::Corrupt {
+            tree: Arc::from(META_TREE),
+            key: crate::error::printable(&key),
+            kind: crate::error::Corruption::Checksum,
+        })?;
+        Err(StoreError::SchemaMismatch { tree: Arc::from(name), stored, requested: schema.clone() })
+    }
+
+    /// Rewrites every value of tree `name` from type `Old` to type `New` with `convert`, and
+    /// records `New` as the tree's schema: one atomic, durable step (all values and the
+    /// schema, or nothing, even across a crash). Returns how many values were converted.
+    ///
+    /// This is the way to change a tree's value type; a tree opened with a new type without
+    /// migrating fails with [`StoreError::SchemaMismatch`]. The tree is read and rewritten in
+    /// memory at once, so it suits trees that fit in memory comfortably.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::SchemaMismatch`] if the tree was not created with `K` and `Old`,
+    /// [`StoreError::Corrupt`] if a value cannot be read as `Old`, [`StoreError::Encode`], or a
+    /// write error.
+    pub async fn migrate_tree<K, Old, New>(
+        &self,
+        name: &str,
+        mut convert: impl FnMut(&K, Old) -> New,
+    ) -> Result<usize, StoreError>
+    where
+        K: Key,
+        Old: Serialize + DeserializeOwned,
+        New: Serialize + DeserializeOwned,
+    {
+        let old = self.tree::<K, Old>(name)?;
+        let new_schema = Schema::of::<K, New>();
+        let tree_name: Arc<str> = Arc::from(name);
+        let mut entries = Vec::new();
+        for entry in old.iter() {
+            let (key, value) = entry?;
+            let new = convert(&key, value);
+            let key = crate::codec::key_bytes(&key);
+            let value = crate::codec::encode_value(&tree_name, &key, &new)?;
+            entries.push((key, value));
+        }
+        let count = entries.len();
+        self.submit(WriteOp::Retype {
+            tree: old.raw().clone(),
+            meta: self.inner.meta.clone(),
+            schema_key: schema_key(name),
+            schema: new_schema.to_bytes(),
+            entries,
+        })
+        .await?;
+        Ok(count)
     }
 
     pub(crate) fn tree_unchecked<K: Key, V>(&self, name: &str) -> Result<Tree<K, V>, StoreError> {
@@ -233,7 +387,7 @@ impl Store {
         self.inner.writer.stop();
         self.inner.writer.stopped().await;
         let result = match flushed {
-            Err(StoreError::Closed) => Ok(()),
+            Err(StoreError::Closed | StoreError::ReadOnly) => Ok(()),
             other => other,
         };
         let Ok(inner) = Arc::try_unwrap(self.inner) else {
@@ -353,6 +507,62 @@ fn open_db(path: &Path, options: &StoreOptions) -> Result<sled::Db, StoreError> 
     Ok(db)
 }
 
+/// The meta key of tree `name`'s schema.
+fn schema_key(name: &str) -> Vec<u8> {
+    let mut key = b"schema/".to_vec();
+    key.extend_from_slice(name.as_bytes());
+    key
+}
+
+/// Compares the commit sled recovered with the acknowledgement ledger: the meta tree, the
+/// commit numbering for the writer, and what was lost if acknowledged commits are missing
+/// (an error unless `salvage`).
+fn check_ledger(
+    db: &sled::Db,
+    path: &Path,
+    salvage: bool,
+) -> Result<(sled::Tree, Commits, Option<DamageReport>), StoreError> {
+    let open_error =
+        |reason: String| StoreError::Open { path: path.to_path_buf(), reason: Arc::from(reason) };
+    let meta = db.open_tree(META_TREE).map_err(|e| open_error(e.to_string()))?;
+    let recovered = match meta.get(COMMIT_KEY).map_err(|e| open_error(e.to_string()))? {
+        None => 0,
+        Some(bytes) => u64::from_be_bytes(bytes.as_ref().try_into().map_err(|_| {
+            open_error(format!("the commit marker is damaged ({} bytes)", bytes.len()))
+        })?),
+    };
+    let acknowledged = match ledger::read(path)? {
+        Some(acknowledged) => acknowledged,
+        None => {
+            // A store written before the ledger existed: what it holds is taken as complete.
+            let adopted = ledger::Acknowledged { seq: recovered, ..Default::default() };
+            if !salvage {
+                ledger::write_whole(path, &adopted)?;
+            }
+            adopted
+        }
+    };
+    let damage = (acknowledged.seq > recovered).then(|| DamageReport {
+        acknowledged: acknowledged.seq,
+        recovered,
+        trees: acknowledged
+            .trees
+            .iter()
+            .filter(|&(_, &at)| at > recovered)
+            .map(|(tree, _)| Arc::clone(tree))
+            .collect(),
+    });
+    if let Some(report) = &damage {
+        tracing::error!(path = %path.display(), %report, "the store lost acknowledged writes");
+        if !salvage {
+            return Err(StoreError::Damaged { path: path.to_path_buf(), report: report.clone() });
+        }
+    }
+    let last = acknowledged.seq.max(recovered);
+    let ledger = if salvage { None } else { Some(Ledger::open(path, acknowledged)?) };
+    Ok((meta.clone(), Commits { meta, last, ledger }, damage))
+}
+
 /// Reads the format marker, or writes it into a new database.
 fn check_format(db: &sled::Db, path: &Path) -> Result<(), StoreError> {
     let open_error =
@@ -439,6 +649,8 @@ fn create(path: &Path) -> Result<(), StoreError> {
             .map_err(|e| e.to_string())?;
         drop(db);
         wait_released(&staging.join("db"));
+        ledger::write_whole(&staging, &ledger::Acknowledged::default())
+            .map_err(|e| e.to_string())?;
         Ok(())
     })();
     if let Err(reason) = built {

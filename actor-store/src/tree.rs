@@ -49,6 +49,11 @@ impl<K, V> Tree<K, V> {
         Tree { store, name, tree, types: PhantomData }
     }
 
+    /// The underlying sled tree.
+    pub(crate) fn raw(&self) -> &sled::Tree {
+        &self.tree
+    }
+
     /// The tree's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -78,7 +83,8 @@ impl<K: Key, V: Serialize + DeserializeOwned> Tree<K, V> {
     /// [`StoreError::Corrupt`] if the stored value is damaged, or a storage error.
     pub fn get(&self, key: &K) -> Result<Option<V>, StoreError> {
         let key = key_bytes(key);
-        self.tree.get(&key)?.map(|stored| decode_value(&self.name, &key, &stored)).transpose()
+        let stored = self.tree.get(&key).map_err(|e| read_error(&self.name, &key, e))?;
+        stored.map(|stored| decode_value(&self.name, &key, &stored)).transpose()
     }
 
     /// Whether `key` has a value (without decoding it).
@@ -87,7 +93,8 @@ impl<K: Key, V: Serialize + DeserializeOwned> Tree<K, V> {
     ///
     /// A storage error.
     pub fn contains_key(&self, key: &K) -> Result<bool, StoreError> {
-        Ok(self.tree.contains_key(key_bytes(key))?)
+        let key = key_bytes(key);
+        self.tree.contains_key(&key).map_err(|e| read_error(&self.name, &key, e))
     }
 
     /// Stores `value` under `key`; returns once the write is durable, with the previous value.
@@ -262,7 +269,7 @@ impl<K: Key, V: DeserializeOwned> Iter<K, V> {
         &self,
         entry: Result<(sled::IVec, sled::IVec), sled::Error>,
     ) -> Result<(K, V), StoreError> {
-        let (key, stored) = entry?;
+        let (key, stored) = entry.map_err(|e| read_error(&self.name, b"", e))?;
         let value = decode_value(&self.name, &key, &stored)?;
         Ok((decode_whole_key(&self.name, &key)?, value))
     }
@@ -281,5 +288,18 @@ impl<K: Key, V: DeserializeOwned> DoubleEndedIterator for Iter<K, V> {
     fn next_back(&mut self) -> Option<Self::Item> {
         let entry = self.inner.next_back()?;
         Some(self.decode(entry))
+    }
+}
+
+/// A read error of the storage engine; damage it found in its own files is reported like damage
+/// we find, naming the tree and the key.
+fn read_error(tree: &Arc<str>, key: &[u8], error: sled::Error) -> StoreError {
+    match error {
+        sled::Error::Corruption { .. } => StoreError::Corrupt {
+            tree: Arc::clone(tree),
+            key: crate::error::printable(key),
+            kind: crate::error::Corruption::Engine(Arc::from(error.to_string())),
+        },
+        other => StoreError::from(other),
     }
 }

@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::error::StoreError;
 use crate::fault::FaultPlan;
+use crate::ledger::Ledger;
 
 /// A change for the writer to apply, already encoded.
 pub(crate) enum WriteOp {
@@ -43,8 +44,31 @@ pub(crate) enum WriteOp {
         tree: sled::Tree,
         batch: sled::Batch,
     },
+    /// Rewrites the values of a tree and its schema record in one transaction
+    /// ([`Store::migrate_tree`](crate::Store::migrate_tree)).
+    Retype {
+        tree: sled::Tree,
+        meta: sled::Tree,
+        schema_key: Vec<u8>,
+        schema: Vec<u8>,
+        entries: Vec<(Vec<u8>, Vec<u8>)>,
+    },
     /// Nothing to apply: acknowledged by the next flush (a durability barrier).
     Sync,
+}
+
+impl WriteOp {
+    /// The tree the write changes (`None` for a barrier).
+    fn tree(&self) -> Option<&sled::Tree> {
+        match self {
+            WriteOp::Insert { tree, .. }
+            | WriteOp::Remove { tree, .. }
+            | WriteOp::Cas { tree, .. }
+            | WriteOp::Batch { tree, .. }
+            | WriteOp::Retype { tree, .. } => Some(tree),
+            WriteOp::Sync => None,
+        }
+    }
 }
 
 /// What applying a write found, returned once the write is durable.
@@ -68,7 +92,9 @@ pub(crate) struct Write {
 /// The store's health and counters, shared by handles, the writer and the flusher.
 #[derive(Debug, Default)]
 pub(crate) struct Health {
-    failed: OnceLock<Arc<str>>,
+    pub(crate) failed: OnceLock<Arc<str>>,
+    /// Opened for salvage: every write is refused.
+    pub(crate) read_only: bool,
     pub(crate) writes: AtomicU64,
     pub(crate) flushes: AtomicU64,
     /// Writes submitted and not yet answered; on a cache line of its own, since every writer
@@ -91,6 +117,9 @@ impl std::ops::Deref for Padded {
 
 impl Health {
     pub(crate) fn check(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly);
+        }
         match self.failed.get() {
             Some(cause) => Err(StoreError::Failed { cause: Arc::clone(cause) }),
             None => Ok(()),
@@ -109,6 +138,8 @@ impl Health {
 struct Pending {
     reply: WriteReply,
     applied: Applied,
+    /// The tree it changed (`None` for a durability barrier).
+    tree: Option<sled::Tree>,
 }
 
 /// The writer actor: sole owner of the database's write path.
@@ -131,13 +162,15 @@ impl Writer {
         db: sled::Db,
         health: Arc<Health>,
         faults: Option<Arc<FaultPlan>>,
+        commits: Commits,
     ) -> Result<Self, StoreError> {
         let (to_flusher, rx) = mpsc::channel();
         let (done_tx, done_rx) = oneshot::channel();
-        let flusher = Flusher { db, health: Arc::clone(&health), faults: faults.clone() };
+        let flusher = Flusher { db, health: Arc::clone(&health), faults: faults.clone(), commits };
         std::thread::Builder::new()
             .name("actor-store-flush".to_owned())
             .spawn(move || {
+                let mut flusher = flusher;
                 flusher.run(&rx);
                 // The database handle goes before the writer hears that the flusher is done,
                 // so that a closed store can be reopened at once.
@@ -161,6 +194,24 @@ impl Writer {
                 .compare_and_swap(key, expected, new)
                 .map(|outcome| Applied::Cas(outcome.map_err(|conflict| conflict.current))),
             WriteOp::Batch { tree, batch } => tree.apply_batch(batch).map(|()| Applied::Done),
+            WriteOp::Retype { tree, meta, schema_key, schema, entries } => {
+                use sled::Transactional;
+                (&tree, &meta)
+                    .transaction(|(tree, meta)| {
+                        for (key, value) in &entries {
+                            tree.insert(key.as_slice(), value.as_slice())?;
+                        }
+                        meta.insert(schema_key.as_slice(), schema.as_slice())?;
+                        Ok(())
+                    })
+                    .map(|()| Applied::Done)
+                    .map_err(|e: sled::transaction::TransactionError<()>| match e {
+                        sled::transaction::TransactionError::Storage(e) => e,
+                        sled::transaction::TransactionError::Abort(()) => {
+                            sled::Error::Unsupported("aborted".to_owned())
+                        }
+                    })
+            }
             WriteOp::Sync => Ok(Applied::Done),
         };
         result.map_err(|e| self.health.fail(format!("write failed: {e}")))
@@ -176,12 +227,13 @@ impl Actor for Writer {
             reply.send(Err(e));
             return;
         }
+        let tree = op.tree().cloned();
         match self.apply(op) {
             Ok(applied) => {
                 self.health.writes.fetch_add(1, Ordering::Relaxed);
                 if let Some(to_flusher) = &self.to_flusher
                     && let Err(mpsc::SendError(pending)) =
-                        to_flusher.send(Pending { reply, applied })
+                        to_flusher.send(Pending { reply, applied, tree })
                 {
                     // The flusher is gone (it cannot be, while the writer runs): never
                     // acknowledge what was not flushed.
@@ -201,37 +253,83 @@ impl Actor for Writer {
     }
 }
 
+/// The numbering of group commits and the ledger that records the acknowledged ones.
+pub(crate) struct Commits {
+    /// The tree holding the `commit` marker.
+    pub(crate) meta: sled::Tree,
+    /// The last commit number used.
+    pub(crate) last: u64,
+    /// `None` for a store opened read-only, which never commits.
+    pub(crate) ledger: Option<Ledger>,
+}
+
 struct Flusher {
     db: sled::Db,
     health: Arc<Health>,
     faults: Option<Arc<FaultPlan>>,
+    commits: Commits,
 }
 
 impl Flusher {
-    fn run(&self, rx: &mpsc::Receiver<Pending>) {
+    fn run(&mut self, rx: &mpsc::Receiver<Pending>) {
         let mut group = Vec::new();
+        let mut trees: Vec<sled::Tree> = Vec::new();
         while let Some(first) = next(rx) {
             group.push(first);
             group.extend(rx.try_iter());
-            let flushed = self.flush();
-            for Pending { reply, applied } in group.drain(..) {
+            trees.clear();
+            for tree in group.iter().filter_map(|pending| pending.tree.as_ref()) {
+                if !trees.iter().any(|known| known.name() == tree.name()) {
+                    trees.push(tree.clone());
+                }
+            }
+            let flushed = self.flush(&trees);
+            for Pending { reply, applied, .. } in group.drain(..) {
                 reply.send(flushed.clone().map(|()| applied));
             }
         }
+        if let Some(ledger) = self.commits.ledger.as_mut()
+            && let Err(error) = ledger.sync()
+        {
+            tracing::warn!(%error, "cannot sync the acknowledgement ledger");
+        }
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
+    /// One group commit: numbers it in sled, flushes, then records it in the ledger; only
+    /// then may its writes be acknowledged.
+    fn flush(&mut self, trees: &[sled::Tree]) -> Result<(), StoreError> {
         self.health.check()?;
         if self.faults.as_ref().is_some_and(|f| f.flush_fails()) {
             return Err(self.health.fail("injected flush failure"));
         }
         self.health.flushes.fetch_add(1, Ordering::Relaxed);
-        match self.db.flush() {
-            Ok(_) => Ok(()),
-            Err(e) => Err(self.health.fail(format!("flush failed: {e}"))),
+        let seq = self.commits.last + 1;
+        // After every write of the group in sled's log: recovering this marker means
+        // recovering the whole group.
+        if let Err(e) = self.commits.meta.insert(COMMIT_KEY, &seq.to_be_bytes()) {
+            return Err(self.health.fail(format!("write failed: {e}")));
         }
+        if let Err(e) = self.db.flush() {
+            return Err(self.health.fail(format!("flush failed: {e}")));
+        }
+        self.commits.last = seq;
+        if let Some(ledger) = self.commits.ledger.as_mut() {
+            let names: Vec<Arc<str>> = trees
+                .iter()
+                .map(|tree| Arc::from(String::from_utf8_lossy(&tree.name()).as_ref()))
+                .collect();
+            if let Err(e) = ledger.record(seq, &names) {
+                return Err(self
+                    .health
+                    .fail(format!("cannot record the commit in the acknowledgement ledger: {e}")));
+            }
+        }
+        Ok(())
     }
 }
+
+/// The meta key holding the number of the last group commit written to sled.
+pub(crate) const COMMIT_KEY: &[u8] = b"commit";
 
 /// How long the flusher polls for the next write before it sleeps: a writer that waits for
 /// each acknowledgement before its next write sends it within a few microseconds, and a

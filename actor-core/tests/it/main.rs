@@ -1,14 +1,16 @@
 //! Integration tests for actor-core, through its public API only.
 //!
-//! One binary for the whole crate (see STYLE.md); each module is one area of the contract.
+//! One binary for the whole crate; each module is one area of the contract.
 
 mod support;
 
+mod drop_cause;
 mod lifecycle;
 mod links;
 mod macro_lints;
 mod macros;
 mod messaging;
+mod ownership;
 mod panics;
 mod registry;
 mod shared;

@@ -2,5 +2,6 @@
 
 mod durable;
 mod factory;
+mod self_harm;
 mod stream;
 mod support;

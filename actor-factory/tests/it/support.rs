@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, Once};
 use std::time::Duration;
 
-use actor_core::actor;
+use actor_core::{Context, actor};
 use actor_factory::{FactorySpec, Job};
 
 /// What a test job asks its worker to do.
@@ -17,6 +17,10 @@ pub(crate) enum Task {
     Hang,
     /// Sleep, then record.
     Sleep(Duration, u64),
+    /// Record, then stop the worker (`ctx.stop()`).
+    StopSelf(u64),
+    /// Record, then fail the worker (`ctx.fail(..)`).
+    FailSelf(u64),
 }
 
 pub(crate) type Log = Arc<Mutex<Vec<(u64, u64)>>>;
@@ -27,7 +31,7 @@ pub(crate) struct Worker {
 
 #[actor]
 impl Worker {
-    pub(crate) async fn work(&mut self, job: Job<u64, Task>) {
+    pub(crate) async fn work(&mut self, job: Job<u64, Task>, ctx: &Context<Self>) {
         let key = *job.key();
         match job.payload().cloned() {
             Some(Task::Record(seq)) => self.log.lock().unwrap().push((key, seq)),
@@ -36,6 +40,14 @@ impl Worker {
             Some(Task::Sleep(d, seq)) => {
                 tokio::time::sleep(d).await;
                 self.log.lock().unwrap().push((key, seq));
+            }
+            Some(Task::StopSelf(seq)) => {
+                self.log.lock().unwrap().push((key, seq));
+                ctx.stop();
+            }
+            Some(Task::FailSelf(seq)) => {
+                self.log.lock().unwrap().push((key, seq));
+                ctx.fail("gave up on purpose");
             }
             None => {}
         }

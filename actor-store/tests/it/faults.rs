@@ -122,11 +122,10 @@ async fn a_damaged_value_is_reported_with_its_tree_and_key() {
     let scanned: Vec<_> = t.iter().collect();
     assert!(scanned[0].is_ok());
     assert!(matches!(scanned[1], Err(StoreError::Corrupt { .. })));
-    // Opening a tree with the wrong value type is reported, not misread.
-    let wrong = store.tree::<String, (u64, u64, u64)>("accounts").unwrap();
+    // Opening a tree with the wrong value type is refused, never misread.
     assert!(matches!(
-        wrong.get(&"alice".to_owned()),
-        Err(StoreError::Corrupt { kind: Corruption::Decode(_), .. })
+        store.tree::<String, (u64, u64, u64)>("accounts"),
+        Err(StoreError::SchemaMismatch { .. })
     ));
 }
 

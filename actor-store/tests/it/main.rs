@@ -2,9 +2,11 @@
 
 mod basic;
 mod conformance;
+mod damage;
 mod faults;
 mod jobs;
 mod journal;
 mod kv;
 mod model;
+mod schema;
 mod support;

@@ -1,0 +1,155 @@
+//! `cargo xtask ci`: everything CI checks, in the order that fails fastest.
+//!
+//! `--under-load` runs the same checks while two CPU-bound processes (busy loops, this program
+//! re-executed with `__burn`) compete with them for the machine's cores, as CI's neighbours
+//! do; `--runs N` repeats the checks N times in a row and stops at the first failure.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Instant;
+
+use crate::{cargo, root};
+
+/// The hidden subcommand that burns one core until killed.
+pub(crate) const BURN: &str = "__burn";
+
+/// Busy-loops forever: the load of `--under-load`.
+pub(crate) fn burn() -> Result<(), String> {
+    let mut x = 0u64;
+    loop {
+        x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+    }
+}
+
+/// Busy-loop processes, killed when dropped.
+struct Load(Vec<Child>);
+
+impl Load {
+    fn start(processes: usize) -> Result<Load, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("cannot find xtask itself: {e}"))?;
+        let mut children = Vec::new();
+        for _ in 0..processes {
+            let child = Command::new(&exe)
+                .arg(BURN)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("cannot start a busy loop: {e}"))?;
+            children.push(child);
+        }
+        Ok(Load(children))
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `cargo xtask ci [--under-load] [--runs N]`.
+pub(crate) fn run(args: &[String]) -> Result<(), String> {
+    let mut under_load = false;
+    let mut runs = 1usize;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--under-load" => under_load = true,
+            "--runs" => {
+                runs = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|&n| n > 0)
+                    .ok_or("--runs expects a positive number")?;
+            }
+            other => return Err(format!("unknown option `{other}` for `ci`")),
+        }
+    }
+    let _load = if under_load {
+        println!("xtask ci: two busy-loop processes compete for the cores");
+        Some(Load::start(2)?)
+    } else {
+        None
+    };
+    for round in 1..=runs {
+        let start = Instant::now();
+        let result = once();
+        let took = start.elapsed().as_secs();
+        match &result {
+            Ok(()) => println!("xtask ci: run {round} of {runs} passed in {took} s"),
+            Err(e) => println!("xtask ci: run {round} of {runs} failed after {took} s: {e}"),
+        }
+        result?;
+    }
+    Ok(())
+}
+
+/// One CI pass; see the module docs.
+fn once() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--check"], &[])?;
+    // The peers benchmark is its own workspace and is not built here; its formatting is checked
+    // without resolving its dependencies.
+    rustfmt_check(&root().join("peers").join("src").join("main.rs"))?;
+    crate::codegen::run(true)?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
+    cargo(&["test", "--workspace"], &[])?;
+    for example in examples()? {
+        cargo(&["run", "--quiet", "-p", "examples", "--example", &example, "--", "--quick"], &[])?;
+    }
+    cargo(&["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")])?;
+    // The crates depend on each other and none is published yet: package them together.
+    cargo(
+        &[
+            "package",
+            "-p",
+            "actor-macros",
+            "-p",
+            "actor-core",
+            "-p",
+            "actor-store",
+            "-p",
+            "actor-factory",
+            "--no-verify",
+            "--allow-dirty",
+            "--quiet",
+        ],
+        &[],
+    )?;
+    println!("xtask ci: all checks passed");
+    Ok(())
+}
+
+/// The names of the runnable examples, from `examples/examples/*.rs`.
+pub(crate) fn examples() -> Result<Vec<String>, String> {
+    let dir = root().join("examples").join("examples");
+    let entries =
+        std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let path = entry.path();
+            (path.extension()? == "rs").then(|| path.file_stem()?.to_str().map(str::to_owned))?
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Checks the formatting of a crate that is not a workspace member, from its root file.
+fn rustfmt_check(file: &Path) -> Result<(), String> {
+    println!("$ rustfmt --check {}", file.display());
+    let status = Command::new("rustfmt")
+        .args(["--check", "--edition", "2024"])
+        .arg(file)
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("could not run rustfmt: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} is not formatted; run `rustfmt --edition 2024 {0}`", file.display()))
+    }
+}
