@@ -4,11 +4,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A job's id, unique within its factory, increasing in submission order.
+/// The id a factory gives an accepted job: unique within the factory, increasing in submission
+/// order. (A durable job of `actor-jobs` has a `JobId` of its own.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct JobId(pub u64);
+pub struct SubmissionId(pub u64);
 
-impl fmt::Display for JobId {
+impl fmt::Display for SubmissionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "job {}", self.0)
     }
@@ -48,7 +49,7 @@ pub enum DiscardReason {
 #[derive(Debug)]
 pub struct Discarded<K, M> {
     /// The job's id.
-    pub id: JobId,
+    pub id: SubmissionId,
     /// Its key.
     pub key: K,
     /// Its payload, never handled.
@@ -84,7 +85,7 @@ impl fmt::Display for FailureReason {
 #[derive(Debug, Clone)]
 pub struct Failure<K> {
     /// The job's id.
-    pub id: JobId,
+    pub id: SubmissionId,
     /// Its key.
     pub key: K,
     /// Which attempt failed (2 for a retried job).
@@ -119,7 +120,14 @@ impl Ending {
 
 /// Where a job reports its end.
 pub(crate) trait Home<K, M>: Send + Sync {
-    fn ended(&self, slot: u64, generation: u64, id: JobId, ending: Ending, unhandled: Option<M>);
+    fn ended(
+        &self,
+        slot: u64,
+        generation: u64,
+        id: SubmissionId,
+        ending: Ending,
+        unhandled: Option<M>,
+    );
 }
 
 /// A job as a worker receives it: a key, a payload and the factory's bookkeeping.
@@ -129,7 +137,7 @@ pub(crate) trait Home<K, M>: Send + Sync {
 /// is reported failed (or retried). Take the payload out with [`Job::take`] if you need it by
 /// value; keep the `Job` itself until the work is finished.
 pub struct Job<K, M> {
-    pub(crate) id: JobId,
+    pub(crate) id: SubmissionId,
     pub(crate) key: K,
     pub(crate) payload: Option<M>,
     pub(crate) attempt: u32,
@@ -150,7 +158,7 @@ impl<K: fmt::Debug, M> fmt::Debug for Job<K, M> {
 
 impl<K, M> Job<K, M> {
     /// The job's id.
-    pub fn id(&self) -> JobId {
+    pub fn id(&self) -> SubmissionId {
         self.id
     }
 

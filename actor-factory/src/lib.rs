@@ -72,13 +72,13 @@
 //! - **Draining**: [`Factory::drain`] refuses new jobs, lets every queued and running job end,
 //!   stops the workers and returns the totals ([`FactoryStats`]).
 
-#[cfg(feature = "durable")]
-pub mod durable;
+mod error;
 mod factory;
 mod job;
 mod stats;
 pub mod stream;
 
-pub use factory::{Autoscale, Backpressure, Factory, FactorySpec, Routing, SubmitError};
-pub use job::{DiscardReason, Discarded, Failure, FailureReason, Job, JobId, JobOptions};
+pub use error::SubmitError;
+pub use factory::{Autoscale, Backpressure, Factory, FactorySpec, Routing, Scaler, ScalerLoad};
+pub use job::{DiscardReason, Discarded, Failure, FailureReason, Job, JobOptions, SubmissionId};
 pub use stats::{FactoryStats, Latency, WorkerStats};

@@ -8,11 +8,8 @@
 //! - [`DurableKv`]: a key-value actor over a tree: get, set, delete, range, compare-and-swap.
 //! - [`Persisted`]: state rebuilt from a journal of events and snapshots, for making any actor
 //!   persistent; it fits `#[actor]` as an ordinary field ([`journal`]).
-//! - [`JobQueue`]: a durable job queue with at-least-once delivery: idempotent enqueue, leases
-//!   with fencing tokens, retries with backoff, dead letters, per-key order ([`jobs`]; its
-//!   guarantees are documented there). `actor-factory`'s `durable` feature runs it on a pool.
-//!   With feature `postgres`, `postgres::PgQueue` is the same queue on PostgreSQL, for worker
-//!   processes on many hosts; both implement [`JobBackend`].
+//!
+//! The durable job queue built on this store is the `actor-jobs` crate.
 //!
 //! # Quick start
 //!
@@ -95,12 +92,9 @@
 pub mod codec;
 mod error;
 pub mod fault;
-pub mod jobs;
 pub mod journal;
 pub mod kv;
 mod ledger;
-#[cfg(feature = "postgres")]
-pub mod postgres;
 pub mod schema;
 mod store;
 mod tree;
@@ -108,10 +102,6 @@ mod writer;
 
 pub use codec::Key;
 pub use error::{CasConflict, Corruption, DamageReport, StoreError};
-pub use jobs::{
-    EnqueueOptions, FailOutcome, JobBackend, JobError, JobId, JobQueue, JobRecord, JobState,
-    JobStatus, Lease, Leased, QueueOptions, QueueStats, RetryPolicy,
-};
 pub use journal::{Persist, PersistOptions, Persisted};
 pub use kv::{DurableKv, DurableKvHandle};
 pub use schema::Schema;

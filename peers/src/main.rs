@@ -22,10 +22,7 @@
 #![forbid(unsafe_code)]
 #![expect(clippy::print_stdout, clippy::print_stderr, reason = "a benchmark reports on stdout")]
 
-#[path = "../../examples/benches/shared/counter.rs"]
-mod counter;
-#[path = "../../examples/benches/shared/sample.rs"]
-mod sample;
+use bench::{counter, sample};
 
 mod floor;
 mod markdown;

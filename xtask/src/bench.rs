@@ -26,7 +26,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     // One binary per crate under test, so that one benchmark's code cannot change how another's
     // is laid out.
     let mut core =
-        vec!["bench", "--quiet", "-p", "examples", "--bench", "core", "--", "--markdown", markdown];
+        vec!["bench", "--quiet", "-p", "bench", "--bench", "core", "--", "--markdown", markdown];
     core.extend(args.iter().map(String::as_str));
     cargo(&core, &[])?;
     // `--rounds N` is the core benchmark's only.
@@ -47,7 +47,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             "bench",
             "--quiet",
             "-p",
-            "examples",
+            "bench",
             "--bench",
             bench,
             "--",
@@ -74,7 +74,7 @@ fn bench_peers(args: &[String]) -> Result<(), String> {
     let root = root();
     let section_file = root.join("target").join("peers-section.md");
     let manifest = root.join("peers").join("Cargo.toml");
-    let target = root.join("target");
+    let target = root.join("target").join("peers");
     let (manifest, target, section_path) = (
         manifest.to_str().ok_or("the workspace path is not UTF-8")?,
         target.to_str().ok_or("the workspace path is not UTF-8")?,

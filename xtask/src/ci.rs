@@ -87,44 +87,95 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// The published library crates, in dependency order, with the features each one has.
+const LIBRARIES: &[(&str, &[&str])] = &[
+    ("actor-macros", &[]),
+    ("actor-core", &[]),
+    ("actor-store", &[]),
+    ("actor-factory", &[]),
+    ("actor-jobs", &["embedded", "postgres", "consumer"]),
+];
+
+/// The packages whose examples CI runs with `--quick`.
+const EXAMPLE_PACKAGES: &[&str] = &["examples", "examples-jobs"];
+
 /// One CI pass; see the module docs.
 fn once() -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"], &[])?;
-    // The peers benchmark is its own workspace and is not built here; its formatting is checked
-    // without resolving its dependencies.
+    // The peers benchmark is its own workspace; its formatting is checked here, its build
+    // below.
     rustfmt_check(&root().join("peers").join("src").join("main.rs"))?;
     crate::codegen::run(true)?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"], &[])?;
+    features()?;
     cargo(&["test", "--workspace"], &[])?;
-    for example in examples()? {
-        cargo(&["run", "--quiet", "-p", "examples", "--example", &example, "--", "--quick"], &[])?;
+    for package in EXAMPLE_PACKAGES {
+        for example in examples(package)? {
+            cargo(&["run", "--quiet", "-p", package, "--example", &example, "--", "--quick"], &[])?;
+        }
     }
     cargo(&["doc", "--workspace", "--no-deps"], &[("RUSTDOCFLAGS", "-D warnings")])?;
-    // The crates depend on each other and none is published yet: package them together.
-    cargo(
-        &[
-            "package",
-            "-p",
-            "actor-macros",
-            "-p",
-            "actor-core",
-            "-p",
-            "actor-store",
-            "-p",
-            "actor-factory",
-            "--no-verify",
-            "--allow-dirty",
-            "--quiet",
-        ],
-        &[],
-    )?;
+    peers()?;
+    package()?;
     println!("xtask ci: all checks passed");
     Ok(())
 }
 
-/// The names of the runnable examples, from `examples/examples/*.rs`.
-pub(crate) fn examples() -> Result<Vec<String>, String> {
-    let dir = root().join("examples").join("examples");
+/// Each library alone, with its default features (what a user gets), without them, and with
+/// each feature alone: feature unification in the workspace build hides a crate that does not
+/// compile on its own.
+fn features() -> Result<(), String> {
+    for (crate_name, features) in LIBRARIES {
+        cargo(&["check", "--quiet", "-p", crate_name, "--lib"], &[])?;
+        if features.is_empty() {
+            continue;
+        }
+        cargo(&["check", "--quiet", "-p", crate_name, "--lib", "--no-default-features"], &[])?;
+        for feature in *features {
+            cargo(
+                &[
+                    "check",
+                    "--quiet",
+                    "-p",
+                    crate_name,
+                    "--lib",
+                    "--no-default-features",
+                    "--features",
+                    feature,
+                ],
+                &[],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks that the peers benchmark still compiles against the workspace's crates (it is its own
+/// workspace, with the peer frameworks as dependencies, so nothing else builds it).
+fn peers() -> Result<(), String> {
+    let manifest = root().join("peers").join("Cargo.toml");
+    let target = root().join("target").join("peers");
+    let manifest = manifest.to_str().ok_or("the workspace path is not UTF-8")?;
+    let target = target.to_str().ok_or("the workspace path is not UTF-8")?;
+    cargo(
+        &["check", "--quiet", "--locked", "--manifest-path", manifest, "--target-dir", target],
+        &[],
+    )
+}
+
+/// Packages the library crates together and verifies them: cargo builds each packaged crate
+/// against the others, as crates.io would.
+fn package() -> Result<(), String> {
+    let mut args = vec!["package", "--allow-dirty", "--quiet"];
+    for (crate_name, _) in LIBRARIES {
+        args.extend(["-p", crate_name]);
+    }
+    cargo(&args, &[])
+}
+
+/// The names of the runnable examples of `package`, from `<package>/examples/*.rs`.
+pub(crate) fn examples(package: &str) -> Result<Vec<String>, String> {
+    let dir = root().join(package).join("examples");
     let entries =
         std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
     let mut names: Vec<String> = entries

@@ -5,12 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actor_factory::{
-    Backpressure, DiscardReason, FailureReason, JobId, JobOptions, Routing, SubmitError,
+    Backpressure, DiscardReason, FailureReason, JobOptions, Routing, SubmissionId, SubmitError,
 };
 
 use crate::support::{Log, Rng, Task, quiet_panics, spec};
 
-fn failures_log() -> Arc<Mutex<Vec<(JobId, FailureReason)>>> {
+fn failures_log() -> Arc<Mutex<Vec<(SubmissionId, FailureReason)>>> {
     Arc::default()
 }
 
@@ -43,7 +43,7 @@ async fn every_tenth_job_panics_and_is_reported_failed_exactly_once() {
     assert_eq!(log.lock().unwrap().len(), 90_000);
     let failures = failures.lock().unwrap().clone();
     assert_eq!(failures.len(), 10_000);
-    let reported: HashSet<JobId> = failures.iter().map(|(id, _)| *id).collect();
+    let reported: HashSet<SubmissionId> = failures.iter().map(|(id, _)| *id).collect();
     assert_eq!(reported, panicking, "each panicking job reported once, and only those");
     assert!(failures.iter().all(|(_, reason)| *reason == FailureReason::Panicked));
     assert!(matches!(

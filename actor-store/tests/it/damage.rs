@@ -1,16 +1,14 @@
 //! Damage in the database files is reported, never served: bytes are flipped at seeded random
 //! offsets of a store's files, one offset per run, and every acknowledged key must then read as
 //! its correct value or as a typed error, at open or at read. Never a wrong value, never a
-//! missing key. The same for the job queue.
+//! missing key. (The same test for the job queue is in actor-jobs.)
 
-use std::path::{Path, PathBuf};
-
-use actor_store::{EnqueueOptions, JobId, JobQueue, QueueOptions, Store, StoreError, StoreOptions};
+use actor_store::{Store, StoreError, StoreOptions};
+use actor_test_support::damage::{Counts, copy_dir, flip_one_byte};
 
 use crate::support::{Rng, TempDir, wait_unlocked};
 
 const KEYS: u64 = 200;
-const JOBS: u64 = 200;
 
 /// Runs per store; `ACTOR_DAMAGE_RUNS` overrides it.
 fn runs() -> u64 {
@@ -21,89 +19,16 @@ fn value_of(key: u64) -> String {
     format!("value-{key}-{}", "x".repeat((key % 7) as usize * 10))
 }
 
-/// Every file under `dir`, with its size.
-fn files(dir: &Path) -> Vec<(PathBuf, u64)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let entry = entry.unwrap();
-            let meta = entry.metadata().unwrap();
-            if meta.is_dir() {
-                stack.push(entry.path());
-            } else if meta.len() > 0 {
-                out.push((entry.path(), meta.len()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.metadata().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// Flips the bits of one byte at a random offset of the files of `dir`, the offset uniform over
-/// the bytes the files hold that are not zero (where damage can matter: sled's files are mostly
-/// preallocated zeros). Returns where.
-fn flip_one_byte(dir: &Path, rng: &mut Rng) -> String {
-    let files = files(dir);
-    let mut candidates = Vec::new();
-    for (path, _) in &files {
-        let bytes = std::fs::read(path).unwrap();
-        let nonzero = bytes.iter().filter(|&&b| b != 0).count() as u64;
-        candidates.push((path.clone(), bytes, nonzero));
-    }
-    let total: u64 = candidates.iter().map(|(_, _, n)| n).sum();
-    let mut pick = rng.below(total);
-    for (path, mut bytes, nonzero) in candidates {
-        if pick >= nonzero {
-            pick -= nonzero;
-            continue;
-        }
-        let offset =
-            bytes.iter().enumerate().filter(|&(_, &b)| b != 0).nth(pick as usize).unwrap().0;
-        let mask = (rng.below(255) + 1) as u8;
-        bytes[offset] ^= mask;
-        std::fs::write(&path, bytes).unwrap();
-        let name = path.strip_prefix(dir).unwrap().display().to_string();
-        return format!("{name}@{offset}^{mask:#04x}");
-    }
-    unreachable!("the pick is below the total")
-}
-
-#[derive(Default, Debug)]
-struct Counts {
-    runs: u64,
-    at_open: u64,
-    at_read: u64,
-    harmless: u64,
-    /// How the damage was reported, by error kind.
-    kinds: std::collections::BTreeMap<&'static str, u64>,
-}
-
-impl Counts {
-    fn saw(&mut self, error: &StoreError) {
-        let kind = match error {
-            StoreError::Damaged { .. } => "damaged (lost acknowledged commits)",
-            StoreError::Corrupt { .. } => "corrupt entry",
-            StoreError::Open { .. } => "cannot open",
-            StoreError::UnsupportedFormat { .. } => "unsupported format",
-            StoreError::SchemaMismatch { .. } => "schema record damaged",
-            StoreError::Storage { .. } => "storage engine error",
-            _ => "other",
-        };
-        *self.kinds.entry(kind).or_default() += 1;
+/// The kind of a damage report, for the counts.
+fn kind(error: &StoreError) -> &'static str {
+    match error {
+        StoreError::Damaged { .. } => "damaged (lost acknowledged commits)",
+        StoreError::Corrupt { .. } => "corrupt entry",
+        StoreError::Open { .. } => "cannot open",
+        StoreError::UnsupportedFormat { .. } => "unsupported format",
+        StoreError::SchemaMismatch { .. } => "schema record damaged",
+        StoreError::Storage { .. } => "storage engine error",
+        _ => "other",
     }
 }
 
@@ -144,7 +69,7 @@ async fn flipped_bytes_in_a_store_are_reported_never_served() {
             Ok(store) => store,
             Err(error) => {
                 assert!(is_damage_report(&error), "run {run} ({flipped}): {error}");
-                counts.saw(&error);
+                counts.saw(kind(&error));
                 counts.at_open += 1;
                 continue;
             }
@@ -153,7 +78,7 @@ async fn flipped_bytes_in_a_store_are_reported_never_served() {
             Ok(tree) => tree,
             Err(error) => {
                 assert!(is_damage_report(&error), "run {run} ({flipped}): {error}");
-                counts.saw(&error);
+                counts.saw(kind(&error));
                 counts.at_open += 1;
                 drop(store);
                 wait_unlocked(dir.path()).await;
@@ -170,7 +95,7 @@ async fn flipped_bytes_in_a_store_are_reported_never_served() {
                 Err(error) => {
                     assert!(is_damage_report(&error), "run {run} ({flipped}): {error}");
                     if !reported {
-                        counts.saw(&error);
+                        counts.saw(kind(&error));
                     }
                     reported = true;
                 }
@@ -186,81 +111,6 @@ async fn flipped_bytes_in_a_store_are_reported_never_served() {
         wait_unlocked(dir.path()).await;
     }
     println!("store damage: {counts:?}");
-    assert_eq!(counts.runs, counts.at_open + counts.at_read + counts.harmless);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flipped_bytes_under_a_job_queue_are_reported_never_lose_a_job() {
-    let base = TempDir::new("damage-jobs-base");
-    {
-        let store = Store::open(base.path()).unwrap();
-        let queue =
-            JobQueue::<String, u64>::open(&store, "work", QueueOptions::new()).await.unwrap();
-        for n in 0..JOBS {
-            queue.enqueue(format!("job-{n}"), EnqueueOptions::new()).await.unwrap();
-        }
-        for leased in queue.lease(20).await.unwrap() {
-            queue.complete(leased.lease, leased.id.0).await.unwrap();
-        }
-        drop(queue);
-        store.close().await.unwrap();
-    }
-    wait_unlocked(base.path()).await;
-    let mut rng = Rng::new(0x0b5e_55ed);
-    let mut counts = Counts::default();
-    for run in 0..runs() {
-        let dir = TempDir::new("damage-jobs-run");
-        copy_dir(base.path(), dir.path());
-        let flipped = flip_one_byte(dir.path(), &mut rng);
-        counts.runs += 1;
-        let store = match Store::open(dir.path()) {
-            Ok(store) => store,
-            Err(error) => {
-                assert!(is_damage_report(&error), "run {run} ({flipped}): {error}");
-                counts.saw(&error);
-                counts.at_open += 1;
-                continue;
-            }
-        };
-        let queue = match JobQueue::<String, u64>::open(&store, "work", QueueOptions::new()).await {
-            Ok(queue) => queue,
-            Err(actor_store::JobError::Store(error)) => {
-                assert!(is_damage_report(&error), "run {run} ({flipped}): {error}");
-                counts.saw(&error);
-                counts.at_open += 1;
-                let _ = store.close().await;
-                wait_unlocked(dir.path()).await;
-                continue;
-            }
-            Err(other) => panic!("run {run} ({flipped}): {other}"),
-        };
-        let mut reported = false;
-        for n in 0..JOBS {
-            match queue.status(JobId(n + 1)) {
-                Ok(Some(record)) => {
-                    assert_eq!(record.payload, format!("job-{n}"), "run {run} ({flipped})");
-                }
-                Ok(None) => panic!("run {run} ({flipped}): job {} is missing", n + 1),
-                Err(actor_store::JobError::Store(error)) => {
-                    assert!(is_damage_report(&error), "run {run} ({flipped}): {error}");
-                    if !reported {
-                        counts.saw(&error);
-                    }
-                    reported = true;
-                }
-                Err(other) => panic!("run {run} ({flipped}): {other}"),
-            }
-        }
-        if reported {
-            counts.at_read += 1;
-        } else {
-            counts.harmless += 1;
-        }
-        drop(queue);
-        let _ = store.close().await;
-        wait_unlocked(dir.path()).await;
-    }
-    println!("queue damage: {counts:?}");
     assert_eq!(counts.runs, counts.at_open + counts.at_read + counts.harmless);
 }
 

@@ -1,0 +1,225 @@
+//! Dispatch: a free slot gets its next job, and a job's end (by its drop) decides what
+//! follows: processed, retried, failed, or back in the queue for a replacement worker.
+
+use std::hash::Hash;
+
+use actor_core::{Actor, ActorRef, TrySendError};
+// tokio's clock, so that tests on paused time see deadlines and stuck workers.
+use tokio::time::Instant;
+
+use super::*;
+use crate::job::{DiscardReason, Ending, Failure, FailureReason, Home, Job, SubmissionId};
+
+impl<W, K, M> Shared<W, K, M>
+where
+    W: Actor,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    M: Send + 'static,
+{
+    /// Gives the slot at `pos` its next job if it is free; removes it if it is retiring and
+    /// has nothing left.
+    pub(super) fn dispatch(&self, st: &mut State<W, K, M>, pos: usize, fx: &mut Effects<W, K, M>) {
+        let mut now = None;
+        loop {
+            let slot = &st.slots[pos];
+            if slot.current.is_some() || slot.worker.is_none() {
+                return;
+            }
+            let Some(entry) = self.next_for(st, pos, fx) else {
+                if st.slots[pos].retiring {
+                    let slot = st.slots.remove(pos);
+                    let removed = &mut st.totals.removed;
+                    removed.processed += slot.counters.processed;
+                    removed.failed += slot.counters.failed;
+                    removed.replaced += slot.counters.replaced;
+                    removed.processing.merge(&slot.counters.processing);
+                    fx.stop.extend(slot.worker);
+                }
+                return;
+            };
+            st.queued -= 1;
+            if fx.room < st.waiting {
+                fx.room += 1;
+            }
+            // One clock read per dispatch at most; `ended` passes the one it made.
+            let now = *now.get_or_insert_with(|| fx.now.unwrap_or_else(Instant::now));
+            if entry.deadline.is_some_and(|deadline| now >= deadline) {
+                self.release_key(st, &entry.key);
+                self.discard(st, entry, DiscardReason::Expired, fx);
+                continue;
+            }
+            st.totals.queue_wait.record(now - entry.submitted);
+            let Some(home) = self.me.upgrade() else { return };
+            let slot = &mut st.slots[pos];
+            let job = Job {
+                id: entry.id,
+                key: entry.key.clone(),
+                payload: Some(entry.payload),
+                attempt: entry.attempt,
+                slot: slot.id,
+                generation: slot.generation,
+                home,
+            };
+            slot.current = Some(Running {
+                id: entry.id,
+                key: entry.key,
+                retry: entry.retry,
+                attempt: entry.attempt,
+                started: now,
+                undelivered: false,
+            });
+            let (slot_id, generation) = (slot.id, slot.generation);
+            let Some(worker) = slot.worker.as_ref() else { return };
+            match worker.try_tell((self.wrap)(job)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(msg)) => {
+                    // Someone else filled the worker's mailbox; wait for room off the lock.
+                    let worker = worker.clone();
+                    let me = self.me.clone();
+                    tokio::spawn(async move {
+                        if let Err(refused) = worker.tell(msg).await {
+                            if let Some(me) = me.upgrade() {
+                                me.undelivered(slot_id, generation, entry.id);
+                            }
+                            drop(refused);
+                        }
+                    });
+                }
+                Err(TrySendError::Closed(msg)) => {
+                    // The worker is stopping. The job comes back through its destructor, off
+                    // the lock, and goes to the replacement.
+                    if let Some(running) = st.slots[pos].current.as_mut() {
+                        running.undelivered = true;
+                    }
+                    fx.undelivered.push(msg);
+                }
+            }
+            return;
+        }
+    }
+
+    /// The slot's running job failed: retry it once if it may, else report it.
+    pub(super) fn fail(
+        &self,
+        st: &mut State<W, K, M>,
+        pos: usize,
+        running: Running<K, M>,
+        reason: FailureReason,
+        fx: &mut Effects<W, K, M>,
+    ) {
+        if let (Some(payload), 1) = (running.retry, running.attempt) {
+            st.totals.retried += 1;
+            st.requeue_front(pos, Entry::again(running.id, running.key, payload, None, 2));
+            return;
+        }
+        st.slots[pos].counters.failed += 1;
+        self.release_key(st, &running.key);
+        tracing::warn!(factory = %self.name, id = running.id.0, %reason, "job failed");
+        fx.failures.push(Failure {
+            id: running.id,
+            key: running.key,
+            attempt: running.attempt,
+            reason,
+        });
+    }
+
+    /// Marks the job `id` of `slot` as never delivered: its worker refused it.
+    pub(super) fn undelivered(&self, slot: u64, generation: u64, id: SubmissionId) {
+        let mut st = self.lock();
+        let Some(pos) = st.position(slot) else { return };
+        let s = &mut st.slots[pos];
+        if s.generation == generation
+            && let Some(running) = s.current.as_mut().filter(|running| running.id == id)
+        {
+            running.undelivered = true;
+        }
+    }
+}
+
+impl<W, K, M> Home<K, M> for Shared<W, K, M>
+where
+    W: Actor,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    M: Send + 'static,
+{
+    fn ended(
+        &self,
+        slot: u64,
+        generation: u64,
+        id: SubmissionId,
+        ending: Ending,
+        unhandled: Option<M>,
+    ) {
+        // Read off the lock: the end of this job and the dispatch of the next.
+        let mut fx = Effects { now: Some(Instant::now()), ..Effects::default() };
+        {
+            let mut st = self.lock();
+            let Some(pos) = st.position(slot) else { return };
+            let s = &mut st.slots[pos];
+            if s.generation != generation || s.current.as_ref().map(|r| r.id) != Some(id) {
+                // Already failed as stuck; this is the killed worker letting go of it.
+                return;
+            }
+            let Some(running) = s.current.take() else { return };
+            let ending = if running.undelivered { Ending::Unhandled } else { ending };
+            match ending {
+                Ending::Handled => {
+                    // The handler finished with it (a worker that stops itself afterwards
+                    // refuses its next job, which then goes to the replacement).
+                    s.counters.processed += 1;
+                    let now = fx.now.unwrap_or_else(Instant::now);
+                    s.counters.processing.record(now - running.started);
+                    if s.worker.as_ref().is_some_and(ActorRef::is_closed) {
+                        // The worker stopped itself: replace it now, not at the next job.
+                        let gone = st.lose_worker(pos, &mut fx);
+                        fx.stop.extend(gone);
+                    }
+                    self.release_key(&mut st, &running.key);
+                }
+                Ending::Unhandled => {
+                    // Never handled: its worker stopped or failed first. The job goes back to
+                    // the front of the slot's queue, for the replacement.
+                    let gone = st.lose_worker(pos, &mut fx);
+                    fx.stop.extend(gone);
+                    match unhandled {
+                        Some(payload) => {
+                            let entry = Entry::again(
+                                running.id,
+                                running.key,
+                                payload,
+                                running.retry,
+                                running.attempt,
+                            );
+                            st.requeue_front(pos, entry);
+                        }
+                        None => {
+                            self.fail(&mut st, pos, running, FailureReason::WorkerStopped, &mut fx)
+                        }
+                    }
+                }
+                Ending::Interrupted => {
+                    // Killed in the middle of its handler.
+                    let gone = st.lose_worker(pos, &mut fx);
+                    fx.stop.extend(gone);
+                    self.fail(&mut st, pos, running, FailureReason::WorkerStopped, &mut fx);
+                }
+                Ending::Panicked => {
+                    // A panicking handler stops its (unsupervised) worker.
+                    let gone = st.lose_worker(pos, &mut fx);
+                    fx.stop.extend(gone);
+                    self.fail(&mut st, pos, running, FailureReason::Panicked, &mut fx);
+                }
+            }
+            self.dispatch(&mut st, pos, &mut fx);
+            fx.idle = !st.accepting && st.is_idle();
+        }
+        if ending == Ending::Panicked {
+            // Still unwinding: user code (handlers, the worker factory) runs on a task instead.
+            if let Some(me) = self.me.upgrade() {
+                tokio::spawn(async move { me.run(fx) });
+            }
+        } else {
+            self.run(fx);
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! The consumer's task: lease as many jobs as there is room for, submit them to the factory,
+//! wait for work when there is none, and scale the factory on the durable backlog.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actor_core::Actor;
+use actor_factory::{Autoscale, Factory, Scaler, ScalerLoad};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::stats::Counters;
+use super::work::{JobKey, Ticket};
+use crate::backend::JobBackend;
+
+/// Everything the feeding task owns.
+pub(super) struct Feed<W: Actor, P, R, B: JobBackend<P, R>> {
+    pub(super) backend: B,
+    pub(super) factory: Factory<W, JobKey, Ticket<P, R, B>>,
+    pub(super) counters: Arc<Counters>,
+    pub(super) stopped: watch::Receiver<bool>,
+    pub(super) max_in_flight: Option<usize>,
+    pub(super) autoscale: Option<Autoscale>,
+}
+
+/// How long to wait before leasing again after the backend failed.
+const RETRY: Duration = Duration::from_secs(1);
+
+pub(super) async fn run<W, P, R, B>(mut feed: Feed<W, P, R, B>)
+where
+    W: Actor,
+    P: Send + Sync + 'static,
+    R: Send + 'static,
+    B: JobBackend<P, R>,
+{
+    let mut scaler = feed.autoscale.map(|policy| (Scaler::new(policy), Instant::now()));
+    loop {
+        if *feed.stopped.borrow() {
+            return;
+        }
+        if let Some((scaler, next)) = scaler.as_mut()
+            && Instant::now() >= *next
+        {
+            *next = Instant::now() + scaler.policy().period();
+            scale(&feed, scaler).await;
+        }
+        let wake = scaler.as_ref().map(|(_, next)| *next);
+        let limit = feed.max_in_flight.unwrap_or_else(|| feed.factory.workers() * 2).max(1);
+        let room = limit.saturating_sub(feed.counters.in_flight());
+        if room == 0 {
+            let settled = feed.counters.settled.notified();
+            let mut settled = std::pin::pin!(settled);
+            settled.as_mut().enable();
+            if feed.counters.in_flight() >= limit {
+                tokio::select! {
+                    () = settled => {}
+                    _ = feed.stopped.changed() => {}
+                    () = sleep_until(wake) => {}
+                }
+            }
+            continue;
+        }
+        let leased = match feed.backend.lease(room).await {
+            Ok(leased) => leased,
+            Err(error) => {
+                tracing::error!(%error, "cannot lease jobs; retrying in 1 s");
+                tokio::select! {
+                    () = tokio::time::sleep(RETRY) => {}
+                    _ = feed.stopped.changed() => {}
+                }
+                continue;
+            }
+        };
+        if leased.is_empty() {
+            tokio::select! {
+                waited = feed.backend.wait_for_work() => {
+                    if let Err(error) = waited {
+                        tracing::warn!(%error, "cannot wait for work; polling again in 1 s");
+                        tokio::time::sleep(RETRY).await;
+                    }
+                }
+                _ = feed.stopped.changed() => {}
+                () = sleep_until(wake) => {}
+            }
+            continue;
+        }
+        feed.counters.leased(leased.len());
+        for leased in leased {
+            let key = match &leased.key {
+                Some(key) => JobKey::Key(key.clone()),
+                None => JobKey::Id(leased.id),
+            };
+            let ticket = Ticket {
+                leased,
+                backend: feed.backend.clone(),
+                counters: Arc::clone(&feed.counters),
+                settled: false,
+                types: std::marker::PhantomData,
+            };
+            // Refused only while draining: the ticket's drop fails this attempt, so the job
+            // runs again.
+            if let Err(error) = feed.factory.submit(key, ticket).await {
+                tracing::warn!(%error, "the factory refused a leased job");
+            }
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// One autoscaling decision on the durable backlog and the factory's load.
+async fn scale<W, P, R, B>(feed: &Feed<W, P, R, B>, scaler: &mut Scaler)
+where
+    W: Actor,
+    P: Send + Sync + 'static,
+    R: Send + 'static,
+    B: JobBackend<P, R>,
+{
+    let stats = match feed.backend.stats().await {
+        Ok(stats) => stats,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the queue's backlog to autoscale");
+            return;
+        }
+    };
+    let factory = feed.factory.stats();
+    let load = ScalerLoad {
+        workers: feed.factory.workers(),
+        queued: stats.due + factory.queued as u64,
+        oldest_wait: (stats.due > 0).then(|| Duration::from_millis(stats.oldest_due_ms)),
+        some_idle: factory.in_flight < factory.workers,
+    };
+    if let Some(workers) = scaler.decide(Instant::now(), load) {
+        tracing::info!(
+            workers,
+            due = stats.due,
+            oldest_due_ms = stats.oldest_due_ms,
+            "autoscaling on the durable backlog"
+        );
+        if let Err(error) = feed.factory.resize(workers) {
+            tracing::error!(%error, "autoscaling could not start a worker");
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! [`ConsumerStats`]: what a consumer did, counted in jobs and attempts, not factory runs.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use tokio::sync::Notify;
+
+use crate::error::JobError;
+use crate::model::FailOutcome;
+
+/// A consumer's counters. A job that failed one attempt and succeeded on the next counts as
+/// one `retried` and one `succeeded`; a job out of attempts counts as `dead`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConsumerStats {
+    /// Attempts started: jobs leased by this consumer.
+    pub attempts: u64,
+    /// Jobs this consumer completed.
+    pub succeeded: u64,
+    /// Attempts that failed and will run again.
+    pub retried: u64,
+    /// Jobs whose last attempt failed here: dead letters.
+    pub dead: u64,
+    /// Attempts whose completion or failure came after their lease was lost (the job may have
+    /// run elsewhere meanwhile).
+    pub lost_leases: u64,
+    /// Attempts that ended without being completed or failed (a panic, a stuck worker, a
+    /// dropped `Work`): each was failed for it.
+    pub abandoned: u64,
+    /// Jobs leased and not settled yet.
+    pub in_flight: usize,
+}
+
+/// The live counters behind [`ConsumerStats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    attempts: AtomicU64,
+    succeeded: AtomicU64,
+    retried: AtomicU64,
+    dead: AtomicU64,
+    lost: AtomicU64,
+    abandoned: AtomicU64,
+    in_flight: AtomicUsize,
+    /// Notified when a leased job is settled.
+    pub(crate) settled: Notify,
+}
+
+impl Counters {
+    pub(crate) fn leased(&self, jobs: usize) {
+        self.attempts.fetch_add(jobs as u64, Ordering::Relaxed);
+        self.in_flight.fetch_add(jobs, Ordering::AcqRel);
+    }
+
+    pub(crate) fn settled(&self) {
+        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.settled.notify_waiters();
+    }
+
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn completed(&self, outcome: &Result<(), JobError>) {
+        match outcome {
+            Ok(()) => self.succeeded.fetch_add(1, Ordering::Relaxed),
+            Err(JobError::LeaseLost(_)) => self.lost.fetch_add(1, Ordering::Relaxed),
+            Err(_) => 0,
+        };
+    }
+
+    pub(crate) fn failed(&self, outcome: FailOutcome) {
+        match outcome {
+            FailOutcome::Retrying { .. } => self.retried.fetch_add(1, Ordering::Relaxed),
+            FailOutcome::Dead => self.dead.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+
+    pub(crate) fn lost(&self) {
+        self.lost.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn abandoned(&self) {
+        self.abandoned.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> ConsumerStats {
+        ConsumerStats {
+            attempts: self.attempts.load(Ordering::Relaxed),
+            succeeded: self.succeeded.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+            dead: self.dead.load(Ordering::Relaxed),
+            lost_leases: self.lost.load(Ordering::Relaxed),
+            abandoned: self.abandoned.load(Ordering::Relaxed),
+            in_flight: self.in_flight(),
+        }
+    }
+}
+
+impl std::fmt::Display for ConsumerStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "attempts={} succeeded={} retried={} dead={} lost_leases={} abandoned={} in_flight={}",
+            self.attempts,
+            self.succeeded,
+            self.retried,
+            self.dead,
+            self.lost_leases,
+            self.abandoned,
+            self.in_flight
+        )
+    }
+}

@@ -1,0 +1,166 @@
+//! How the embedded queue stores a job: two entries of one tree, so that a change of state
+//! rewrites a few bytes and never the payload. `(id, 0)` holds what never changes (the
+//! payload, keys, attempts allowed, creation time); `(id, 1)` holds the state, with the result
+//! once there is one. Both are written in one atomic batch at enqueue.
+
+use std::sync::Arc;
+
+use actor_store::{Corruption, StoreError, Tree};
+use serde::{Deserialize, Serialize};
+
+use super::state::{Meta, State};
+use crate::model::{JobId, JobRecord, JobState, Millis};
+
+/// The key of a job's entry: `(id, PART_JOB)` or `(id, PART_STATE)`.
+pub(super) type EntryKey = (u64, u8);
+pub(super) const PART_JOB: u8 = 0;
+pub(super) const PART_STATE: u8 = 1;
+
+/// One entry of the queue's tree.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) enum Entry<P, R> {
+    Job(Spec<P>),
+    State(Progress<R>),
+}
+
+/// What never changes about a job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Spec<P> {
+    pub(super) key: Option<String>,
+    pub(super) idempotency_key: Option<String>,
+    pub(super) payload: P,
+    pub(super) max_attempts: u32,
+    pub(super) created_at: Millis,
+}
+
+/// Where a job is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct Progress<R> {
+    pub(super) state: JobState<R>,
+    pub(super) attempt: u32,
+    pub(super) updated_at: Millis,
+    pub(super) visible_at: Millis,
+    pub(super) started_at: Option<Millis>,
+}
+
+impl<R> Progress<R> {
+    /// The progress entry of `meta` in `state`.
+    pub(super) fn of(meta: &Meta, state: JobState<R>) -> Self {
+        Progress {
+            state,
+            attempt: meta.attempt,
+            updated_at: meta.updated_at,
+            visible_at: meta.visible_at,
+            started_at: meta.started_at,
+        }
+    }
+}
+
+/// The queue's tree.
+pub(super) type JobTree<P, R> = Tree<EntryKey, Entry<P, R>>;
+
+fn damaged(tree: &JobTree<impl Sized, impl Sized>, id: u64, what: &str) -> StoreError {
+    StoreError::Corrupt {
+        tree: Arc::from(tree.name()),
+        key: Arc::from(format!("job {id}")),
+        kind: Corruption::Decode(Arc::from(what.to_owned())),
+    }
+}
+
+/// The full record of job `id`, read from the tree.
+pub(super) fn read<P, R>(
+    tree: &JobTree<P, R>,
+    id: JobId,
+) -> Result<Option<JobRecord<P, R>>, StoreError>
+where
+    P: Serialize + serde::de::DeserializeOwned,
+    R: Serialize + serde::de::DeserializeOwned,
+{
+    let spec = match tree.get(&(id.0, PART_JOB))? {
+        None => return Ok(None),
+        Some(Entry::Job(spec)) => spec,
+        Some(Entry::State(_)) => return Err(damaged(tree, id.0, "its job entry holds a state")),
+    };
+    let progress = match tree.get(&(id.0, PART_STATE))? {
+        Some(Entry::State(progress)) => progress,
+        Some(Entry::Job(_)) => return Err(damaged(tree, id.0, "its state entry holds a job")),
+        None => return Err(damaged(tree, id.0, "it has no state entry")),
+    };
+    Ok(Some(JobRecord {
+        id,
+        key: spec.key,
+        idempotency_key: spec.idempotency_key,
+        payload: spec.payload,
+        state: progress.state,
+        attempt: progress.attempt,
+        max_attempts: spec.max_attempts,
+        created_at: spec.created_at,
+        updated_at: progress.updated_at,
+        visible_at: progress.visible_at,
+        started_at: progress.started_at,
+    }))
+}
+
+/// Rebuilds the index from the tree. Returns it with the jobs found running, whose process is
+/// gone (the caller makes them due again).
+pub(super) fn scan<P, R>(tree: &JobTree<P, R>) -> Result<(State, Vec<u64>), StoreError>
+where
+    P: Serialize + serde::de::DeserializeOwned,
+    R: Serialize + serde::de::DeserializeOwned,
+{
+    let mut st = State { next_id: 1, next_token: 1, ..State::default() };
+    let mut interrupted = Vec::new();
+    let mut pending: Option<(u64, Spec<()>)> = None;
+    for entry in tree.iter() {
+        let ((id, part), entry) = entry?;
+        match (part, entry) {
+            (PART_JOB, Entry::Job(spec)) => {
+                if let Some((orphan, _)) = pending {
+                    return Err(damaged(tree, orphan, "it has no state entry"));
+                }
+                pending = Some((
+                    id,
+                    Spec {
+                        key: spec.key,
+                        idempotency_key: spec.idempotency_key,
+                        payload: (),
+                        max_attempts: spec.max_attempts,
+                        created_at: spec.created_at,
+                    },
+                ));
+            }
+            (PART_STATE, Entry::State(progress)) => {
+                let Some((spec_id, spec)) = pending.take().filter(|(spec_id, _)| *spec_id == id)
+                else {
+                    return Err(damaged(tree, id, "it has a state entry but no job entry"));
+                };
+                let lease = match progress.state {
+                    JobState::Running { token, until } => Some((token, until)),
+                    _ => None,
+                };
+                if let Some((token, _)) = lease {
+                    st.next_token = st.next_token.max(token + 1);
+                    interrupted.push(spec_id);
+                }
+                let meta = Meta {
+                    status: progress.state.status(),
+                    key: spec.key,
+                    idempotency_key: spec.idempotency_key,
+                    visible_at: progress.visible_at,
+                    lease,
+                    attempt: progress.attempt,
+                    max_attempts: spec.max_attempts,
+                    started_at: progress.started_at,
+                    updated_at: progress.updated_at,
+                    batch: 0,
+                };
+                st.insert(id, meta);
+            }
+            _ => return Err(damaged(tree, id, "an entry of the wrong kind")),
+        }
+    }
+    if let Some((orphan, _)) = pending {
+        return Err(damaged(tree, orphan, "it has no state entry"));
+    }
+    Ok((st, interrupted))
+}

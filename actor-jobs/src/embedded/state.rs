@@ -1,0 +1,177 @@
+//! The embedded queue's index: everything but payloads and results, in memory, rebuilt from the
+//! store at open. Only the engine changes it; readers take the lock briefly.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::model::{JobId, JobStatus, Millis};
+
+/// What the queue knows of one job.
+#[derive(Debug, Clone)]
+pub(super) struct Meta {
+    pub(super) status: JobStatus,
+    pub(super) key: Option<String>,
+    pub(super) idempotency_key: Option<String>,
+    /// When it is (or was) due.
+    pub(super) visible_at: Millis,
+    /// For a running job: its lease (token, until).
+    pub(super) lease: Option<(u64, Millis)>,
+    pub(super) attempt: u32,
+    pub(super) max_attempts: u32,
+    pub(super) started_at: Option<Millis>,
+    pub(super) updated_at: Millis,
+    /// The engine batch that last changed it: the change is durable once that batch is.
+    pub(super) batch: u64,
+}
+
+/// The index.
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub(super) next_id: u64,
+    pub(super) next_token: u64,
+    pub(super) jobs: HashMap<u64, Meta>,
+    /// Queued and failed jobs by (visible at, id).
+    pub(super) ready: BTreeSet<(Millis, u64)>,
+    /// Running jobs by (lease end, id).
+    pub(super) leased: BTreeSet<(Millis, u64)>,
+    /// (status, id) of every job, for listing.
+    pub(super) by_status: BTreeSet<(JobStatus, u64)>,
+    /// Unfinished jobs of each ordering key.
+    pub(super) keys: HashMap<String, BTreeSet<u64>>,
+    pub(super) idempotency: HashMap<String, u64>,
+    /// Jobs per status, indexed by `JobStatus as usize`.
+    pub(super) counts: [u64; 6],
+    /// The batch the engine is deciding.
+    pub(super) batch: u64,
+    /// The last batch known durable.
+    pub(super) durable: u64,
+}
+
+impl State {
+    /// Whether `id` may be leased now that it is due: the oldest unfinished job of its key.
+    pub(super) fn leasable(&self, id: u64) -> bool {
+        let Some(meta) = self.jobs.get(&id) else { return false };
+        meta.key
+            .as_ref()
+            .is_none_or(|key| self.keys.get(key).and_then(|ids| ids.first()) == Some(&id))
+    }
+
+    /// Indexes a job read from disk or just enqueued.
+    pub(super) fn insert(&mut self, id: u64, mut meta: Meta) {
+        meta.batch = self.batch;
+        if let Some(key) = &meta.idempotency_key {
+            self.idempotency.insert(key.clone(), id);
+        }
+        if let Some(key) = &meta.key
+            && !meta.status.is_finished()
+        {
+            self.keys.entry(key.clone()).or_default().insert(id);
+        }
+        self.by_status.insert((meta.status, id));
+        self.counts[meta.status as usize] += 1;
+        if let Some((_, until)) = meta.lease {
+            self.leased.insert((until, id));
+        }
+        if matches!(meta.status, JobStatus::Queued | JobStatus::Failed) {
+            self.ready.insert((meta.visible_at, id));
+        }
+        self.next_id = self.next_id.max(id + 1);
+        self.jobs.insert(id, meta);
+    }
+
+    /// Moves `id` to `status`, due at `visible_at` (for queued and failed jobs), holding
+    /// `lease` (for running ones), changed at `now`.
+    pub(super) fn set_status(
+        &mut self,
+        id: u64,
+        status: JobStatus,
+        visible_at: Millis,
+        lease: Option<(u64, Millis)>,
+        now: Millis,
+    ) {
+        let batch = self.batch;
+        let Some(meta) = self.jobs.get_mut(&id) else { return };
+        self.by_status.remove(&(meta.status, id));
+        self.by_status.insert((status, id));
+        self.counts[meta.status as usize] -= 1;
+        self.counts[status as usize] += 1;
+        if matches!(meta.status, JobStatus::Queued | JobStatus::Failed) {
+            self.ready.remove(&(meta.visible_at, id));
+        }
+        if let Some((_, until)) = meta.lease.take() {
+            self.leased.remove(&(until, id));
+        }
+        if let Some((_, until)) = lease {
+            self.leased.insert((until, id));
+        }
+        meta.lease = lease;
+        let was_finished = meta.status.is_finished();
+        meta.status = status;
+        meta.visible_at = visible_at;
+        meta.updated_at = now;
+        meta.batch = batch;
+        if matches!(status, JobStatus::Queued | JobStatus::Failed) {
+            self.ready.insert((visible_at, id));
+        }
+        if let Some(key) = meta.key.clone() {
+            if status.is_finished() && !was_finished {
+                if let Some(ids) = self.keys.get_mut(&key) {
+                    ids.remove(&id);
+                    if ids.is_empty() {
+                        self.keys.remove(&key);
+                    }
+                }
+            } else if !status.is_finished() && was_finished {
+                self.keys.entry(key).or_default().insert(id);
+            }
+        }
+    }
+
+    /// Forgets a purged job.
+    pub(super) fn remove(&mut self, id: u64) {
+        let Some(meta) = self.jobs.remove(&id) else { return };
+        self.by_status.remove(&(meta.status, id));
+        self.counts[meta.status as usize] -= 1;
+        self.ready.remove(&(meta.visible_at, id));
+        if let Some((_, until)) = meta.lease {
+            self.leased.remove(&(until, id));
+        }
+        if let Some(key) = &meta.idempotency_key
+            && self.idempotency.get(key) == Some(&id)
+        {
+            self.idempotency.remove(key);
+        }
+    }
+
+    /// Due jobs that could be leased now, and the oldest due time among them.
+    pub(super) fn due(&self, now: Millis) -> (u64, Option<Millis>) {
+        let mut count = 0;
+        let mut oldest = None;
+        for &(at, id) in self.ready.range(..=(now, u64::MAX)) {
+            if self.leasable(id) {
+                count += 1;
+                oldest.get_or_insert(at);
+            }
+        }
+        (count, oldest)
+    }
+
+    /// When the next job may become leasable (a due job, a lease expiring), if any.
+    pub(super) fn next_work(&self) -> Option<Millis> {
+        let ready = self.ready.iter().find(|(_, id)| self.leasable(*id)).map(|&(at, _)| at);
+        let expiry = self.leased.first().map(|&(until, _)| until);
+        ready.into_iter().chain(expiry).min()
+    }
+
+    /// The job's status, and whether its last change is durable.
+    pub(super) fn settled_status(&self, id: JobId) -> Option<(JobStatus, bool)> {
+        self.jobs.get(&id.0).map(|meta| (meta.status, meta.batch <= self.durable))
+    }
+
+    /// Whether every job is finished and every change durable.
+    pub(super) fn idle(&self) -> bool {
+        let unfinished = self.counts[JobStatus::Queued as usize]
+            + self.counts[JobStatus::Running as usize]
+            + self.counts[JobStatus::Failed as usize];
+        unfinished == 0 && self.durable >= self.batch
+    }
+}

@@ -1,0 +1,176 @@
+//! Options: of one enqueue, of a queue, and the retry policy. Policy is computed here, once,
+//! and handed to the backends as values, so every backend backs off the same way.
+
+use std::time::Duration;
+
+use crate::clock::duration_ms;
+use crate::model::Millis;
+
+/// Options for one enqueue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EnqueueOptions {
+    pub(crate) idempotency_key: Option<String>,
+    pub(crate) key: Option<String>,
+    pub(crate) max_attempts: Option<u32>,
+    pub(crate) delay: Option<Duration>,
+}
+
+impl EnqueueOptions {
+    /// No key, the queue's retry policy, due at once.
+    pub fn new() -> Self {
+        EnqueueOptions::default()
+    }
+
+    /// A key that makes the enqueue idempotent: while a job with this key exists (until it is
+    /// purged), enqueueing again returns its id and enqueues nothing.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// An ordering key: jobs with the same key run one at a time, in enqueue order.
+    pub fn key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    /// Attempts allowed for this job (overrides [`RetryPolicy::max_attempts`]; at least 1).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts.max(1));
+        self
+    }
+
+    /// Makes the job visible only after `delay`.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// The idempotency key, if any.
+    pub fn get_idempotency_key(&self) -> Option<&str> {
+        self.idempotency_key.as_deref()
+    }
+
+    /// The ordering key, if any.
+    pub fn get_key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
+
+    /// The attempts this job is allowed under `retry`.
+    pub(crate) fn attempts_under(&self, retry: &RetryPolicy) -> u32 {
+        self.max_attempts.unwrap_or(retry.max_attempts).max(1)
+    }
+
+    /// When the job becomes visible, enqueued at `now`.
+    pub(crate) fn visible_from(&self, now: Millis) -> Millis {
+        now.saturating_add(self.delay.map_or(0, duration_ms))
+    }
+}
+
+/// When failed attempts are retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts before a job is dead (default 5).
+    pub max_attempts: u32,
+    /// The delay before the second attempt (default 1 s); each later one doubles it.
+    pub backoff: Duration,
+    /// The longest delay between attempts (default 5 min).
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The delay after failed attempt number `attempt` (1-based): `backoff` doubled for each
+    /// attempt after the first, at most `max_backoff`. The only place backoff is computed.
+    pub fn delay_after(&self, attempt: u32) -> Duration {
+        let doublings = attempt.saturating_sub(1).min(30);
+        self.backoff.saturating_mul(1 << doublings).min(self.max_backoff)
+    }
+
+    /// The delay after each failed attempt 1, 2, ... 31 in milliseconds, for a backend that
+    /// looks the delay up by attempt (every later attempt waits as long as the 31st).
+    pub(crate) fn delays_ms(&self) -> Vec<i64> {
+        (1..=31)
+            .map(|attempt| {
+                i64::try_from(duration_ms(self.delay_after(attempt))).unwrap_or(i64::MAX)
+            })
+            .collect()
+    }
+
+    /// When attempt `attempt` of a job, failed at `now`, runs again; `None` if it was the last.
+    pub(crate) fn retry_at(&self, attempt: u32, max_attempts: u32, now: Millis) -> Option<Millis> {
+        (attempt < max_attempts).then(|| now.saturating_add(duration_ms(self.delay_after(attempt))))
+    }
+}
+
+/// How a queue behaves, whatever its backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueOptions {
+    /// How long a lease lasts unless extended (default 30 s): a job whose worker neither
+    /// completes, fails nor extends it within this time is delivered again.
+    pub visibility_timeout: Duration,
+    /// Retries and dead letters.
+    pub retry: RetryPolicy,
+    /// Finished jobs (succeeded, dead, cancelled) last changed longer ago than this are removed
+    /// automatically, in small batches (default: kept until purged).
+    pub retention: Option<Duration>,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        QueueOptions {
+            visibility_timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            retention: None,
+        }
+    }
+}
+
+impl QueueOptions {
+    /// The defaults: 30 s leases, 5 attempts, backoff from 1 s doubling to 5 min, finished jobs
+    /// kept until purged.
+    pub fn new() -> Self {
+        QueueOptions::default()
+    }
+
+    /// Sets the visibility timeout.
+    pub fn visibility_timeout(mut self, timeout: Duration) -> Self {
+        self.visibility_timeout = timeout;
+        self
+    }
+
+    /// Sets the retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Removes finished jobs automatically once they are older than `age`.
+    pub fn retention(mut self, age: Duration) -> Self {
+        self.retention = Some(age);
+        self
+    }
+
+    /// When a lease taken at `now` expires.
+    pub(crate) fn lease_until(&self, now: Millis) -> Millis {
+        now.saturating_add(duration_ms(self.visibility_timeout))
+    }
+}
+
+/// The message recorded for an attempt whose lease expired (the same on every backend).
+pub(crate) const EXPIRED: &str =
+    "the attempt did not finish within its lease (the worker hung, crashed or lost its process)";
+
+/// The message recorded for an attempt interrupted by a restart of the embedded queue.
+pub(crate) fn interrupted_message(attempt: u32) -> String {
+    format!("attempt {attempt} was interrupted: its process stopped while running it")
+}

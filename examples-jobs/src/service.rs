@@ -1,0 +1,412 @@
+//! The job service behind `examples/job_service.rs`: an HTTP front end (axum) over a durable
+//! job queue ([`EmbeddedQueue`] or [`PgQueue`]) consumed by a factory of workers ([`Consumer`]).
+//!
+//! - `POST /jobs` with `{"text": "...", "work_ms": 120}` (and optionally an
+//!   `Idempotency-Key` header) enqueues a job and answers `202 {"id": 7}` once it is durable.
+//!   The same key again answers the first job's id.
+//! - `GET /jobs/{id}` answers the job's status, attempt, timestamps and result (`404` if
+//!   unknown); `DELETE /jobs/{id}` cancels a queued job (`409` if it is running or finished).
+//! - `GET /jobs?status=dead` lists job ids by status; `GET /stats` answers queue depth, the
+//!   age of the oldest due job, counts by status, and the worker pool's counters.
+//!
+//! A job "indexes" its text: it takes `work_ms` milliseconds and returns the number of words.
+//! A text containing `flaky` fails its first attempt, to show a retry.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use actor_core::actor;
+use actor_jobs::{
+    Consumer, ConsumerSpec, EmbeddedQueue, EnqueueOptions, JobBackend, JobError, JobId, JobRecord,
+    JobState, JobStatus, PgOptions, PgQueue, QueueOptions, RetryPolicy, Work,
+};
+use actor_store::Store;
+use axum::Json;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::BoxError;
+
+/// A job's payload: the document to index.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    /// The text.
+    pub text: String,
+    /// How long indexing takes, in milliseconds (at most 60,000).
+    pub work_ms: u64,
+}
+
+/// The queue of the service: documents in, word counts out.
+pub type Queue = EmbeddedQueue<Document, u64>;
+
+/// The queue of the service on PostgreSQL.
+pub type PgJobs = PgQueue<Document, u64>;
+
+/// A worker: "indexes" a document.
+#[derive(Debug)]
+struct Indexer<B> {
+    backend: PhantomData<fn() -> B>,
+}
+
+#[actor]
+impl<B: JobBackend<Document, u64>> Indexer<B> {
+    async fn index(&mut self, work: Work<Document, u64, B>) {
+        let doc = work.payload().clone();
+        tokio::time::sleep(Duration::from_millis(doc.work_ms)).await;
+        if doc.text.contains("flaky") && work.attempt() == 1 {
+            let _ = work.fail("flaky document: first attempt fails on purpose").await;
+            return;
+        }
+        let words = doc.text.split_whitespace().count() as u64;
+        if let Err(error) = work.complete(words).await {
+            tracing::warn!(%error, "could not acknowledge a job; it will run again");
+        }
+    }
+}
+
+/// The queue options of the service: 10 s leases, 5 attempts, retries after 100 ms doubling.
+pub fn queue_options() -> QueueOptions {
+    QueueOptions::new().visibility_timeout(Duration::from_secs(10)).retry(RetryPolicy {
+        max_attempts: 5,
+        backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(5),
+    })
+}
+
+/// A running service: its queue, and its workers if it runs any. On the embedded store the
+/// front end and the workers share a process; on PostgreSQL they may run in separate
+/// processes, on separate hosts, pointed at one database.
+#[derive(Debug)]
+pub struct Service<B: JobBackend<Document, u64> = Queue> {
+    store: Option<Store>,
+    queue: B,
+    workers: Option<Consumer<Indexer<B>, Document, u64, B>>,
+}
+
+fn spawn_workers<B: JobBackend<Document, u64>>(
+    queue: &B,
+    workers: usize,
+) -> Result<Consumer<Indexer<B>, Document, u64, B>, BoxError> {
+    let spec =
+        ConsumerSpec::new(workers, || Ok(Indexer { backend: PhantomData }), IndexerMessage::index)
+            .name("indexer")
+            .stuck_after(Duration::from_secs(65));
+    Ok(spec.spawn(queue.clone())?)
+}
+
+impl Service<Queue> {
+    /// Opens the store in `dir` and starts `workers` workers on its queue.
+    ///
+    /// # Errors
+    ///
+    /// A store that cannot be opened (or is damaged), or workers that cannot start.
+    pub async fn open(dir: &Path, workers: usize) -> Result<Service<Queue>, BoxError> {
+        let store = Store::open(dir)?;
+        let queue = Queue::open(&store, "documents", queue_options()).await?;
+        let workers = spawn_workers(&queue, workers)?;
+        Ok(Service { store: Some(store), queue, workers: Some(workers) })
+    }
+}
+
+impl Service<PgJobs> {
+    /// Connects to the PostgreSQL database at `url`, serves the job queue `queue` and starts
+    /// `workers` workers (none for a process that only serves HTTP).
+    ///
+    /// # Errors
+    ///
+    /// A database that cannot be reached, or workers that cannot start.
+    pub async fn connect(
+        url: &str,
+        queue: &str,
+        workers: usize,
+    ) -> Result<Service<PgJobs>, BoxError> {
+        let options =
+            PgOptions::new().queue(queue_options()).poll_interval(Duration::from_millis(20));
+        let queue = PgJobs::connect(url, queue, options).await?;
+        let workers = if workers == 0 { None } else { Some(spawn_workers(&queue, workers)?) };
+        Ok(Service { store: None, queue, workers })
+    }
+}
+
+impl<B: JobBackend<Document, u64>> Service<B> {
+    /// The HTTP routes.
+    pub fn router(&self) -> axum::Router {
+        let app = App {
+            queue: self.queue.clone(),
+            workers: self.workers.as_ref().map(|w| w.factory().clone()),
+            dropped: Arc::new(AtomicU64::new(0)),
+        };
+        axum::Router::new()
+            .route("/jobs", axum::routing::post(enqueue::<B>).get(list::<B>))
+            .route("/jobs/{id}", get(status::<B>).delete(cancel::<B>))
+            .route("/stats", get(stats::<B>))
+            .with_state(app)
+    }
+
+    /// The queue.
+    pub fn queue(&self) -> &B {
+        &self.queue
+    }
+
+    /// The embedded store, if the service runs on one.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
+    /// Lets running jobs finish, stops the workers and closes the store.
+    ///
+    /// # Errors
+    ///
+    /// A store that fails to close cleanly.
+    pub async fn shutdown(self) -> Result<(), BoxError> {
+        if let Some(workers) = self.workers {
+            workers.shutdown().await;
+        }
+        self.queue.close().await;
+        if let Some(store) = self.store {
+            store.close().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Serves `service` on `listener` until `shutdown` completes.
+///
+/// # Errors
+///
+/// An I/O error of the server.
+pub async fn serve<B: JobBackend<Document, u64>>(
+    service: &Service<B>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BoxError> {
+    axum::serve(listener, service.router()).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}
+
+struct App<B: JobBackend<Document, u64>> {
+    queue: B,
+    workers: Option<Pool<B>>,
+    /// Enqueue requests whose client went away before the answer (axum dropped the handler).
+    dropped: Arc<AtomicU64>,
+}
+
+/// Counts a request handler dropped before it finished.
+struct Unfinished<'a>(Option<&'a AtomicU64>);
+
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        if let Some(dropped) = self.0 {
+            dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The worker pool of a service on backend `B`.
+type Pool<B> = actor_factory::Factory<
+    Indexer<B>,
+    actor_jobs::JobKey,
+    actor_jobs::consumer::Ticket<Document, u64, B>,
+>;
+
+impl<B: JobBackend<Document, u64>> Clone for App<B> {
+    fn clone(&self) -> Self {
+        App {
+            queue: self.queue.clone(),
+            workers: self.workers.clone(),
+            dropped: Arc::clone(&self.dropped),
+        }
+    }
+}
+
+/// An error answered as JSON.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+impl From<JobError> for ApiError {
+    fn from(error: JobError) -> Self {
+        let code = match error {
+            JobError::NotFound(_) => StatusCode::NOT_FOUND,
+            JobError::InvalidState { .. } | JobError::LeaseLost(_) => StatusCode::CONFLICT,
+            _ => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError(code, error.to_string())
+    }
+}
+
+async fn enqueue<B: JobBackend<Document, u64>>(
+    State(app): State<App<B>>,
+    headers: HeaderMap,
+    Json(doc): Json<Document>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if doc.work_ms > 60_000 {
+        return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, "work_ms is at most 60000".into()));
+    }
+    let mut options = EnqueueOptions::new();
+    if let Some(key) = headers.get("idempotency-key") {
+        let key = key.to_str().map_err(|_| {
+            ApiError(StatusCode::BAD_REQUEST, "the Idempotency-Key header is not text".into())
+        })?;
+        options = options.idempotency_key(key);
+    }
+    // The queue is cancel safe: if the client goes away and axum drops this future, the job is
+    // enqueued or not, never half, and a retry with the same key finds it.
+    let mut unfinished = Unfinished(Some(&app.dropped));
+    let id = app.queue.enqueue(doc, options).await;
+    unfinished.0 = None;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id?.0 }))))
+}
+
+/// A job as the API shows it.
+pub fn job_json(record: &JobRecord<Document, u64>) -> Value {
+    let mut job = json!({
+        "id": record.id.0,
+        "status": record.status().as_str(),
+        "attempt": record.attempt,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "started_at": record.started_at,
+    });
+    match &record.state {
+        JobState::Succeeded { result } => job["result"] = json!({ "words": result }),
+        JobState::Failed { error, retry_at } => {
+            job["error"] = json!(error);
+            job["retry_at"] = json!(retry_at);
+        }
+        JobState::Dead { error } => job["error"] = json!(error),
+        JobState::Queued | JobState::Running { .. } | JobState::Cancelled => {}
+    }
+    job
+}
+
+async fn status<B: JobBackend<Document, u64>>(
+    State(app): State<App<B>>,
+    UrlPath(id): UrlPath<u64>,
+) -> Result<Json<Value>, ApiError> {
+    match app.queue.status(JobId(id)).await? {
+        Some(record) => Ok(Json(job_json(&record))),
+        None => Err(ApiError(StatusCode::NOT_FOUND, format!("no job {id}"))),
+    }
+}
+
+async fn cancel<B: JobBackend<Document, u64>>(
+    State(app): State<App<B>>,
+    UrlPath(id): UrlPath<u64>,
+) -> Result<StatusCode, ApiError> {
+    app.queue.cancel(JobId(id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    status: String,
+    limit: Option<usize>,
+}
+
+async fn list<B: JobBackend<Document, u64>>(
+    State(app): State<App<B>>,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let Some(status) = JobStatus::ALL.into_iter().find(|s| s.as_str() == query.status) else {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "unknown status `{}` (queued, running, succeeded, failed, dead, cancelled)",
+                query.status
+            ),
+        ));
+    };
+    let ids: Vec<u64> = app
+        .queue
+        .list(status, query.limit.unwrap_or(100))
+        .await?
+        .into_iter()
+        .map(|id| id.0)
+        .collect();
+    Ok(Json(json!({ "status": status.as_str(), "ids": ids })))
+}
+
+async fn stats<B: JobBackend<Document, u64>>(
+    State(app): State<App<B>>,
+) -> Result<Json<Value>, ApiError> {
+    let queue = app.queue.stats().await?;
+    let workers = app.workers.map(|factory| {
+        let pool = factory.stats();
+        json!({
+            "workers": pool.workers,
+            "in_flight": pool.in_flight,
+            "processed": pool.processed,
+            "failed": pool.failed,
+            "replaced": pool.replaced,
+        })
+    });
+    let dropped = app.dropped.load(Ordering::Relaxed);
+    Ok(Json(json!({ "queue": queue, "workers": workers, "requests_dropped": dropped })))
+}
+
+async fn serve_on<B: JobBackend<Document, u64>>(
+    service: Service<B>,
+    addr: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), BoxError> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    crate::say(format_args!("listening {}", listener.local_addr()?));
+    serve(&service, listener, shutdown).await?;
+    service.shutdown().await
+}
+
+/// The address a service listens on, printed by [`serve_main`] as `listening <addr>`.
+pub fn parse_listening(line: &str) -> Option<SocketAddr> {
+    line.strip_prefix("listening ")?.parse().ok()
+}
+
+/// The server process of the example: `[dir, addr]` on the embedded store, or
+/// `[postgres://..., addr, queue]` on PostgreSQL, where `addr` `-` runs 4 workers and no HTTP
+/// front end, and any other address an HTTP front end without workers. Prints `listening <addr>`
+/// (or `working`) and serves until killed or interrupted (ctrl-c shuts it down gracefully).
+pub fn serve_main(args: &[String]) -> ! {
+    let run = || -> Result<(), BoxError> {
+        let usage = "--serve <dir> <addr> | --serve <postgres://...> <addr | -> <queue>";
+        let target = args.first().ok_or(usage)?;
+        let addr = args.get(1).ok_or(usage)?;
+        let runtime = tokio::runtime::Runtime::new()?;
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        runtime.block_on(async {
+            if !target.starts_with("postgres://") {
+                let service = Service::open(Path::new(target), 4).await?;
+                return serve_on(service, addr.parse()?, ctrl_c).await;
+            }
+            let queue = args.get(2).ok_or(usage)?;
+            if addr == "-" {
+                let service = Service::connect(target, queue, 4).await?;
+                crate::say(format_args!("working"));
+                ctrl_c.await;
+                return service.shutdown().await;
+            }
+            let service = Service::connect(target, queue, 0).await?;
+            serve_on(service, addr.parse()?, ctrl_c).await
+        })
+    };
+    match run() {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            crate::say(format_args!("error {e}"));
+            std::process::exit(2);
+        }
+    }
+}
