@@ -4,7 +4,7 @@ use std::fmt;
 
 /// Why a job was not accepted; carries the job back.
 pub enum SubmitError<K, M> {
-    /// The queue is full and the policy is [`Backpressure::Reject`] (or `try_submit` was used).
+    /// The queue is full and the policy is [`Backpressure::Reject`](crate::Backpressure::Reject) (or `try_submit` was used).
     Full {
         /// The job's key.
         key: K,

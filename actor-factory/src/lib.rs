@@ -82,3 +82,8 @@ pub use error::SubmitError;
 pub use factory::{Autoscale, Backpressure, Factory, FactorySpec, Routing, Scaler, ScalerLoad};
 pub use job::{DiscardReason, Discarded, Failure, FailureReason, Job, JobOptions, SubmissionId};
 pub use stats::{FactoryStats, Latency, WorkerStats};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

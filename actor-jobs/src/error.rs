@@ -71,6 +71,7 @@ pub enum JobError {
 
 impl JobError {
     /// A backend error with its cause.
+    #[cfg(feature = "postgres")]
     pub(crate) fn backend(
         operation: &'static str,
         source: impl Error + Send + Sync + 'static,

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+#[cfg(any(feature = "embedded", feature = "postgres"))]
 use crate::clock::duration_ms;
+#[cfg(any(feature = "embedded", feature = "postgres"))]
 use crate::model::Millis;
 
 /// Options for one enqueue.
@@ -57,11 +59,13 @@ impl EnqueueOptions {
     }
 
     /// The attempts this job is allowed under `retry`.
+    #[cfg(any(feature = "embedded", feature = "postgres"))]
     pub(crate) fn attempts_under(&self, retry: &RetryPolicy) -> u32 {
         self.max_attempts.unwrap_or(retry.max_attempts).max(1)
     }
 
     /// When the job becomes visible, enqueued at `now`.
+    #[cfg(any(feature = "embedded", feature = "postgres"))]
     pub(crate) fn visible_from(&self, now: Millis) -> Millis {
         now.saturating_add(self.delay.map_or(0, duration_ms))
     }
@@ -98,6 +102,7 @@ impl RetryPolicy {
 
     /// The delay after each failed attempt 1, 2, ... 31 in milliseconds, for a backend that
     /// looks the delay up by attempt (every later attempt waits as long as the 31st).
+    #[cfg(feature = "postgres")]
     pub(crate) fn delays_ms(&self) -> Vec<i64> {
         (1..=31)
             .map(|attempt| {
@@ -107,6 +112,7 @@ impl RetryPolicy {
     }
 
     /// When attempt `attempt` of a job, failed at `now`, runs again; `None` if it was the last.
+    #[cfg(feature = "embedded")]
     pub(crate) fn retry_at(&self, attempt: u32, max_attempts: u32, now: Millis) -> Option<Millis> {
         (attempt < max_attempts).then(|| now.saturating_add(duration_ms(self.delay_after(attempt))))
     }
@@ -161,16 +167,19 @@ impl QueueOptions {
     }
 
     /// When a lease taken at `now` expires.
+    #[cfg(any(feature = "embedded", feature = "postgres"))]
     pub(crate) fn lease_until(&self, now: Millis) -> Millis {
         now.saturating_add(duration_ms(self.visibility_timeout))
     }
 }
 
 /// The message recorded for an attempt whose lease expired (the same on every backend).
+#[cfg(any(feature = "embedded", feature = "postgres"))]
 pub(crate) const EXPIRED: &str =
     "the attempt did not finish within its lease (the worker hung, crashed or lost its process)";
 
 /// The message recorded for an attempt interrupted by a restart of the embedded queue.
+#[cfg(feature = "embedded")]
 pub(crate) fn interrupted_message(attempt: u32) -> String {
     format!("attempt {attempt} was interrupted: its process stopped while running it")
 }

@@ -107,3 +107,8 @@ pub use kv::{DurableKv, DurableKvHandle};
 pub use schema::Schema;
 pub use store::{FORMAT_VERSION, Store, StoreOptions, StoreStats};
 pub use tree::{Batch, Iter, Tree};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

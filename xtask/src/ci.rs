@@ -126,25 +126,20 @@ fn once() -> Result<(), String> {
 /// compile on its own.
 fn features() -> Result<(), String> {
     for (crate_name, features) in LIBRARIES {
-        cargo(&["check", "--quiet", "-p", crate_name, "--lib"], &[])?;
+        // Clippy, so that warnings fail too, without rebuilding the dependencies.
+        let clippy = |extra: &[&str]| {
+            let mut args = vec!["clippy", "--quiet", "-p", crate_name, "--lib"];
+            args.extend_from_slice(extra);
+            args.extend(["--", "-D", "warnings"]);
+            cargo(&args, &[])
+        };
+        clippy(&[])?;
         if features.is_empty() {
             continue;
         }
-        cargo(&["check", "--quiet", "-p", crate_name, "--lib", "--no-default-features"], &[])?;
+        clippy(&["--no-default-features"])?;
         for feature in *features {
-            cargo(
-                &[
-                    "check",
-                    "--quiet",
-                    "-p",
-                    crate_name,
-                    "--lib",
-                    "--no-default-features",
-                    "--features",
-                    feature,
-                ],
-                &[],
-            )?;
+            clippy(&["--no-default-features", "--features", feature])?;
         }
     }
     Ok(())

@@ -58,7 +58,7 @@ pub enum Backpressure {
     Wait,
     /// Return the job in [`SubmitError::Full`].
     Reject,
-    /// Discard the oldest queued job ([`DiscardReason::DroppedForRoom`]) and accept the new one.
+    /// Discard the oldest queued job ([`DiscardReason::DroppedForRoom`](crate::DiscardReason::DroppedForRoom)) and accept the new one.
     DropOldest,
 }
 
@@ -170,7 +170,7 @@ where
     }
 
     /// A job still running `threshold` after it was dispatched is failed with
-    /// [`FailureReason::Stuck`], its worker is killed and replaced, and the slot's queue goes to
+    /// [`FailureReason::Stuck`](crate::FailureReason::Stuck), its worker is killed and replaced, and the slot's queue goes to
     /// the replacement. Checked every quarter of `threshold`.
     pub fn stuck_after(mut self, threshold: Duration) -> Self {
         self.stuck_after = Some(threshold);
