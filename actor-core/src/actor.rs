@@ -91,6 +91,25 @@ pub trait Actor: Sized + Send + 'static {
         std::future::ready(())
     }
 
+    /// Runs when a handler panicked, with the panic's message, and decides what follows: stop
+    /// (the default: the actor stops with [`StopReason::Panicked`], and a supervisor restarts it
+    /// per its strategy) or [`PanicAction::Resume`]: the actor goes on with its current state
+    /// and its next message. The asker of the message that panicked gets
+    /// [`AskError::Panicked`](crate::AskError::Panicked) either way, and so do the askers of
+    /// shared handlers that were in flight.
+    ///
+    /// Resume only if a panic cannot leave the state half changed: a restart (the default with
+    /// a supervisor) builds a fresh state instead. Not called for panics in `on_start`,
+    /// `on_stop` or this hook itself.
+    fn on_panic(
+        &mut self,
+        ctx: &Context<Self>,
+        panic: &str,
+    ) -> impl Future<Output = PanicAction> + Send {
+        let _ = (ctx, panic);
+        std::future::ready(PanicAction::Stop)
+    }
+
     /// Handles a message exclusively: nothing else of this actor runs meanwhile.
     fn handle(
         &mut self,
@@ -115,6 +134,16 @@ pub trait Actor: Sized + Send + 'static {
     }
 }
 
+/// What an actor does after a handler panicked; see [`Actor::on_panic`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PanicAction {
+    /// Stop with [`StopReason::Panicked`] (a supervisor may restart it).
+    #[default]
+    Stop,
+    /// Go on with the current state and the next message.
+    Resume,
+}
+
 /// What [`Actor::handle_shared`] did with a message.
 #[derive(Debug)]
 pub enum Dispatch<F, M> {
@@ -124,4 +153,18 @@ pub enum Dispatch<F, M> {
     Pending(F),
     /// Not a shared message: handle it exclusively.
     Exclusive(M),
+}
+
+impl<M> Dispatch<Ready<()>, M> {
+    /// [`Dispatch::Done`] for a `handle_shared` that never returns [`Dispatch::Pending`]: it
+    /// names the future type the compiler could not infer (`Dispatch::<Ready<()>, _>::Done`).
+    pub fn done() -> Self {
+        Dispatch::Done
+    }
+
+    /// [`Dispatch::Exclusive`] for a `handle_shared` that never returns [`Dispatch::Pending`];
+    /// see [`done`](Self::done).
+    pub fn exclusive(msg: M) -> Self {
+        Dispatch::Exclusive(msg)
+    }
 }

@@ -99,7 +99,10 @@ impl<A: Actor> ActorRef<A> {
     /// If the future is dropped after the request was enqueued, the actor still handles it and
     /// the reply is discarded.
     #[inline]
-    pub async fn ask<R>(&self, make: impl FnOnce(Reply<R>) -> A::Message) -> Result<R, AskError> {
+    pub async fn ask<R: 'static>(
+        &self,
+        make: impl FnOnce(Reply<R>) -> A::Message,
+    ) -> Result<R, AskError> {
         if !self.accepting() {
             return Err(AskError::Closed);
         }
@@ -120,7 +123,7 @@ impl<A: Actor> ActorRef<A> {
     /// # Cancel safety
     ///
     /// As [`ask`](Self::ask): a request enqueued before the timeout is still handled.
-    pub async fn ask_timeout<R>(
+    pub async fn ask_timeout<R: 'static>(
         &self,
         timeout: Duration,
         make: impl FnOnce(Reply<R>) -> A::Message,
@@ -156,6 +159,17 @@ impl<A: Actor> ActorRef<A> {
     /// Cancel safe.
     pub async fn stopped(&self) -> StopReason {
         self.cell.wait_stopped().await
+    }
+
+    /// Stops the actor gracefully ([`stop`](Self::stop)) and waits until it has fully stopped
+    /// ([`stopped`](Self::stopped)); returns why it stopped.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped, the stop was still requested; the actor stops anyway.
+    pub async fn shutdown(&self) -> StopReason {
+        self.stop();
+        self.stopped().await
     }
 
     /// Whether the actor has not yet fully stopped.

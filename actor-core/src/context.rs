@@ -17,6 +17,7 @@ use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
 use crate::control::{ActorCell, ActorControl, ActorId, STOP};
 use crate::error::{BoxError, SpawnError, StopReason};
+use crate::handle::Handle;
 use crate::mailbox::MailboxSender;
 use crate::registry;
 use crate::runtime;
@@ -90,6 +91,12 @@ impl<A: Actor> Context<A> {
         ActorRef::new(self.tx.clone(), Arc::clone(&self.cell))
     }
 
+    /// This actor's handle of type `H` (its `#[actor]` handle, usually inferred): what
+    /// [`actor_ref`](Self::actor_ref) gives, typed.
+    pub fn handle<H: Handle<Actor = A>>(&self) -> H {
+        H::from_ref(self.actor_ref())
+    }
+
     /// Stops this actor gracefully after the current handler: the mailbox closes, messages
     /// already accepted are handled, then the actor stops.
     ///
@@ -109,7 +116,9 @@ impl<A: Actor> Context<A> {
         self.cell.fail_with(StopReason::failed(error));
     }
 
-    /// Spawns a child actor with its type's default options.
+    /// Spawns a child actor with its type's default options, and returns the handle type you
+    /// ask for (its `#[actor]` handle or an [`ActorRef`], usually inferred from where it is
+    /// stored; name it with `ctx.spawn_child::<WorkerHandle>(worker)` otherwise).
     ///
     /// The parent owns its children, as in OTP and Akka: a child lives until it stops itself,
     /// is stopped, or its parent stops, whether or not the returned reference is kept (the
@@ -120,8 +129,8 @@ impl<A: Actor> Context<A> {
     /// # Errors
     ///
     /// As [`spawn`](fn@crate::spawn).
-    pub fn spawn_child<C: Actor>(&self, child: C) -> Result<ActorRef<C>, SpawnError> {
-        self.spawn_child_with(C::default_options(), child)
+    pub fn spawn_child<H: Handle>(&self, child: H::Actor) -> Result<H, SpawnError> {
+        self.spawn_child_with(H::Actor::default_options(), child)
     }
 
     /// Spawns a child actor with the given options; see [`spawn_child`](Self::spawn_child).
@@ -129,11 +138,11 @@ impl<A: Actor> Context<A> {
     /// # Errors
     ///
     /// As [`spawn`](fn@crate::spawn).
-    pub fn spawn_child_with<C: Actor>(
+    pub fn spawn_child_with<H: Handle>(
         &self,
         options: SpawnOptions,
-        child: C,
-    ) -> Result<ActorRef<C>, SpawnError> {
+        child: H::Actor,
+    ) -> Result<H, SpawnError> {
         let child = runtime::spawn_actor(child, options)?;
         let owned = Child::new(child.control());
         self.with_extras(|extras| {
@@ -144,7 +153,7 @@ impl<A: Actor> Context<A> {
             }
             extras.children.push(owned);
         });
-        Ok(child)
+        Ok(H::from_ref(child))
     }
 
     /// Runs a future in the background, owned by this actor: it is cancelled when the actor

@@ -70,7 +70,7 @@ impl<M> From<SendError<M>> for TrySendError<M> {
 }
 
 /// Why an ask produced no reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum AskError {
     /// The request was never enqueued: the mailbox is closed.
@@ -81,29 +81,81 @@ pub enum AskError {
     #[error("the actor stopped before replying")]
     Stopped,
     /// The actor panicked while the request was being handled (or was in flight in a shared
-    /// handler when another handler panicked).
-    #[error("the actor panicked while handling the request")]
-    Panicked,
+    /// handler when another handler panicked); the panic's message.
+    #[error("the actor panicked while handling the request: {0}")]
+    Panicked(Arc<str>),
     /// No reply arrived within the timeout. The request may still be handled; its reply is
     /// discarded.
     #[error("the request timed out")]
     Timeout,
 }
 
+impl AskError {
+    /// Whether the actor panicked while handling the request.
+    pub fn is_panic(&self) -> bool {
+        matches!(self, AskError::Panicked(_))
+    }
+}
+
 /// The result of calling a generated handle method whose handler returns `Result<T, E>`: either
 /// the handler's own error or the reason the request got no reply.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// It is a [`std::error::Error`] whenever `E` is `Display + Debug` (a `String`, an anyhow-style
+/// error, a thiserror enum), so `?` works in a function returning `Box<dyn Error>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallError<E> {
     /// The handler ran and returned this error; the actor keeps running.
-    #[error(transparent)]
     Handler(E),
     /// The request got no reply.
-    #[error(transparent)]
-    Ask(#[from] AskError),
+    Ask(AskError),
+}
+
+impl<E> From<AskError> for CallError<E> {
+    fn from(error: AskError) -> Self {
+        CallError::Ask(error)
+    }
+}
+
+impl<E> CallError<E> {
+    /// The handler's error, if it was one.
+    pub fn handler(&self) -> Option<&E> {
+        match self {
+            CallError::Handler(error) => Some(error),
+            CallError::Ask(_) => None,
+        }
+    }
+
+    /// The handler's error, or the reason there was no reply.
+    pub fn into_handler(self) -> Result<E, AskError> {
+        match self {
+            CallError::Handler(error) => Ok(error),
+            CallError::Ask(error) => Err(error),
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for CallError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Handler(error) => error.fmt(f),
+            CallError::Ask(error) => error.fmt(f),
+        }
+    }
+}
+
+impl<E: fmt::Display + fmt::Debug> Error for CallError<E> {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            // The handler's error is shown as this error's message: it has no source of its
+            // own here (`E` need not be an `Error`).
+            CallError::Handler(_) => None,
+            CallError::Ask(error) => Some(error),
+        }
+    }
 }
 
 /// Why an actor could not be spawned.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum SpawnError {
     /// `spawn` was called outside a tokio runtime.
@@ -116,12 +168,32 @@ pub enum SpawnError {
     /// [`Mailbox::Unbounded`](crate::Mailbox::Unbounded).
     #[error("a bounded mailbox capacity of {0} is too large; use an unbounded mailbox")]
     CapacityTooLarge(usize),
-    /// A supervisor's child could not build its first state; the constructor's error message.
-    #[error("the child's constructor failed: {0}")]
-    Start(Arc<str>),
+    /// The actor could not start: its constructor (a supervisor's child factory, a factory's
+    /// worker builder) or its `on_start` returned this error, or its `on_start` panicked.
+    #[error("actor `{actor}` could not start")]
+    Start {
+        /// The actor's name.
+        actor: Arc<str>,
+        /// Why.
+        #[source]
+        source: Arc<dyn Error + Send + Sync + 'static>,
+    },
     /// Shared handlers need a concurrency limit of at least 1.
     #[error("the shared-handler concurrency limit must be at least 1")]
     ZeroSharedLimit,
+}
+
+/// Why [`blocking`](crate::blocking) could not run a call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum BlockingError {
+    /// Called on a thread of an async runtime, where blocking would stall the runtime's other
+    /// tasks: await the call instead.
+    #[error("a blocking call was made from inside an async runtime; await it instead")]
+    InsideRuntime,
+    /// The small runtime that drives blocking calls on this thread could not be made.
+    #[error("cannot make the runtime that drives blocking calls")]
+    Driver(#[source] Arc<std::io::Error>),
 }
 
 /// Why a registry operation failed.
@@ -147,6 +219,13 @@ pub enum RegistryError {
         /// The type of the registered actor.
         found: &'static str,
     },
+}
+
+impl SpawnError {
+    /// A start failure of actor `actor`, for `error`.
+    pub fn start(actor: impl Into<Arc<str>>, error: impl Into<BoxError>) -> Self {
+        SpawnError::Start { actor: actor.into(), source: Arc::from(error.into()) }
+    }
 }
 
 /// Why an actor stopped; given to [`Actor::on_stop`](crate::Actor::on_stop) and returned by
@@ -185,6 +264,17 @@ impl fmt::Debug for StopReason {
             StopReason::Killed => f.write_str("Killed"),
             StopReason::Panicked(m) => f.debug_tuple("Panicked").field(m).finish(),
             StopReason::Failed(e) => f.debug_tuple("Failed").field(&e.to_string()).finish(),
+        }
+    }
+}
+
+/// A stop reason is an error too: what a failed start or a stopped dependency reports, with the
+/// failure's own error as its source.
+impl Error for StopReason {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            StopReason::Failed(error) => Some(&**error),
+            _ => None,
         }
     }
 }

@@ -7,68 +7,110 @@
 //! # Quick start
 //!
 //! ```
-//! use actor_core::actor;
+//! use actor_core::{Context, actor};
 //!
-//! #[derive(Debug, PartialEq, thiserror::Error)]
-//! #[error("the total would overflow")]
-//! pub struct Overflow;
+//! #[derive(Debug, thiserror::Error)]
+//! #[error("the total would pass {limit}")]
+//! pub struct Overflow {
+//!     limit: u64,
+//! }
 //!
 //! pub struct Counter {
 //!     total: u64,
+//!     limit: u64,
 //! }
 //!
-//! #[actor]
+//! #[actor(timeout = "5s")]
 //! impl Counter {
-//!     /// Adds `by` and returns the new total (exclusive: `&mut self`).
-//!     pub fn add(&mut self, by: u64) -> u64 {
-//!         self.total += by;
-//!         self.total
+//!     /// A hook, not a message: runs in the actor's task before the first message.
+//!     /// An `Err` fails the start, with this error as its source.
+//!     async fn on_start(&mut self, ctx: &Context<Self>) -> Result<(), Overflow> {
+//!         println!("{} starting at {}", ctx.name(), self.total);
+//!         if self.total > self.limit { Err(Overflow { limit: self.limit }) } else { Ok(()) }
 //!     }
 //!
-//!     /// The current total (shared: `&self` handlers may run concurrently).
+//!     /// Exclusive (`&mut self`). An `Err` goes back to the caller; the actor keeps running.
+//!     pub fn add(&mut self, by: u64) -> Result<u64, Overflow> {
+//!         let total = self.total + by;
+//!         if total > self.limit {
+//!             return Err(Overflow { limit: self.limit });
+//!         }
+//!         self.total = total;
+//!         Ok(total)
+//!     }
+//!
+//!     /// Shared (`&self`): may run concurrently with other shared handlers.
 //!     pub async fn total(&self) -> u64 {
 //!         self.total
-//!     }
-//!
-//!     /// An `Err` goes back to the caller; the actor keeps running.
-//!     pub fn double(&mut self) -> Result<u64, Overflow> {
-//!         self.total = self.total.checked_mul(2).ok_or(Overflow)?;
-//!         Ok(self.total)
 //!     }
 //! }
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let counter = Counter { total: 0 }.spawn()?; // a `CounterHandle`
-//!     assert_eq!(counter.add(40).await?, 40);
+//!     // `start` returns once `on_start` succeeded: a `CounterHandle`.
+//!     let counter = Counter { total: 0, limit: 100 }.start().await?;
+//!     assert_eq!(counter.add(40).await?, 40); // `?` works: `CallError<Overflow>` is an `Error`
 //!     counter.tell(CounterMessage::add(2)).await?; // fire and forget
 //!     assert_eq!(counter.total().await?, 42);
-//!     assert_eq!(counter.double().await?, 84);
-//!
-//!     let quick = counter.with_timeout(std::time::Duration::from_millis(100));
-//!     assert_eq!(quick.total().await?, 84);
-//!
-//!     counter.stop();
-//!     counter.stopped().await;
+//!     let refused = counter.add(1_000).await.unwrap_err();
+//!     assert_eq!(refused.to_string(), "the total would pass 100");
+//!     counter.shutdown().await; // stop, handle what was accepted, wait
 //!     Ok(())
 //! }
 //! ```
 //!
-//! The attribute generates, next to the impl block: `CounterMessage` (one variant per method,
-//! with its reply slot, plus a fire-and-forget constructor per method), the [`Actor`] impl that
-//! dispatches each variant to its method, and `CounterHandle` (cloneable; one async method per
-//! handler returning `Result<T, AskError>`, or `Result<T, CallError<E>>` for a method returning
-//! `Result<T, E>`; `tell`, `try_tell`, `with_timeout`, `stop`, `stopped`). A method that takes
-//! `&Context<Self>` gets the actor's context; `#[actor(skip)]` keeps a helper out of the
-//! messages; `#[actor(tell)]` on a method returning nothing makes it fire-and-forget (its message
-//! carries no reply slot, so it is as small as a hand-written one); `#[actor(mailbox = 64, max_shared = 8, name = "counter")]` sets the spawn
-//! defaults. The expansion of this very example is shown in the docs of `actor-macros`.
+//! # What `#[actor]` generates
+//!
+//! Next to the impl block: `CounterMessage` (one variant per handler, with its reply slot, and
+//! a fire-and-forget constructor per handler, such as `CounterMessage::add(2)`), the [`Actor`]
+//! impl that dispatches each variant to its method, and `CounterHandle`, the actor's one
+//! handle type: cloneable, with one async method per handler returning `Result<T, AskError>`,
+//! or `Result<T, CallError<E>>` for a method returning `Result<T, E>` (an [`Error`] whenever
+//! `E` is `Display + Debug`, so `?` works); plus `tell`, `try_tell`, `with_timeout`, `stop`,
+//! `kill`, `stopped`, `shutdown`, `downgrade`, `lookup` and `actor_ref`. The actor type gets
+//! `spawn`, `spawn_with(options)`, `start` and `start_with(options)` (these two wait for
+//! `on_start`). The expansion of a counter is shown in the docs of `actor-macros`.
+//!
+//! [`Error`]: std::error::Error
+//!
+//! In the block:
+//!
+//! - **Handlers.** A method taking `&mut self` is exclusive; one taking `&self` is shared and
+//!   may run concurrently with other shared handlers (async ones while they await). Either may
+//!   take `ctx: &Context<Self>` anywhere among its arguments: it is supplied by the runtime.
+//! - **Hooks.** Methods named `on_start`, `on_stop` and `on_panic` are the [`Actor`] trait's
+//!   hooks, not messages: `async fn on_start(&mut self, ctx: &Context<Self>) -> Result<(), E>`
+//!   (the context, `async` and the `Result` are optional), `on_stop(&mut self, ctx, reason:
+//!   &StopReason)` (each argument optional), `on_panic(&mut self, ctx, panic: &str) ->
+//!   PanicAction` (the context optional). A signature that does not fit, a second hook of a
+//!   kind, or a near miss such as `on_started` is a compile error saying what is expected;
+//!   `#[actor(handler)]` keeps a method with a hook's name as a message.
+//! - **Answering later.** A handler that takes `reply: Reply<T>` instead of returning `T`
+//!   answers through the slot, when and from where it likes (a background task, another
+//!   actor); the caller still awaits a `T`. Dropping the slot unanswered gives the caller
+//!   [`AskError::Stopped`].
+//! - **Method options.** `#[actor(skip)]` keeps a helper out of the messages; `#[actor(tell)]`
+//!   on a method returning nothing makes it fire-and-forget (its message carries no reply
+//!   slot, and the handle's method only enqueues).
+//! - **Actor options**, on the attribute: `mailbox = N` or `mailbox = unbounded`,
+//!   `max_shared = N`, `name = "..."`, `stuck_after = "30s"` (see [`heartbeat`]), and
+//!   `timeout = "5s"`, the handle's default timeout for every call (`with_timeout(d)` on a
+//!   handle overrides it).
+//!
+//! The message enum and handle are as visible as the most visible handler, and always compile
+//! whatever the visibility of the struct. An input the macro cannot accept gets one spanned
+//! error per problem and nothing else: no follow-on errors about missing items.
 //!
 //! # Without the macro
 //!
-//! [`Actor`] is an ordinary trait: one message type, an exclusive [`Actor::handle`], optionally
-//! [`Actor::handle_shared`] and the lifecycle hooks. [`ActorRef`] offers
-//! [`tell`](ActorRef::tell), [`try_tell`](ActorRef::try_tell) and [`ask`](ActorRef::ask).
+//! The low-level path, for code generic over actors and for what the attribute does not
+//! express (the example `hand_written` shows one). [`Actor`] is an ordinary trait: one message
+//! type, an exclusive [`Actor::handle`], optionally [`Actor::handle_shared`] and the lifecycle
+//! hooks. [`ActorRef`] is its handle, offering [`tell`](ActorRef::tell),
+//! [`try_tell`](ActorRef::try_tell) and [`ask`](ActorRef::ask); every API that hands out a
+//! reference ([`Context::spawn_child`], [`Supervisor::child`](supervision::Supervisor::child),
+//! [`registry::lookup`]) gives an [`ActorRef`] or an `#[actor]` handle, whichever you ask for
+//! (see [`Handle`]).
 //!
 //! ```
 //! use actor_core::{Actor, Context, Reply};
@@ -139,10 +181,15 @@
 //!
 //! - [`actor`](mod@actor): the [`Actor`] trait and [`Dispatch`].
 //! - [`actor_ref`]: [`ActorRef`] and [`WeakActorRef`].
+//! - [`handle`](mod@handle): [`Handle`], what generated handles and [`ActorRef`] share, and
+//!   [`WeakHandle`].
+//! - [`blocking`](fn@blocking): calls from threads outside the runtime.
 //! - [`context`]: [`Context`], what handlers reach: children, background tasks, timers.
 //! - [`control`]: [`ActorControl`], untyped stop/kill/wait/link, and [`ActorId`].
 //! - [`supervision`]: supervisors, child specifications, restart strategies and intensity.
 //! - [`heartbeat`]: stuck-actor detection.
+//! - [`drop_cause`](mod@drop_cause): why a message is being dropped, for values that must not
+//!   be lost silently.
 //! - [`registry`]: named actors with typed lookup.
 //! - [`reply`]: [`Reply`], the answer slot carried by a request.
 //! - [`mailbox`], [`spawn`](mod@spawn), [`error`].
@@ -156,10 +203,12 @@ extern crate self as actor_core;
 
 pub mod actor;
 pub mod actor_ref;
+mod blocking;
 pub mod context;
 pub mod control;
 pub mod drop_cause;
 pub mod error;
+pub mod handle;
 pub mod heartbeat;
 pub mod mailbox;
 mod private;
@@ -169,18 +218,26 @@ mod runtime;
 pub mod spawn;
 pub mod supervision;
 
-pub use crate::actor::{Actor, Dispatch};
+pub use crate::actor::{Actor, Dispatch, PanicAction};
 pub use crate::actor_ref::{ActorRef, WeakActorRef};
+pub use crate::blocking::blocking;
 pub use crate::context::{Context, TaskHandle};
 pub use crate::control::{ActorControl, ActorId, LinkedExit};
 pub use crate::drop_cause::{DropCause, drop_cause};
 pub use crate::error::{
-    AskError, BoxError, CallError, RegistryError, SendError, SpawnError, StopReason, TrySendError,
+    AskError, BlockingError, BoxError, CallError, RegistryError, SendError, SpawnError, StopReason,
+    TrySendError,
 };
+pub use crate::handle::{Handle, WeakHandle};
 pub use crate::mailbox::Mailbox;
 #[doc(hidden)]
 pub use crate::private::__private;
 pub use crate::reply::Reply;
-pub use crate::spawn::{SpawnOptions, spawn};
+pub use crate::spawn::{SpawnOptions, spawn, start};
 /// Turns an inherent `impl` block into an actor; see the [crate docs](crate#quick-start).
 pub use actor_macros::actor;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

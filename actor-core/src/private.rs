@@ -5,11 +5,16 @@
 pub mod __private {
     use std::time::Duration;
 
-    pub use crate::actor::{Actor, Dispatch};
+    pub use crate::actor::{Actor, Dispatch, PanicAction};
     pub use crate::actor_ref::ActorRef;
     pub use crate::context::Context;
-    pub use crate::error::{AskError, CallError, SendError, SpawnError, StopReason, TrySendError};
+    pub use crate::error::{
+        AskError, BoxError, CallError, RegistryError, SendError, SpawnError, StopReason,
+        TrySendError,
+    };
+    pub use crate::handle::{Handle, WeakHandle};
     pub use crate::mailbox::Mailbox;
+    pub use crate::registry::lookup;
     pub use crate::reply::Reply;
     pub use crate::spawn::{SpawnOptions, spawn};
 
@@ -18,7 +23,7 @@ pub mod __private {
 
     /// Sends a request and awaits the reply, within `timeout` if there is one.
     #[inline]
-    pub async fn call<A: Actor, R>(
+    pub async fn call<A: Actor, R: 'static>(
         actor: &ActorRef<A>,
         timeout: Option<Duration>,
         make: impl FnOnce(Reply<R>) -> A::Message,

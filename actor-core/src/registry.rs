@@ -16,12 +16,12 @@
 //! let router = actor_core::spawn(Router)?;
 //! registry::register("router", &router)?;
 //!
-//! let found = registry::lookup::<Router>("router")?;
+//! let found = registry::lookup::<actor_core::ActorRef<Router>>("router")?;
 //! assert_eq!(found.ask(|reply| reply).await?, "pong");
 //!
 //! router.stop();
 //! router.stopped().await;
-//! assert!(registry::lookup::<Router>("router").is_err());
+//! assert!(registry::lookup::<actor_core::ActorRef<Router>>("router").is_err());
 //! # Ok(())
 //! # }
 //! ```
@@ -35,6 +35,7 @@ use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
 use crate::control::{ActorCell, ActorControl, ActorId};
 use crate::error::RegistryError;
+use crate::handle::Handle;
 
 struct Entry {
     control: ActorControl,
@@ -86,23 +87,24 @@ pub fn register<A: Actor>(
     Ok(())
 }
 
-/// Looks up the actor registered under `name`.
+/// Looks up the actor registered under `name`, as the handle type `H`: its `#[actor]` handle
+/// (`CounterHandle`, also through `CounterHandle::lookup`) or an `ActorRef`.
 ///
 /// # Errors
 ///
 /// [`RegistryError::NotFound`] if no live actor has the name; [`RegistryError::WrongType`] if
-/// it is not an `A`.
-pub fn lookup<A: Actor>(name: &str) -> Result<ActorRef<A>, RegistryError> {
+/// it is not an `H::Actor`.
+pub fn lookup<H: Handle>(name: &str) -> Result<H, RegistryError> {
     let entries = entries();
     let entry = entries
         .get(name)
         .filter(|entry| entry.control.is_alive())
         .ok_or_else(|| RegistryError::NotFound(name.to_owned()))?;
-    match entry.actor_ref.downcast_ref::<ActorRef<A>>() {
-        Some(actor_ref) => Ok(actor_ref.clone()),
+    match entry.actor_ref.downcast_ref::<ActorRef<H::Actor>>() {
+        Some(actor_ref) => Ok(H::from_ref(actor_ref.clone())),
         None => Err(RegistryError::WrongType {
             name: name.to_owned(),
-            expected: std::any::type_name::<A>(),
+            expected: std::any::type_name::<H::Actor>(),
             found: entry.type_name,
         }),
     }

@@ -4,7 +4,9 @@
 //! If the reply is dropped unsent (the handler panicked, the actor was killed with the message
 //! still queued, or the handler forgot to answer), the asker is told why instead of hanging.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
@@ -13,7 +15,7 @@ use crate::error::AskError;
 
 /// The reply slot of a request; see the [module docs](self).
 #[must_use = "a request expects a reply: call `Reply::send`"]
-pub struct Reply<T> {
+pub struct Reply<T: 'static> {
     /// `None` once sent, or for a message sent fire-and-forget (nobody is waiting).
     tx: Option<oneshot::Sender<Result<T, AskError>>>,
 }
@@ -21,7 +23,7 @@ pub struct Reply<T> {
 /// The receiving half of a request, awaited by the asker.
 pub(crate) type ReplyReceiver<T> = oneshot::Receiver<Result<T, AskError>>;
 
-impl<T> Reply<T> {
+impl<T: 'static> Reply<T> {
     /// Creates a connected reply slot and the receiver the asker awaits.
     pub(crate) fn channel() -> (Self, ReplyReceiver<T>) {
         let (tx, rx) = oneshot::channel();
@@ -48,19 +50,86 @@ impl<T> Reply<T> {
     }
 }
 
-impl<T> Drop for Reply<T> {
+impl<T: 'static> Drop for Reply<T> {
     fn drop(&mut self) {
-        if let Some(tx) = self.tx.take() {
-            let error = match crate::drop_cause::drop_cause() {
-                DropCause::Panicked => AskError::Panicked,
-                _ => AskError::Stopped,
-            };
-            let _ = tx.send(Err(error));
+        let Some(tx) = self.tx.take() else { return };
+        if std::thread::panicking() {
+            // Unwinding through the handler: its asker learns the panic's message once the
+            // runtime has caught it.
+            let Err(tx) = defer(tx) else { return };
+            let _ = tx.send(Err(AskError::Panicked(Arc::from("the reply was dropped by a panic"))));
+            return;
         }
+        let error = match crate::drop_cause::drop_cause() {
+            DropCause::Panicked => AskError::Panicked(current_panic()),
+            _ => AskError::Stopped,
+        };
+        let _ = tx.send(Err(error));
     }
 }
 
-impl<T> fmt::Debug for Reply<T> {
+/// A reply to answer with the message of the panic being unwound.
+type Deferred = Box<dyn FnOnce(&Arc<str>)>;
+
+thread_local! {
+    /// While the runtime polls a handler: the replies dropped while it unwinds from a panic,
+    /// answered once the runtime has caught the panic and knows its message.
+    static DEFERRED: RefCell<Option<Vec<Deferred>>> = const { RefCell::new(None) };
+    /// While the runtime drops a handler that panicked: the panic's message.
+    static PANIC: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
+}
+
+/// Defers the answer of `tx` to the runtime's catch of the current panic, if a handler is
+/// being polled; otherwise hands `tx` back.
+fn defer<T: 'static>(
+    tx: oneshot::Sender<Result<T, AskError>>,
+) -> Result<(), oneshot::Sender<Result<T, AskError>>> {
+    DEFERRED.with(|deferred| match deferred.borrow_mut().as_mut() {
+        Some(list) => {
+            list.push(Box::new(move |panic: &Arc<str>| {
+                let _ = tx.send(Err(AskError::Panicked(Arc::clone(panic))));
+            }));
+            Ok(())
+        }
+        None => Err(tx),
+    })
+}
+
+fn current_panic() -> Arc<str> {
+    PANIC.with(|panic| panic.borrow().clone()).unwrap_or_else(|| Arc::from("the actor panicked"))
+}
+
+/// Runs `poll` (the runtime's poll of a handler, panics caught) collecting the replies dropped
+/// while a panic unwinds; returns its outcome and them.
+pub(crate) fn collecting_panics<R>(poll: impl FnOnce() -> R) -> (R, Vec<Deferred>) {
+    let previous = DEFERRED.with(|deferred| deferred.replace(Some(Vec::new())));
+    let outcome = poll();
+    let collected = DEFERRED.with(|deferred| deferred.replace(previous)).unwrap_or_default();
+    (outcome, collected)
+}
+
+/// Answers the collected replies with `panic`'s message, then runs `drop` (which drops the
+/// handler that panicked) with replies dropped inside it reporting the same message.
+pub(crate) fn after_panic<R>(
+    panic: &Arc<str>,
+    collected: Vec<Deferred>,
+    drop: impl FnOnce() -> R,
+) -> R {
+    for answer in collected {
+        answer(panic);
+    }
+    struct Reset(Option<Arc<str>>);
+    impl std::ops::Drop for Reset {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            PANIC.with(|panic| *panic.borrow_mut() = previous);
+        }
+    }
+    let _reset = Reset(PANIC.with(|current| current.replace(Some(Arc::clone(panic)))));
+    drop()
+}
+
+impl<T: 'static> fmt::Debug for Reply<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reply").field("wanted", &self.is_wanted()).finish()
     }

@@ -4,7 +4,9 @@ use std::borrow::Cow;
 
 use crate::actor::Actor;
 use crate::actor_ref::ActorRef;
-use crate::error::SpawnError;
+use std::sync::Arc;
+
+use crate::error::{SpawnError, StopReason};
 use crate::mailbox::{self, Mailbox};
 use crate::runtime;
 
@@ -18,6 +20,20 @@ use crate::runtime;
 /// [`SpawnError::NoRuntime`] outside a tokio runtime; invalid options (see [`SpawnOptions`]).
 pub fn spawn<A: Actor>(actor: A) -> Result<ActorRef<A>, SpawnError> {
     runtime::spawn_actor(actor, A::default_options())
+}
+
+/// Spawns an actor like [`spawn`] and waits until its `on_start` has run: a failing `on_start`
+/// fails the spawn, with its error as the source of [`SpawnError::Start`].
+///
+/// # Errors
+///
+/// As [`spawn`], and [`SpawnError::Start`] if `on_start` failed, panicked or was killed.
+///
+/// # Cancel safety
+///
+/// If the future is dropped, the actor was spawned and stops once its reference is dropped.
+pub async fn start<A: Actor>(actor: A) -> Result<ActorRef<A>, SpawnError> {
+    A::default_options().start(actor).await
 }
 
 /// How to spawn an actor: its name, mailbox and shared-handler concurrency limit.
@@ -121,6 +137,25 @@ impl SpawnOptions {
         runtime::spawn_actor(actor, self)
     }
 
+    /// Spawns `actor` with these options and waits until its `on_start` has run; see [`start`].
+    ///
+    /// # Errors
+    ///
+    /// As [`start`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`start`].
+    pub async fn start<A: Actor>(self, actor: A) -> Result<ActorRef<A>, SpawnError> {
+        let (started, outcome) = tokio::sync::oneshot::channel();
+        let actor_ref = runtime::spawn_started(actor, self, started)?;
+        match outcome.await {
+            Ok(None) => Ok(actor_ref),
+            Ok(Some(reason)) => Err(start_failed(actor_ref.name(), reason)),
+            Err(_) => Err(start_failed(actor_ref.name(), StopReason::Killed)),
+        }
+    }
+
     pub(crate) fn validate(&self) -> Result<(), SpawnError> {
         match self.mailbox {
             Mailbox::Bounded(0) => return Err(SpawnError::ZeroCapacity),
@@ -134,6 +169,16 @@ impl SpawnOptions {
         }
         Ok(())
     }
+}
+
+/// The error of a start that failed with `reason`: the `on_start` error itself when it returned
+/// one.
+fn start_failed(actor: &str, reason: StopReason) -> SpawnError {
+    let source: Arc<dyn std::error::Error + Send + Sync> = match reason {
+        StopReason::Failed(error) => error,
+        other => Arc::new(other),
+    };
+    SpawnError::Start { actor: Arc::from(actor), source }
 }
 
 impl Default for SpawnOptions {

@@ -25,7 +25,7 @@ use std::hash::Hash;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
-use actor_core::{Actor, ActorRef, SpawnError};
+use actor_core::{Actor, ActorRef, Handle, SpawnError};
 use tokio::sync::Notify;
 // tokio's clock, so that tests on paused time see deadlines and stuck workers.
 use tokio::time::Instant;
@@ -134,6 +134,16 @@ where
     /// counted).
     pub fn workers(&self) -> usize {
         self.shared.lock().slots.iter().filter(|s| !s.retiring).count()
+    }
+
+    /// Handles of the workers running now, in slot order, as the handle type you ask for
+    /// (the workers' `#[actor]` handle or an [`ActorRef`]): to reach every worker at once, for
+    /// example to reload its configuration. A message sent this way goes straight to the
+    /// worker's mailbox: it is not a job, is not queued, routed or counted by the factory, and
+    /// a worker that is replaced later does not see it.
+    pub fn handles<H: Handle<Actor = W>>(&self) -> Vec<H> {
+        let st = self.shared.lock();
+        st.slots.iter().filter_map(|s| s.worker.clone()).map(H::from_ref).collect()
     }
 
     /// The number of workers, watched: it changes with every resize (by hand or by the

@@ -2,16 +2,21 @@
 //!
 //! Unknown and duplicate keys are spanned errors; every problem is collected, not just the first.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use syn::parse::{ParseStream, Parser};
 use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitInt, LitStr, Token};
 
-/// Options of the impl-level attribute: the actor's default spawn options.
+/// Options of the impl-level attribute: the actor's default spawn options and its handle's
+/// default timeout.
 #[derive(Default)]
 pub(crate) struct Options {
     pub(crate) mailbox: Option<Mailbox>,
     pub(crate) max_shared: Option<LitInt>,
     pub(crate) name: Option<LitStr>,
+    /// `stuck_after = "30s"`, in milliseconds.
+    pub(crate) stuck_after: Option<u64>,
+    /// `timeout = "5s"`, in milliseconds: the handle's default timeout.
+    pub(crate) timeout: Option<u64>,
 }
 
 pub(crate) enum Mailbox {
@@ -19,7 +24,9 @@ pub(crate) enum Mailbox {
     Unbounded,
 }
 
-/// Parses `mailbox = 64, max_shared = 8, name = "counter"`.
+const KEYS: &str = "`mailbox`, `max_shared`, `name`, `stuck_after` or `timeout`";
+
+/// Parses `mailbox = 64, max_shared = 8, name = "counter", stuck_after = "30s", timeout = "5s"`.
 pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Options {
     let mut options = Options::default();
     let parser = |input: ParseStream<'_>| {
@@ -31,36 +38,51 @@ pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Option
             } else {
                 None
             };
-            match (key.to_string().as_str(), value) {
-                ("mailbox" | "max_shared" | "name", None) => {
-                    errors.push(syn::Error::new(key.span(), format!("`{key}` expects a value, as in `{key} = ...`")));
+            let name = key.to_string();
+            match (name.as_str(), value) {
+                ("mailbox" | "max_shared" | "name" | "stuck_after" | "timeout", None) => {
+                    errors.push(syn::Error::new(
+                        key.span(),
+                        format!("`{key}` expects a value, as in `{key} = ...`"),
+                    ));
                 }
                 ("mailbox", Some(value)) => {
-                    if options.mailbox.is_some() {
-                        errors.push(duplicate(&key));
-                    } else if let Some(mailbox) = mailbox(&value, errors) {
-                        options.mailbox = Some(mailbox);
+                    if fresh(options.mailbox.is_some(), &key, errors) {
+                        options.mailbox = mailbox(&value, errors);
                     }
                 }
                 ("max_shared", Some(value)) => {
-                    if options.max_shared.is_some() {
-                        errors.push(duplicate(&key));
-                    } else if let Some(n) = positive(&value, "`max_shared` expects a positive integer", errors) {
-                        options.max_shared = Some(n);
+                    if fresh(options.max_shared.is_some(), &key, errors) {
+                        options.max_shared =
+                            positive(&value, "`max_shared` expects a positive integer", errors);
                     }
                 }
                 ("name", Some(value)) => {
-                    if options.name.is_some() {
-                        errors.push(duplicate(&key));
-                    } else if let Expr::Lit(ExprLit { lit: Lit::Str(name), .. }) = &value {
-                        options.name = Some(name.clone());
-                    } else {
-                        errors.push(syn::Error::new_spanned(&value, "`name` expects a string literal"));
+                    if fresh(options.name.is_some(), &key, errors) {
+                        match &value {
+                            Expr::Lit(ExprLit { lit: Lit::Str(name), .. }) => {
+                                options.name = Some(name.clone());
+                            }
+                            _ => errors.push(syn::Error::new_spanned(
+                                &value,
+                                "`name` expects a string literal",
+                            )),
+                        }
+                    }
+                }
+                ("stuck_after", Some(value)) => {
+                    if fresh(options.stuck_after.is_some(), &key, errors) {
+                        options.stuck_after = duration(&key, &value, errors);
+                    }
+                }
+                ("timeout", Some(value)) => {
+                    if fresh(options.timeout.is_some(), &key, errors) {
+                        options.timeout = duration(&key, &value, errors);
                     }
                 }
                 (other, _) => errors.push(syn::Error::new(
                     key.span(),
-                    format!("unknown `#[actor]` option `{other}`; expected `mailbox`, `max_shared` or `name`"),
+                    format!("unknown `#[actor]` option `{other}`; expected {KEYS}"),
                 )),
             }
             if input.is_empty() {
@@ -76,8 +98,13 @@ pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Option
     options
 }
 
-fn duplicate(key: &Ident) -> syn::Error {
-    syn::Error::new(key.span(), format!("duplicate `{key}` option"))
+/// Whether an option is given for the first time; a second occurrence is an error pointing at
+/// it.
+fn fresh(already: bool, key: &Ident, errors: &mut Vec<syn::Error>) -> bool {
+    if already {
+        errors.push(syn::Error::new(key.span(), format!("duplicate `{key}` option")));
+    }
+    !already
 }
 
 fn mailbox(value: &Expr, errors: &mut Vec<syn::Error>) -> Option<Mailbox> {
@@ -98,6 +125,38 @@ fn positive(value: &Expr, expected: &str, errors: &mut Vec<syn::Error>) -> Optio
     None
 }
 
+/// A duration written as a string: `"250ms"`, `"5s"`, `"2m"`, `"1h"`; in milliseconds.
+fn duration(key: &Ident, value: &Expr, errors: &mut Vec<syn::Error>) -> Option<u64> {
+    let expected = format!(
+        "`{key}` expects a positive duration as a string, such as `\"5s\"`, `\"250ms\"`, `\"2m\"` or `\"1h\"`"
+    );
+    let parsed = match value {
+        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => parse_duration(&text.value()),
+        _ => None,
+    };
+    if parsed.is_none() {
+        errors.push(syn::Error::new_spanned(value, expected));
+    }
+    parsed
+}
+
+/// `"250ms"` → 250, `"5s"` → 5000, `"2m"` → 120 000, `"1h"` → 3 600 000; `None` if malformed or
+/// zero.
+pub(crate) fn parse_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: u64 = number.parse().ok()?;
+    let scale = match unit.trim() {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        "h" => 3_600_000,
+        _ => return None,
+    };
+    number.checked_mul(scale).filter(|&ms| ms > 0)
+}
+
 /// What a method-level `#[actor(...)]` says.
 #[derive(Default)]
 pub(crate) struct MethodOptions {
@@ -105,7 +164,9 @@ pub(crate) struct MethodOptions {
     pub(crate) skip: bool,
     /// A fire-and-forget handler: its message carries no reply slot, and the handle's method
     /// returns once the message is enqueued.
-    pub(crate) tell: Option<proc_macro2::Span>,
+    pub(crate) tell: Option<Span>,
+    /// A handler whose name looks like a lifecycle hook's, on purpose.
+    pub(crate) handler: bool,
 }
 
 /// Whether `attr` is ours (`#[actor(...)]`).
@@ -130,11 +191,18 @@ pub(crate) fn method_options(attrs: &[Attribute], errors: &mut Vec<syn::Error>) 
                 }
                 options.tell = meta.path.get_ident().map(proc_macro2::Ident::span);
                 Ok(())
+            } else if meta.path.is_ident("handler") {
+                if options.handler {
+                    return Err(meta.error("duplicate `handler` option"));
+                }
+                options.handler = true;
+                Ok(())
             } else {
                 let key =
                     meta.path.get_ident().map_or_else(|| "this".to_owned(), ToString::to_string);
-                Err(meta
-                    .error(format!("unknown handler option `{key}`; expected `skip` or `tell`")))
+                Err(meta.error(format!(
+                    "unknown handler option `{key}`; expected `skip`, `tell` or `handler`"
+                )))
             }
         });
         if let Err(error) = result {
@@ -142,4 +210,21 @@ pub(crate) fn method_options(attrs: &[Attribute], errors: &mut Vec<syn::Error>) 
         }
     }
     options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations_parse_with_their_unit() {
+        assert_eq!(parse_duration("250ms"), Some(250));
+        assert_eq!(parse_duration("5s"), Some(5_000));
+        assert_eq!(parse_duration("2m"), Some(120_000));
+        assert_eq!(parse_duration("1h"), Some(3_600_000));
+        assert_eq!(parse_duration("0s"), None);
+        assert_eq!(parse_duration("5"), None);
+        assert_eq!(parse_duration("five s"), None);
+        assert_eq!(parse_duration("5 parsecs"), None);
+    }
 }

@@ -3,22 +3,25 @@
 //! `::actor_core::__private`, so the expansion works whatever the user imported.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::quote;
 use syn::{Attribute, Visibility};
 
 use crate::ast::{ActorImpl, Handler, Output, Param};
-use crate::attr::{Mailbox, Options};
+use crate::attr::Options;
 use crate::naming;
+
+mod actor_impl;
+mod handle;
 
 /// Everything `#[actor]` emits for an accepted impl block.
 pub(crate) fn actor(actor: &ActorImpl<'_>, options: &Options) -> TokenStream {
     let vis =
         crate::ast::widest_visibility(&actor.handlers).cloned().unwrap_or(Visibility::Inherited);
     let item = crate::fallback::strip_attrs(actor.item);
-    let message = message_enum(actor, &vis);
+    let message = message_enum(actor);
     let constructors = constructors(actor);
-    let actor_impl = actor_impl(actor, options);
-    let handle = handle(actor, &vis);
+    let actor_impl = actor_impl::actor_impl(actor, options);
+    let handle = handle::handle(actor, &vis, options);
     quote! {
         #item
         #message
@@ -29,18 +32,18 @@ pub(crate) fn actor(actor: &ActorImpl<'_>, options: &Options) -> TokenStream {
 }
 
 /// `text` as one `#[doc]` attribute per line, so that it reads as `///` comments when expanded.
-fn doc_lines(text: &str) -> TokenStream {
+pub(super) fn doc_lines(text: &str) -> TokenStream {
     let lines =
         text.lines().map(|line| if line.is_empty() { String::new() } else { format!(" {line}") });
     quote!(#(#[doc = #lines])*)
 }
 
-fn docs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
+pub(super) fn docs(attrs: &[Attribute]) -> impl Iterator<Item = &Attribute> {
     attrs.iter().filter(|attr| attr.path().is_ident("doc"))
 }
 
 /// `Counter<T>` as a type, for use inside generated items.
-fn actor_type(actor: &ActorImpl<'_>) -> TokenStream {
+pub(super) fn actor_type(actor: &ActorImpl<'_>) -> TokenStream {
     let ident = actor.ident;
     let (_, ty_generics, _) = actor.item.generics.split_for_impl();
     quote!(#ident #ty_generics)
@@ -48,7 +51,7 @@ fn actor_type(actor: &ActorImpl<'_>) -> TokenStream {
 
 /// An uninhabited variant that uses the actor's type parameters, for generic actors whose
 /// parameters no handler mentions.
-fn phantom_variant(actor: &ActorImpl<'_>) -> Option<TokenStream> {
+pub(super) fn phantom_variant(actor: &ActorImpl<'_>) -> Option<TokenStream> {
     if actor.item.generics.type_params().next().is_none()
         && actor.item.generics.const_params().next().is_none()
     {
@@ -61,7 +64,10 @@ fn phantom_variant(actor: &ActorImpl<'_>) -> Option<TokenStream> {
     })
 }
 
-fn message_enum(actor: &ActorImpl<'_>, vis: &Visibility) -> TokenStream {
+/// The message enum. It is `pub`: the `Actor` impl names it, so it must be as visible as the
+/// actor type, which the macro cannot see; lints about a `pub` item in a private place are
+/// allowed on it for that reason.
+fn message_enum(actor: &ActorImpl<'_>) -> TokenStream {
     let ident = actor.ident;
     let name = naming::message_enum(ident);
     let (impl_generics, _, where_clause) = actor.item.generics.split_for_impl();
@@ -74,7 +80,7 @@ fn message_enum(actor: &ActorImpl<'_>, vis: &Visibility) -> TokenStream {
         let variant = &handler.variant;
         let fields = handler.params.iter().filter_map(|param| match param {
             Param::Arg { ident, ty } => Some(quote!(#ident: #ty,)),
-            Param::Context => None,
+            Param::Context | Param::Reply => None,
         });
         let reply_type = handler.output.reply_type();
         let reply = (!handler.tell).then(|| {
@@ -94,7 +100,8 @@ fn message_enum(actor: &ActorImpl<'_>, vis: &Visibility) -> TokenStream {
     let phantom = phantom_variant(actor);
     quote! {
         #doc
-        #vis enum #name #impl_generics #where_clause {
+        #[allow(unreachable_pub, private_interfaces)]
+        pub enum #name #impl_generics #where_clause {
             #(#variants)*
             #phantom
         }
@@ -129,18 +136,21 @@ fn constructors(actor: &ActorImpl<'_>) -> TokenStream {
     }
 }
 
-fn message_args<'h>(
+pub(super) fn message_args<'h>(
     handler: &'h Handler<'_>,
 ) -> impl Iterator<Item = (&'h syn::Ident, &'h syn::Type)> + Clone {
     handler.params.iter().filter_map(|param| match param {
         Param::Arg { ident, ty } => Some((*ident, *ty)),
-        Param::Context => None,
+        Param::Context | Param::Reply => None,
     })
 }
 
 /// `Enum::Variant { a, b, reply }` and the statement that calls `self.method(a, __ctx, b)`
 /// (with `.await` if async) and sends its result.
-fn pattern_and_call(actor: &ActorImpl<'_>, handler: &Handler<'_>) -> (TokenStream, TokenStream) {
+pub(super) fn pattern_and_call(
+    actor: &ActorImpl<'_>,
+    handler: &Handler<'_>,
+) -> (TokenStream, TokenStream) {
     let name = naming::message_enum(actor.ident);
     let variant = &handler.variant;
     let method = &handler.method.sig.ident;
@@ -148,6 +158,7 @@ fn pattern_and_call(actor: &ActorImpl<'_>, handler: &Handler<'_>) -> (TokenStrea
     let args = handler.params.iter().map(|param| match param {
         Param::Arg { ident, .. } => quote!(#ident),
         Param::Context => quote!(__ctx),
+        Param::Reply => quote!(reply),
     });
     let reply = (!handler.tell).then(|| quote!(reply));
     let pattern = quote!(#name::#variant { #(#names,)* #reply });
@@ -157,317 +168,10 @@ fn pattern_and_call(actor: &ActorImpl<'_>, handler: &Handler<'_>) -> (TokenStrea
         quote!(self.#method(#(#args),*))
     };
     let respond = match handler.output {
+        _ if handler.delegated => quote!({ #call; }),
         Output::Unit if handler.tell => quote!({ #call; }),
         Output::Unit => quote!({ #call; reply.send(()); }),
         _ => quote!(reply.send(#call)),
     };
     (pattern, respond)
-}
-
-fn actor_impl(actor: &ActorImpl<'_>, options: &Options) -> TokenStream {
-    let name = naming::message_enum(actor.ident);
-    let ty = actor_type(actor);
-    let (impl_generics, ty_generics, where_clause) = actor.item.generics.split_for_impl();
-    let phantom_arm =
-        phantom_variant(actor).map(|_| quote!(#name::__Phantom(_, never) => match never {},));
-
-    let default_options = default_options(options);
-    let arms = actor.handlers.iter().map(|handler| {
-        let (pattern, respond) = pattern_and_call(actor, handler);
-        quote!(#pattern => #respond,)
-    });
-    let handle_shared = handle_shared(actor, phantom_arm.as_ref());
-    quote! {
-        impl #impl_generics ::actor_core::__private::Actor for #ty #where_clause {
-            type Message = #name #ty_generics;
-
-            #default_options
-
-            async fn handle(&mut self, msg: Self::Message, __ctx: &::actor_core::__private::Context<Self>) {
-                let _ = __ctx;
-                match msg {
-                    #(#arms)*
-                    #phantom_arm
-                }
-            }
-
-            #handle_shared
-        }
-    }
-}
-
-fn default_options(options: &Options) -> Option<TokenStream> {
-    if options.mailbox.is_none() && options.max_shared.is_none() && options.name.is_none() {
-        return None;
-    }
-    let mailbox = options.mailbox.as_ref().map(|mailbox| match mailbox {
-        Mailbox::Bounded(n) => quote!(.with_mailbox(::actor_core::__private::Mailbox::Bounded(#n))),
-        Mailbox::Unbounded => quote!(.with_mailbox(::actor_core::__private::Mailbox::Unbounded)),
-    });
-    let max_shared = options.max_shared.as_ref().map(|n| quote!(.with_max_shared(#n)));
-    let name = options.name.as_ref().map(|name| quote!(.with_name(#name)));
-    Some(quote! {
-        fn default_options() -> ::actor_core::__private::SpawnOptions {
-            ::actor_core::__private::SpawnOptions::new() #mailbox #max_shared #name
-        }
-    })
-}
-
-/// `&self` handlers: synchronous ones answer inline, asynchronous ones run concurrently.
-fn handle_shared(actor: &ActorImpl<'_>, phantom_arm: Option<&TokenStream>) -> Option<TokenStream> {
-    let shared: Vec<&Handler<'_>> =
-        actor.handlers.iter().filter(|handler| handler.shared).collect();
-    if shared.is_empty() {
-        return None;
-    }
-    let has_exclusive = actor.handlers.iter().any(|handler| !handler.shared);
-    let dispatch = quote!(::actor_core::__private::Dispatch);
-    let sync_arms = shared.iter().filter(|handler| !handler.is_async).map(|handler| {
-        let (pattern, respond) = pattern_and_call(actor, handler);
-        quote!(#pattern => { #respond; return #dispatch::Done; })
-    });
-    let exclusive_arm = has_exclusive.then(|| quote!(other => return #dispatch::Exclusive(other),));
-    let asynchronous: Vec<&&Handler<'_>> =
-        shared.iter().filter(|handler| handler.is_async).collect();
-
-    let body = if asynchronous.is_empty() {
-        // Nothing runs concurrently: the future type is never constructed, but must be named.
-        let exclusive_arm = has_exclusive.then(|| quote!(other => #dispatch::Exclusive(other),));
-        let done = quote!(::actor_core::__private::SyncDispatch::<Self::Message>::Done);
-        let sync_arms = shared.iter().map(|handler| {
-            let (pattern, respond) = pattern_and_call(actor, handler);
-            quote!(#pattern => { #respond; #done })
-        });
-        quote! {
-            match msg {
-                #(#sync_arms)*
-                #phantom_arm
-                #exclusive_arm
-            }
-        }
-    } else {
-        let name = naming::message_enum(actor.ident);
-        let selectors = asynchronous.iter().map(|handler| {
-            let variant = &handler.variant;
-            quote!(#name::#variant { .. })
-        });
-        // Parenthesised only when there are alternatives (`unused_parens` otherwise).
-        let selector = if asynchronous.len() == 1 {
-            quote!(#(#selectors)*)
-        } else {
-            quote!((#(#selectors)|*))
-        };
-        let async_arms = asynchronous.iter().map(|handler| {
-            let (pattern, respond) = pattern_and_call(actor, handler);
-            quote!(#pattern => #respond,)
-        });
-        // Other variants never reach the future; the arm exists only when there are any.
-        let rest = (asynchronous.len() < actor.handlers.len() || phantom_arm.is_some())
-            .then(|| quote!(_ => {}));
-        quote! {
-            let msg = match msg {
-                #(#sync_arms)*
-                msg @ #selector => msg,
-                #phantom_arm
-                #exclusive_arm
-            };
-            #dispatch::Pending(async move {
-                match msg {
-                    #(#async_arms)*
-                    #rest
-                }
-            })
-        }
-    };
-    Some(quote! {
-        fn handle_shared<'__a>(
-            &'__a self,
-            msg: Self::Message,
-            __ctx: &'__a ::actor_core::__private::Context<Self>,
-        ) -> #dispatch<impl ::core::future::Future<Output = ()> + ::core::marker::Send + '__a, Self::Message> {
-            let _ = __ctx;
-            #body
-        }
-    })
-}
-
-fn handle(actor: &ActorImpl<'_>, vis: &Visibility) -> TokenStream {
-    let ident = actor.ident;
-    let handle = naming::handle(ident);
-    let message = naming::message_enum(ident);
-    let ty = actor_type(actor);
-    let (impl_generics, ty_generics, where_clause) = actor.item.generics.split_for_impl();
-    let p = quote!(::actor_core::__private);
-    let doc = doc_lines(&format!(
-        "A typed handle to a running [`{ident}`]: one async method per handler, each sending a\n\
-         message and awaiting its reply. Cheap to clone. Generated by `#[actor]`.\n\
-         \n\
-         A method returning `T` gives `Result<T, AskError>`; a method returning `Result<T, E>`\n\
-         gives `Result<T, CallError<E>>`. Use [`with_timeout`](Self::with_timeout) for calls that\n\
-         give up, and [`tell`](Self::tell) or [`try_tell`](Self::try_tell) with the constructors\n\
-         of [`{message}`] to send without waiting for the reply."
-    ));
-    let methods = actor.handlers.iter().map(|handler| handle_method(actor, handler));
-    quote! {
-        #doc
-        #vis struct #handle #impl_generics #where_clause {
-            actor: #p::ActorRef<#ty>,
-            timeout: ::core::option::Option<::core::time::Duration>,
-        }
-
-        impl #impl_generics ::core::clone::Clone for #handle #ty_generics #where_clause {
-            fn clone(&self) -> Self {
-                Self { actor: ::core::clone::Clone::clone(&self.actor), timeout: self.timeout }
-            }
-        }
-
-        impl #impl_generics ::core::fmt::Debug for #handle #ty_generics #where_clause {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_struct(::core::stringify!(#handle))
-                    .field("actor", &self.actor)
-                    .field("timeout", &self.timeout)
-                    .finish()
-            }
-        }
-
-        impl #impl_generics #handle #ty_generics #where_clause {
-            /// Wraps a reference to a running actor.
-            #vis fn from_ref(actor: #p::ActorRef<#ty>) -> Self {
-                Self { actor, timeout: ::core::option::Option::None }
-            }
-
-            /// The underlying actor reference.
-            #vis fn actor_ref(&self) -> &#p::ActorRef<#ty> {
-                &self.actor
-            }
-
-            /// A copy of this handle whose calls give up after `timeout` (spent waiting for room
-            /// in the mailbox and for the reply together) with `AskError::Timeout`. The actor
-            /// still handles a message that was enqueued in time.
-            #vis fn with_timeout(&self, timeout: ::core::time::Duration) -> Self {
-                Self { actor: ::core::clone::Clone::clone(&self.actor), timeout: ::core::option::Option::Some(timeout) }
-            }
-
-            /// Sends a message without waiting for its reply, waiting for room in the mailbox.
-            ///
-            /// # Errors
-            ///
-            /// The message comes back in the error if the actor has stopped.
-            #vis async fn tell(&self, msg: #message #ty_generics) -> ::core::result::Result<(), #p::SendError<#message #ty_generics>> {
-                self.actor.tell(msg).await
-            }
-
-            /// Sends a message if the mailbox has room right now; never waits.
-            ///
-            /// # Errors
-            ///
-            /// The message comes back in the error if the mailbox is full or the actor stopped.
-            #vis fn try_tell(&self, msg: #message #ty_generics) -> ::core::result::Result<(), #p::TrySendError<#message #ty_generics>> {
-                self.actor.try_tell(msg)
-            }
-
-            /// Asks the actor to stop gracefully; see `ActorRef::stop`.
-            #vis fn stop(&self) {
-                self.actor.stop();
-            }
-
-            /// Kills the actor; see `ActorRef::kill`.
-            #vis fn kill(&self) {
-                self.actor.kill();
-            }
-
-            /// Waits until the actor has fully stopped and returns why.
-            #vis async fn stopped(&self) -> #p::StopReason {
-                self.actor.stopped().await
-            }
-
-            /// Whether the actor has not yet fully stopped.
-            #vis fn is_alive(&self) -> bool {
-                self.actor.is_alive()
-            }
-
-            #(#methods)*
-        }
-
-        impl #impl_generics #ty #where_clause {
-            /// Spawns this actor with its default options and returns its typed handle.
-            ///
-            /// # Errors
-            ///
-            /// As `actor_core::spawn`.
-            #vis fn spawn(self) -> ::core::result::Result<#handle #ty_generics, #p::SpawnError> {
-                #p::spawn(self).map(#handle::from_ref)
-            }
-
-            /// Spawns this actor with the given options and returns its typed handle.
-            ///
-            /// # Errors
-            ///
-            /// As `actor_core::spawn`.
-            #vis fn spawn_with(self, options: #p::SpawnOptions) -> ::core::result::Result<#handle #ty_generics, #p::SpawnError> {
-                options.spawn(self).map(#handle::from_ref)
-            }
-        }
-    }
-}
-
-fn handle_method(actor: &ActorImpl<'_>, handler: &Handler<'_>) -> TokenStream {
-    let p = quote!(::actor_core::__private);
-    let message = naming::message_enum(actor.ident);
-    let method = &handler.method.sig.ident;
-    let vis = &handler.method.vis;
-    let docs = docs(&handler.method.attrs);
-    let variant = &handler.variant;
-    let args: Vec<_> = message_args(handler).collect();
-    let names = args.iter().map(|(ident, _)| ident);
-    let params = args.iter().map(|(ident, ty)| quote!(#ident: #ty));
-    if handler.tell {
-        let (_, ty_generics, _) = actor.item.generics.split_for_impl();
-        let span = handler.method.sig.ident.span();
-        let generated = doc_lines(
-            "\nSends the message and returns once it is enqueued (`#[actor(tell)]`): the caller does\n\
-             not wait for the handler. Waits for room in the mailbox.\n\n\
-             # Errors\n\n\
-             The message comes back in the error if the actor has stopped.\n\n\
-             # Cancel safety\n\n\
-             If this future is dropped before it completes, the message was not enqueued.",
-        );
-        return quote_spanned! {span=>
-            #(#docs)*
-            #generated
-            #vis async fn #method(&self, #(#params),*) -> ::core::result::Result<(), #p::SendError<#message #ty_generics>> {
-                self.actor.tell(#message::#variant { #(#names,)* }).await
-            }
-        };
-    }
-    let call = quote!(#p::call(&self.actor, self.timeout, move |reply| #message::#variant { #(#names,)* reply }).await);
-    let (output, body) = match &handler.output {
-        Output::Unit => (quote!(::core::result::Result<(), #p::AskError>), call),
-        Output::Value(ty) => (quote!(::core::result::Result<#ty, #p::AskError>), call),
-        Output::Result { ok, err, .. } => {
-            (quote!(::core::result::Result<#ok, #p::CallError<#err>>), quote!(#p::flatten(#call)))
-        }
-    };
-    let span = handler.method.sig.ident.span();
-    let errors_doc = match &handler.output {
-        Output::Result { .. } => {
-            "`CallError::Handler` with the handler's own error, or `CallError::Ask` if the actor is gone, panicked or the timeout expired."
-        }
-        _ => {
-            "`AskError` if the actor is gone, panicked while handling this call, or the timeout expired."
-        }
-    };
-    let shape = if handler.shared { "a shared (`&self`)" } else { "an exclusive (`&mut self`)" };
-    let generated = doc_lines(&format!(
-        "\n# Errors\n\n{errors_doc}\n\n# Cancel safety\n\n\
-         If this future is dropped after the message was enqueued, the actor still handles it\n\
-         ({shape} handler) and the reply is discarded."
-    ));
-    quote_spanned! {span=>
-        #(#docs)*
-        #generated
-        #vis async fn #method(&self, #(#params),*) -> #output {
-            #body
-        }
-    }
 }

@@ -1,17 +1,35 @@
 //! What is emitted when the input has errors: the user's impl block (so their own code still
-//! type-checks), one `compile_error!` per problem, and empty shells of the generated types (so
-//! that code naming them does not add a cascade of "cannot find type" errors).
+//! type-checks), one `compile_error!` per problem, and stand-ins for every generated item (the
+//! message enum with its constructors, the handle with all its methods, `spawn` and `start` on
+//! the actor type), so that code using them adds no second error to the macro's own.
+//!
+//! The stand-ins are read from the syntax of the methods, not from the checked model, so a
+//! method with an error still has its handle method. They never run: the `compile_error!`s stop
+//! the build.
 
 use proc_macro2::TokenStream;
-use quote::quote;
-use syn::{ImplItem, Item, ItemImpl};
+use quote::{ToTokens, quote};
+use syn::visit_mut::VisitMut;
+use syn::{
+    FnArg, GenericArgument, ImplItem, ImplItemFn, Item, ItemImpl, PathArguments, ReturnType, Type,
+};
 
 use crate::attr::is_actor_attr;
+use crate::hooks::HookKind;
 use crate::naming;
 
-/// The impl block without our method attributes, which the compiler would not understand.
+/// The impl block without our method attributes, which the compiler would not understand, and
+/// without repeated definitions of one method (reported by the macro already).
 pub(crate) fn strip_attrs(item: &ItemImpl) -> ItemImpl {
     let mut item = item.clone();
+    let mut seen = Vec::new();
+    item.items.retain(|impl_item| {
+        let ImplItem::Fn(method) = impl_item else { return true };
+        let name = method.sig.ident.to_string();
+        let repeated = seen.contains(&name);
+        seen.push(name);
+        !repeated
+    });
     for impl_item in &mut item.items {
         if let ImplItem::Fn(method) = impl_item {
             method.attrs.retain(|attr| !is_actor_attr(attr));
@@ -34,27 +52,186 @@ pub(crate) fn emit(item: &Item, errors: Vec<syn::Error>) -> TokenStream {
     }
 }
 
-fn shells(item: &ItemImpl) -> Option<TokenStream> {
-    if item.trait_.is_some() {
-        return None;
+/// Replaces `Self` with the actor type: in a stand-in, `Self` would be the handle.
+struct ReplaceSelf<'a>(&'a Type);
+
+impl VisitMut for ReplaceSelf<'_> {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::Path(path) = ty
+            && path.qself.is_none()
+            && path.path.is_ident("Self")
+        {
+            *ty = self.0.clone();
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
     }
+}
+
+/// The methods that have a handle method: not skipped, not hooks, with a receiver.
+fn message_methods(item: &ItemImpl) -> impl Iterator<Item = &ImplItemFn> {
+    item.items
+        .iter()
+        .filter_map(|impl_item| match impl_item {
+            ImplItem::Fn(method) => Some(method),
+            _ => None,
+        })
+        .filter(|method| {
+            let options: Vec<String> = method
+                .attrs
+                .iter()
+                .filter(|attr| is_actor_attr(attr))
+                .map(|attr| attr.to_token_stream().to_string())
+                .collect();
+            let skipped = options.iter().any(|o| o.contains("skip"));
+            let handler = options.iter().any(|o| o.contains("handler"));
+            let hook = HookKind::of(&method.sig.ident.to_string()).is_some() && !handler;
+            let receiver = matches!(method.sig.inputs.first(), Some(FnArg::Receiver(_)));
+            // A handler named like a generated method is an error of its own; the stand-in has the
+            // generated method.
+            let reserved = naming::RESERVED.contains(&method.sig.ident.to_string().as_str());
+            !skipped && !hook && receiver && !reserved
+        })
+}
+
+/// A method's arguments as stand-in parameters (`_: T`), without the context.
+fn params(method: &ImplItemFn, actor: &Type) -> Vec<TokenStream> {
+    method
+        .sig
+        .inputs
+        .iter()
+        .filter_map(|input| match input {
+            FnArg::Typed(typed) => Some(typed),
+            FnArg::Receiver(_) => None,
+        })
+        .filter(|typed| !is_context(&typed.ty) && reply_slot(&typed.ty).is_none())
+        .map(|typed| {
+            let mut ty = (*typed.ty).clone();
+            ReplaceSelf(actor).visit_type_mut(&mut ty);
+            quote!(_: #ty)
+        })
+        .collect()
+}
+
+/// `T` of a `Reply<T>` argument.
+fn reply_slot(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last().filter(|s| s.ident == "Reply")?;
+    let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    match args.args.first() {
+        Some(GenericArgument::Type(answer)) if args.args.len() == 1 => Some(answer),
+        _ => None,
+    }
+}
+
+fn is_context(ty: &Type) -> bool {
+    matches!(ty, Type::Reference(r) if matches!(&*r.elem, Type::Path(p)
+        if p.path.segments.last().is_some_and(|s| s.ident == "Context")))
+}
+
+/// The handle method's return type, as the expansion would make it.
+fn output(method: &ImplItemFn, actor: &Type, message: &TokenStream) -> TokenStream {
+    let p = quote!(::actor_core::__private);
+    let tell = method
+        .attrs
+        .iter()
+        .any(|attr| is_actor_attr(attr) && attr.to_token_stream().to_string().contains("tell"));
+    if tell {
+        return quote!(::core::result::Result<(), #p::SendError<#message>>);
+    }
+    // A handler answering through its `Reply<T>` argument replies `T`.
+    let answer = method.sig.inputs.iter().find_map(|input| match input {
+        FnArg::Typed(typed) => reply_slot(&typed.ty),
+        FnArg::Receiver(_) => None,
+    });
+    let ty = match (answer, &method.sig.output) {
+        (Some(answer), _) => answer,
+        (None, ReturnType::Type(_, ty)) => &**ty,
+        (None, ReturnType::Default) => {
+            return quote!(::core::result::Result<(), #p::AskError>);
+        }
+    };
+    let mut ty = ty.clone();
+    ReplaceSelf(actor).visit_type_mut(&mut ty);
+    if ty.to_token_stream().into_iter().any(|token| token.to_string() == "impl") {
+        // An `impl Trait` reply is an error of its own; the stand-in replies nothing.
+        return quote!(::core::result::Result<(), #p::AskError>);
+    }
+    if let Type::Path(path) = &ty
+        && let Some(last) = path.path.segments.last()
+        && last.ident == "Result"
+        && let PathArguments::AngleBracketed(args) = &last.arguments
+        && args.args.len() == 2
+        && let (Some(GenericArgument::Type(ok)), Some(GenericArgument::Type(err))) =
+            (args.args.first(), args.args.last())
+    {
+        return quote!(::core::result::Result<#ok, #p::CallError<#err>>);
+    }
+    quote!(::core::result::Result<#ty, #p::AskError>)
+}
+
+fn shells(item: &ItemImpl) -> Option<TokenStream> {
     let syn::Type::Path(path) = &*item.self_ty else { return None };
     let ident = &path.path.segments.last()?.ident;
-    let message = naming::message_enum(ident);
-    let handle = naming::handle(ident);
-    let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
     // Lifetime parameters are an error of their own; the shells only need the type's parameters.
     if item.generics.lifetimes().next().is_some() {
         return None;
     }
+    let message_ident = naming::message_enum(ident);
+    let handle = naming::handle(ident);
+    let (impl_generics, ty_generics, where_clause) = item.generics.split_for_impl();
+    let actor: Type = syn::parse_quote!(#ident #ty_generics);
+    let message = quote!(#message_ident #ty_generics);
+    let p = quote!(::actor_core::__private);
+    let never = quote!(::core::unreachable!("`#[actor]` reported an error on this impl block"));
+    let constructors = message_methods(item).map(|method| {
+        let name = &method.sig.ident;
+        let generics = &method.sig.generics;
+        let params = params(method, &actor);
+        quote!(pub fn #name #generics (#(#params),*) -> Self { #never })
+    });
+    let handle_methods = message_methods(item).map(|method| {
+        let name = &method.sig.ident;
+        let generics = &method.sig.generics;
+        let params = params(method, &actor);
+        let output = output(method, &actor, &message);
+        quote!(pub async fn #name #generics (&self, #(#params),*) -> #output { #never })
+    });
     Some(quote! {
-        #[allow(dead_code)]
-        enum #message #impl_generics #where_clause {
-            __Phantom(::core::marker::PhantomData<fn() -> #ident #ty_generics>, ::core::convert::Infallible),
+        #[allow(dead_code, unreachable_pub, private_interfaces)]
+        pub enum #message_ident #impl_generics #where_clause {
+            __Phantom(::core::marker::PhantomData<fn() -> #actor>, ::core::convert::Infallible),
         }
-        #[allow(dead_code)]
-        struct #handle #impl_generics #where_clause {
-            __actor: ::core::marker::PhantomData<fn() -> #ident #ty_generics>,
+        #[allow(dead_code, unreachable_pub, clippy::all)]
+        impl #impl_generics #message_ident #ty_generics #where_clause {
+            #(#constructors)*
+        }
+        #[allow(dead_code, unreachable_pub, private_interfaces)]
+        pub struct #handle #impl_generics #where_clause {
+            __actor: ::core::marker::PhantomData<fn() -> #actor>,
+        }
+        impl #impl_generics ::core::clone::Clone for #handle #ty_generics #where_clause {
+            fn clone(&self) -> Self { #never }
+        }
+        #[allow(dead_code, unreachable_pub, clippy::all)]
+        impl #impl_generics #handle #ty_generics #where_clause {
+            pub fn with_timeout(&self, _: ::core::time::Duration) -> Self { #never }
+            pub async fn tell(&self, _: #message) -> ::core::result::Result<(), #p::SendError<#message>> { #never }
+            pub fn try_tell(&self, _: #message) -> ::core::result::Result<(), #p::TrySendError<#message>> { #never }
+            pub fn lookup(_: &str) -> ::core::result::Result<Self, #p::RegistryError> { #never }
+            pub fn stop(&self) { #never }
+            pub fn kill(&self) { #never }
+            pub async fn stopped(&self) -> #p::StopReason { #never }
+            pub async fn shutdown(&self) -> #p::StopReason { #never }
+            pub fn is_alive(&self) -> bool { #never }
+            #(#handle_methods)*
+        }
+        #[allow(dead_code, unreachable_pub, clippy::all)]
+        impl #impl_generics #actor #where_clause {
+            pub fn spawn(self) -> ::core::result::Result<#handle #ty_generics, #p::SpawnError> { #never }
+            pub fn spawn_with(self, _: #p::SpawnOptions) -> ::core::result::Result<#handle #ty_generics, #p::SpawnError> { #never }
+            pub async fn start(self) -> ::core::result::Result<#handle #ty_generics, #p::SpawnError> { #never }
+            pub async fn start_with(self, _: #p::SpawnOptions) -> ::core::result::Result<#handle #ty_generics, #p::SpawnError> { #never }
         }
     })
 }

@@ -21,6 +21,7 @@ mod ast;
 mod attr;
 mod expand;
 mod fallback;
+mod hooks;
 mod naming;
 mod validate;
 
@@ -32,9 +33,13 @@ use proc_macro::TokenStream;
 /// Turns an inherent `impl` block into an actor: see the crate docs of `actor-core`.
 ///
 /// Accepted on the impl block: `mailbox = N` or `mailbox = unbounded`, `max_shared = N`,
-/// `name = "..."` (the actor's default spawn options). On a method: `#[actor(skip)]` keeps it
-/// out of the message set; `#[actor(tell)]` (for a method returning nothing) makes it
-/// fire-and-forget, with no reply slot in its message.
+/// `name = "..."`, `stuck_after = "<duration>"` (the actor's default spawn options) and
+/// `timeout = "<duration>"` (the handle's default call timeout); durations are written as
+/// `"250ms"`, `"5s"` or `"2m"`. On a method: `#[actor(skip)]` keeps it out of the message set;
+/// `#[actor(tell)]` (for a method returning nothing) makes it fire-and-forget, with no reply
+/// slot in its message; `#[actor(handler)]` keeps a method named like a hook as a message.
+/// Methods named `on_start`, `on_stop` and `on_panic` are the lifecycle hooks. A handler that
+/// takes a `Reply<T>` argument answers through it instead of returning.
 #[proc_macro_attribute]
 pub fn actor(args: TokenStream, input: TokenStream) -> TokenStream {
     expand(args.into(), input.into()).into()

@@ -44,10 +44,19 @@ pub(crate) const RESERVED: &[&str] = &[
     "stop",
     "kill",
     "stopped",
+    "shutdown",
     "is_alive",
+    "lookup",
+    "downgrade",
     "spawn",
     "spawn_with",
+    "start",
+    "start_with",
 ];
+
+/// The associated functions generated on the actor type itself: not even a skipped helper may
+/// take one of these names.
+pub(crate) const ON_ACTOR: &[&str] = &["spawn", "spawn_with", "start", "start_with"];
 
 #[cfg(test)]
 mod tests {

@@ -7,11 +7,21 @@ use crate::ast::ActorImpl;
 use crate::naming;
 
 pub(crate) fn check(actor: &ActorImpl<'_>, errors: &mut Vec<syn::Error>) {
-    if actor.handlers.is_empty() && errors.is_empty() {
+    if actor.handlers.is_empty() && actor.hooks.is_empty() && errors.is_empty() {
         errors.push(syn::Error::new_spanned(
             &actor.item.self_ty,
             "`#[actor]` found no handler: give the impl block a method taking `&self` or `&mut self`",
         ));
+    }
+    for skipped in &actor.skipped {
+        if naming::ON_ACTOR.contains(&skipped.to_string().as_str()) {
+            errors.push(syn::Error::new_spanned(
+                skipped,
+                format!(
+                    "`{skipped}` is generated on the actor type by `#[actor]`; rename this helper"
+                ),
+            ));
+        }
     }
     let mut variants: HashMap<String, &syn::Ident> = HashMap::new();
     for handler in &actor.handlers {

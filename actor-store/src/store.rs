@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use actor_core::{ActorRef, AskError, Mailbox, SpawnOptions};
+use actor_core::{AskError, CallError, Mailbox, SpawnOptions};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -19,7 +19,7 @@ use crate::fault::FaultPlan;
 use crate::ledger::{self, Ledger};
 use crate::schema::Schema;
 use crate::tree::Tree;
-use crate::writer::{Applied, COMMIT_KEY, Commits, Health, Write, WriteOp, Writer};
+use crate::writer::{Applied, COMMIT_KEY, Commits, Health, WriteOp, Writer, WriterHandle};
 
 /// The on-disk format this release reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
@@ -109,7 +109,7 @@ struct Inner {
     db: sled::Db,
     meta: sled::Tree,
     path: PathBuf,
-    writer: ActorRef<Writer>,
+    writer: WriterHandle,
     health: Arc<Health>,
     recovered: bool,
     /// What a store opened for salvage lost.
@@ -191,11 +191,12 @@ impl Store {
         let health = Arc::new(Health { read_only: options.salvage, ..Health::default() });
         let spawned = Writer::new(db.clone(), Arc::clone(&health), options.faults, commits)
             .and_then(|w| {
-                SpawnOptions::new()
-                    .with_name("actor-store-writer")
-                    .with_mailbox(Mailbox::Bounded(options.mailbox))
-                    .spawn(w)
-                    .map_err(|_| StoreError::NoRuntime)
+                w.spawn_with(
+                    SpawnOptions::new()
+                        .with_name("actor-store-writer")
+                        .with_mailbox(Mailbox::Bounded(options.mailbox)),
+                )
+                .map_err(|_| StoreError::NoRuntime)
             });
         // From here on `Inner` owns the registration in `OPEN`.
         let writer = match spawned {
@@ -432,7 +433,7 @@ impl Store {
         let health = &self.inner.health;
         let alone = health.in_flight.fetch_add(1, Ordering::Relaxed) == 0;
         let _in_flight = InFlight(health);
-        let asked = self.inner.writer.ask(|reply| Write { op, reply });
+        let asked = self.inner.writer.write(op);
         let answer = if alone {
             // A lone writer would otherwise wait for the flusher thread to wake a parked runtime
             // worker (tens of microseconds here); instead its task stays runnable for up to
@@ -455,11 +456,12 @@ impl Store {
             asked.await
         };
         match answer {
-            Ok(result) => result,
-            Err(AskError::Panicked) => {
-                Err(StoreError::Failed { cause: Arc::from("the writer panicked") })
-            }
-            Err(_) => Err(StoreError::Closed),
+            Ok(applied) => Ok(applied),
+            Err(CallError::Handler(error)) => Err(error),
+            Err(CallError::Ask(AskError::Panicked(panic))) => Err(StoreError::Failed {
+                cause: Arc::from(format!("the writer panicked: {panic}")),
+            }),
+            Err(CallError::Ask(_)) => Err(StoreError::Closed),
         }
     }
 }

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, OnceLock};
 
-use actor_core::{Actor, Context, Reply};
+use actor_core::{Reply, actor};
 use sled::IVec;
 use tokio::sync::oneshot;
 
@@ -81,13 +81,7 @@ pub(crate) enum Applied {
     Done,
 }
 
-pub(crate) type WriteReply = Reply<Result<Applied, StoreError>>;
-
-/// The writer's one message.
-pub(crate) struct Write {
-    pub(crate) op: WriteOp,
-    pub(crate) reply: WriteReply,
-}
+type WriteReply = Reply<Result<Applied, StoreError>>;
 
 /// The store's health and counters, shared by handles, the writer and the flusher.
 #[derive(Debug, Default)]
@@ -218,11 +212,11 @@ impl Writer {
     }
 }
 
-impl Actor for Writer {
-    type Message = Write;
-
-    async fn handle(&mut self, msg: Write, _ctx: &Context<Self>) {
-        let Write { op, reply } = msg;
+#[actor]
+impl Writer {
+    /// Applies one write, then hands its reply to the flusher, which answers after the flush
+    /// that covers it: the writer never waits for a flush.
+    pub(crate) fn write(&mut self, op: WriteOp, reply: Reply<Result<Applied, StoreError>>) {
         if let Err(e) = self.health.check() {
             reply.send(Err(e));
             return;
@@ -244,8 +238,9 @@ impl Actor for Writer {
         }
     }
 
-    async fn on_stop(&mut self, _ctx: &Context<Self>, _reason: &actor_core::StopReason) {
-        // Closing the channel lets the flusher flush what is pending, answer and exit.
+    /// Closing the channel lets the flusher flush what is pending, answer and exit; the writer
+    /// stops once it has.
+    async fn on_stop(&mut self) {
         drop(self.to_flusher.take());
         if let Some(done) = self.flusher_done.take() {
             let _ = done.await;

@@ -276,11 +276,31 @@ fn drive(backend: &Backend, quick: bool) -> Result<(), BoxError> {
     }
     restart.send(true)?;
 
+    // Watch the pool follow the durable backlog (embedded: the workers share the HTTP process).
+    let pool_sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (stop_sampling, mut sampling) = tokio::sync::watch::channel(false);
+    let sampler = runtime.spawn({
+        let (retries, pool_sizes) = (Arc::clone(&retries), Arc::clone(&pool_sizes));
+        async move {
+            while !*sampling.borrow() {
+                let sample = call(addr, Method::GET, "/stats", None, None, &retries).await;
+                if let Ok((_, stats)) = sample
+                    && let Some(workers) = stats["workers"]["workers"].as_u64()
+                {
+                    pool_sizes.lock().unwrap_or_else(|e| e.into_inner()).push(workers);
+                }
+                let _ = tokio::time::timeout(Duration::from_millis(50), sampling.changed()).await;
+            }
+        }
+    });
     let mut jobs = Vec::new();
     for client in clients {
         jobs.extend(runtime.block_on(client)??);
     }
     let elapsed = started.elapsed();
+    stop_sampling.send(true)?;
+    runtime.block_on(sampler)?;
+    let pool_sizes = std::mem::take(&mut *pool_sizes.lock().unwrap_or_else(|e| e.into_inner()));
     let (_, stats) = runtime.block_on(call(addr, Method::GET, "/stats", None, None, &retries))?;
     let (status, _) =
         runtime.block_on(call(addr, Method::GET, "/jobs/999999", None, None, &retries))?;
@@ -318,6 +338,12 @@ fn drive(backend: &Backend, quick: bool) -> Result<(), BoxError> {
     std::fs::write(&svg_path, svg(&buckets, width))?;
     println!("(also written to {})", svg_path.display());
     println!("\nGET /stats: {stats}");
+    if let (Some(peak), Some(last)) = (pool_sizes.iter().max(), pool_sizes.last()) {
+        println!(
+            "autoscaling on the durable backlog: 1 worker when idle, up to {peak} while jobs waited ({last} at the end of the run; {} samples)",
+            pool_sizes.len()
+        );
+    }
     println!("attempts: {attempts:?} (flaky documents fail once; the kill interrupts a few)");
     println!(
         "documents={} finished={} wrong={wrong} client_retries={} unknown_job_status={} elapsed_s={:.1}",

@@ -17,6 +17,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use actor_core::actor;
+use actor_factory::Autoscale;
 use actor_jobs::{
     Consumer, ConsumerSpec, EmbeddedQueue, EnqueueOptions, JobBackend, JobError, JobId, JobRecord,
     JobState, JobStatus, PgOptions, PgQueue, QueueOptions, RetryPolicy, Work,
@@ -95,15 +96,22 @@ fn spawn_workers<B: JobBackend<Document, u64>>(
     queue: &B,
     workers: usize,
 ) -> Result<Consumer<Indexer<B>, Document, u64, B>, BoxError> {
-    let spec =
-        ConsumerSpec::new(workers, || Ok(Indexer { backend: PhantomData }), IndexerMessage::index)
-            .name("indexer")
-            .stuck_after(Duration::from_secs(65));
+    // One worker when idle, up to `workers` while the durable backlog is deep: more than 4 due
+    // jobs per worker, or a due job older than 500 ms.
+    let autoscale = Autoscale::new(1, workers)
+        .queue_per_worker(4)
+        .max_wait(Duration::from_millis(500))
+        .idle_for(Duration::from_secs(2));
+    let spec = ConsumerSpec::new(1, || Ok(Indexer { backend: PhantomData }), IndexerMessage::index)
+        .name("indexer")
+        .stuck_after(Duration::from_secs(65))
+        .autoscale(autoscale);
     Ok(spec.spawn(queue.clone())?)
 }
 
 impl Service<Queue> {
-    /// Opens the store in `dir` and starts `workers` workers on its queue.
+    /// Opens the store in `dir` and starts a pool of 1 to `workers` workers on its queue, sized
+    /// by the backlog.
     ///
     /// # Errors
     ///
@@ -118,7 +126,8 @@ impl Service<Queue> {
 
 impl Service<PgJobs> {
     /// Connects to the PostgreSQL database at `url`, serves the job queue `queue` and starts
-    /// `workers` workers (none for a process that only serves HTTP).
+    /// a pool of 1 to `workers` workers, sized by the backlog (none for a process that only
+    /// serves HTTP).
     ///
     /// # Errors
     ///

@@ -22,7 +22,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actor_core::{Actor, ActorRef, Context, Dispatch, Reply};
+use actor_core::actor;
 
 const ACCOUNTS: u64 = 64;
 
@@ -32,41 +32,23 @@ struct Bank {
     balances: HashMap<u64, i64>,
 }
 
-enum BankMsg {
-    /// Adds to a balance and replies with the new one (exclusive).
-    Deposit { account: u64, amount: i64, reply: Reply<i64> },
-    /// Checks with the slow service whether a deposit is allowed (shared: many at once).
-    Check { account: u64, reply: Reply<bool> },
-    /// The sum of all balances.
-    Total(Reply<i64>),
-}
-
-impl Actor for Bank {
-    type Message = BankMsg;
-
-    async fn handle(&mut self, msg: BankMsg, _ctx: &Context<Self>) {
-        match msg {
-            BankMsg::Deposit { account, amount, reply } => {
-                let balance = self.balances.entry(account).or_default();
-                *balance += amount;
-                reply.send(*balance);
-            }
-            BankMsg::Total(reply) => reply.send(self.balances.values().sum()),
-            BankMsg::Check { reply, .. } => reply.send(true),
-        }
+#[actor]
+impl Bank {
+    /// Adds to a balance and returns the new one (exclusive).
+    fn deposit(&mut self, account: u64, amount: i64) -> i64 {
+        let balance = self.balances.entry(account).or_default();
+        *balance += amount;
+        *balance
     }
 
-    fn handle_shared<'a>(
-        &'a self,
-        msg: BankMsg,
-        _ctx: &'a Context<Self>,
-    ) -> Dispatch<impl Future<Output = ()> + Send + 'a, BankMsg> {
-        match msg {
-            BankMsg::Check { account, reply } => Dispatch::Pending(async move {
-                reply.send(slow_service(account).await);
-            }),
-            other => Dispatch::Exclusive(other),
-        }
+    /// Checks with the slow service whether a deposit is allowed (shared: many at once).
+    async fn check(&self, account: u64) -> bool {
+        slow_service(account).await
+    }
+
+    /// The sum of all balances.
+    fn total(&self) -> i64 {
+        self.balances.values().sum()
     }
 }
 
@@ -135,18 +117,16 @@ async fn short_section(tasks: u64, per_task: u64) -> Vec<Row> {
     let total = map.lock().await.values().sum();
     rows.push(Row { workload: "short", system: "tokio::sync::Mutex", ops, elapsed, total });
 
-    let bank = actor_core::spawn(Bank::default()).expect("inside a runtime");
+    let bank = Bank::default().spawn().expect("inside a runtime");
     let b = bank.clone();
     let elapsed = drive(tasks, per_task, move |account| {
         let b = b.clone();
         async move {
-            b.ask(|reply| BankMsg::Deposit { account, amount: 1, reply })
-                .await
-                .expect("bank is running");
+            b.deposit(account, 1).await.expect("bank is running");
         }
     })
     .await;
-    let total = bank.ask(BankMsg::Total).await.expect("bank is running");
+    let total = bank.total().await.expect("bank is running");
     rows.push(Row { workload: "short", system: "actor (ask)", ops, elapsed, total });
     rows
 }
@@ -172,20 +152,18 @@ async fn io_section(tasks: u64, per_task: u64) -> Vec<Row> {
     let total = map.lock().await.values().sum();
     rows.push(Row { workload: "with 1 ms I/O", system: "tokio::sync::Mutex", ops, elapsed, total });
 
-    let bank: ActorRef<Bank> = actor_core::spawn(Bank::default()).expect("inside a runtime");
+    let bank = Bank::default().spawn().expect("inside a runtime");
     let b = bank.clone();
     let elapsed = drive(tasks, per_task, move |account| {
         let b = b.clone();
         async move {
-            if b.ask(|reply| BankMsg::Check { account, reply }).await.expect("bank is running") {
-                b.ask(|reply| BankMsg::Deposit { account, amount: 1, reply })
-                    .await
-                    .expect("bank is running");
+            if b.check(account).await.expect("bank is running") {
+                b.deposit(account, 1).await.expect("bank is running");
             }
         }
     })
     .await;
-    let total = bank.ask(BankMsg::Total).await.expect("bank is running");
+    let total = bank.total().await.expect("bank is running");
     rows.push(Row {
         workload: "with 1 ms I/O",
         system: "actor (shared check)",

@@ -23,9 +23,9 @@ use std::ops::Bound;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use actor_core::actor;
 use actor_core::supervision::{ChildSpec, SupervisionEvent, SupervisorSpec};
-use actor_store::{DurableKv, DurableKvHandle, Store};
+use actor_core::{CallError, actor};
+use actor_store::{DurableKv, DurableKvHandle, Store, StoreError};
 
 type Shard = DurableKvHandle<String, String>;
 
@@ -46,39 +46,25 @@ impl Router {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// A shard's failure, as the router reports it.
-#[derive(Debug)]
-struct RouteError(String);
-
-impl std::fmt::Display for RouteError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for RouteError {}
-
-fn route_error(e: impl std::fmt::Display) -> RouteError {
-    RouteError(e.to_string())
-}
+/// A shard's failure as the router passes it on: the store's error, or the shard's ask error.
+type ShardError = CallError<StoreError>;
 
 #[actor(max_shared = 1024)]
 impl Router {
-    async fn put(&self, key: String, value: String) -> Result<(), RouteError> {
-        self.shard(&key).set(key, value).await.map(drop).map_err(route_error)
+    async fn put(&self, key: String, value: String) -> Result<(), ShardError> {
+        self.shard(&key).set(key, value).await.map(drop)
     }
 
-    async fn get(&self, key: String) -> Result<Option<String>, RouteError> {
-        self.shard(&key).get(key).await.map_err(route_error)
+    async fn get(&self, key: String) -> Result<Option<String>, ShardError> {
+        self.shard(&key).get(key).await
     }
 
     /// Every key with `prefix`, from every shard, in key order.
-    async fn scan(&self, prefix: String) -> Result<Vec<(String, String)>, RouteError> {
+    async fn scan(&self, prefix: String) -> Result<Vec<(String, String)>, ShardError> {
         let mut all = Vec::new();
         for shard in &self.shards {
             let start = Bound::Included(prefix.clone());
-            let page = shard.range(start, Bound::Unbounded, usize::MAX).await;
-            let page = page.map_err(route_error)?;
+            let page = shard.range(start, Bound::Unbounded, usize::MAX).await?;
             all.extend(page.into_iter().take_while(|(k, _)| k.starts_with(&prefix)));
         }
         all.sort();
@@ -111,10 +97,8 @@ async fn run(dir: &PathBuf, keys: usize) -> Result<(), BoxError> {
     let supervisor = spec.child(shard_spec(0)?).child(shard_spec(1)?);
     // The router's factory finds the shards' handles through the supervisor, after they start.
     let supervisor = supervisor.spawn().await?;
-    let shards: Vec<Shard> = (0..2)
-        .map(|n| supervisor.child(&format!("kv-{n}")).map(DurableKvHandle::from_ref))
-        .collect::<Option<_>>()
-        .ok_or("shards missing")?;
+    let shards: Vec<Shard> =
+        (0..2).map(|n| supervisor.child(&format!("kv-{n}"))).collect::<Result<_, _>>()?;
     let router_spec = SupervisorSpec::new().intensity(5, Duration::from_secs(10));
     let router_events = router_spec.subscribe();
     let routers = router_spec
@@ -125,7 +109,7 @@ async fn run(dir: &PathBuf, keys: usize) -> Result<(), BoxError> {
         })
         .spawn()
         .await?;
-    let router = RouterHandle::from_ref(routers.child::<Router>("router").ok_or("router missing")?);
+    let router: RouterHandle = routers.child("router")?;
     let log = tokio::spawn(print_events(events));
     let router_log = tokio::spawn(print_events(router_events));
 
@@ -169,11 +153,7 @@ async fn run(dir: &PathBuf, keys: usize) -> Result<(), BoxError> {
     );
 
     // Reset a key-value actor by force, as an operator would.
-    supervisor
-        .child::<DurableKv<String, String>>("kv-0")
-        .ok_or("kv-0 missing")?
-        .control()
-        .fail("operator reset");
+    supervisor.child::<Shard>("kv-0")?.actor_ref().control().fail("operator reset");
     // And let the heartbeat reset the router, whose handler hangs.
     let hung = router.clone();
     let hang = tokio::spawn(async move { hung.hang().await });
@@ -197,10 +177,8 @@ async fn run(dir: &PathBuf, keys: usize) -> Result<(), BoxError> {
         return Err("data lost".into());
     }
 
-    routers.stop();
-    routers.stopped().await;
-    supervisor.stop();
-    supervisor.stopped().await;
+    routers.shutdown().await;
+    supervisor.shutdown().await;
     log.abort();
     router_log.abort();
     drop(shards);

@@ -52,14 +52,15 @@ impl Watcher {
     }
 
     /// The right way: starts a background task that polls and sends each batch back as a
-    /// message. The task belongs to the actor and ends with it.
+    /// message. The task belongs to the actor and ends with it; it holds a weak handle, so it
+    /// does not keep the actor alive once its callers are gone.
     fn start_polling(&mut self, ctx: &Context<Self>, rounds: u32) {
         let store = self.store.clone();
-        let me = ctx.actor_ref();
+        let me = ctx.handle::<WatcherHandle>().downgrade();
         ctx.spawn_task(async move {
             for _ in 0..rounds {
                 let Ok(batch) = store.next_batch().await else { break };
-                let me = WatcherHandle::from_ref(me.clone());
+                let Some(me) = me.upgrade() else { break };
                 if me.tell(WatcherMessage::ingest(batch.len())).await.is_err() {
                     break;
                 }

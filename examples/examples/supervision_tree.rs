@@ -119,8 +119,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let root = root.spawn().await?;
 
-    let cache = CacheHandle::from_ref(root.child::<Cache>("cache").ok_or("no cache")?);
-    let fetcher = FetcherHandle::from_ref(root.child::<Fetcher>("fetcher").ok_or("no fetcher")?);
+    let cache: CacheHandle = root.child("cache")?;
+    let fetcher: FetcherHandle = root.child("fetcher")?;
 
     println!("1. a handler panics");
     cache.put("a".into(), "1".into()).await?;
@@ -138,15 +138,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("   fetch() -> {:?} (fresh state)", fetcher.fetch().await);
 
     println!("3. a grandchild crashes under rest-for-one");
-    let pipeline = root.nested("pipeline").await.ok_or("no pipeline")?;
+    let pipeline = root.nested("pipeline").await?;
     let mut nested = pipeline.subscribe();
     tokio::spawn(async move {
         while let Ok(event) = nested.recv().await {
             println!("  [pipeline] {}", describe(&event));
         }
     });
-    let parser = StageHandle::from_ref(pipeline.child::<Stage>("parser").ok_or("no parser")?);
-    let writer = StageHandle::from_ref(pipeline.child::<Stage>("writer").ok_or("no writer")?);
+    let parser: StageHandle = pipeline.child("parser")?;
+    let writer: StageHandle = pipeline.child("writer")?;
     println!("   parser {}, writer {}", parser.name().await?, writer.name().await?);
     println!("   parser.crash() -> {:?}", parser.crash().await);
     println!(
@@ -157,7 +157,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Let the event printers catch up before stopping.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    root.stop();
-    println!("root stopped: {}", root.stopped().await);
+    println!("root stopped: {}", root.shutdown().await);
     Ok(())
 }

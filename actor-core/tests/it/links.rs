@@ -48,7 +48,7 @@ async fn a_watcher_is_told_why_the_watched_actor_stopped() {
     // The watch is registered once the observer has handled the message.
     assert_eq!(observer.ask(ObserverMsg::Seen).await, Ok(vec![]));
 
-    assert_eq!(probe.ask(ProbeMsg::Panic).await, Err(AskError::Panicked));
+    assert_eq!(probe.ask(ProbeMsg::Panic).await, Err(AskError::Panicked("boom".into())));
     probe.stopped().await;
     // The paused clock advances only once every task is idle: the watch task has delivered.
     tokio::time::sleep(Duration::from_millis(1)).await;
@@ -64,7 +64,7 @@ async fn linked_actors_fail_together() {
     observer.tell(ObserverMsg::Link(probe.control(), false)).await.unwrap();
     assert_eq!(observer.ask(ObserverMsg::Seen).await, Ok(vec![]));
 
-    assert_eq!(probe.ask(ProbeMsg::Panic).await, Err(AskError::Panicked));
+    assert_eq!(probe.ask(ProbeMsg::Panic).await, Err(AskError::Panicked("boom".into())));
     match observer.stopped().await {
         StopReason::Failed(error) => {
             let linked = error.downcast_ref::<LinkedExit>().expect("a LinkedExit");
@@ -102,7 +102,7 @@ async fn an_actor_that_traps_exits_survives_and_is_told() {
     observer.tell(ObserverMsg::Link(probe.control(), true)).await.unwrap();
     assert_eq!(observer.ask(ObserverMsg::Seen).await, Ok(vec![]));
 
-    assert_eq!(probe.ask(ProbeMsg::Panic).await, Err(AskError::Panicked));
+    assert_eq!(probe.ask(ProbeMsg::Panic).await, Err(AskError::Panicked("boom".into())));
     probe.stopped().await;
     tokio::time::sleep(Duration::from_millis(1)).await;
     let seen = observer.ask(ObserverMsg::Seen).await.unwrap();

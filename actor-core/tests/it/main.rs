@@ -5,6 +5,8 @@
 mod support;
 
 mod drop_cause;
+mod handles;
+mod hooks;
 mod lifecycle;
 mod links;
 mod macro_lints;

@@ -173,12 +173,12 @@ async fn weak_references_do_not_keep_an_actor_alive() {
 #[tokio::test]
 async fn invalid_options_are_typed_errors() {
     let zero = SpawnOptions::new().with_mailbox(Mailbox::Bounded(0)).spawn(Probe::default());
-    assert_eq!(zero.unwrap_err(), SpawnError::ZeroCapacity);
+    assert!(matches!(zero.unwrap_err(), SpawnError::ZeroCapacity));
     let zero_shared = SpawnOptions::new().with_max_shared(0).spawn(Probe::default());
-    assert_eq!(zero_shared.unwrap_err(), SpawnError::ZeroSharedLimit);
+    assert!(matches!(zero_shared.unwrap_err(), SpawnError::ZeroSharedLimit));
 }
 
 #[test]
 fn spawning_outside_a_runtime_is_an_error_not_a_panic() {
-    assert_eq!(actor_core::spawn(Probe::default()).unwrap_err(), SpawnError::NoRuntime);
+    assert!(matches!(actor_core::spawn(Probe::default()).unwrap_err(), SpawnError::NoRuntime));
 }

@@ -21,7 +21,11 @@ async fn a_panic_answers_its_asker_and_every_queued_asker() {
     };
     let ((panicked, queued), ()) = join(asks, release).await;
 
-    assert_eq!(panicked, Err(AskError::Panicked));
+    assert_eq!(
+        panicked,
+        Err(AskError::Panicked("boom".into())),
+        "the asker learns the panic's message"
+    );
     assert_eq!(queued.len(), 100);
     assert!(queued.iter().all(|r| *r == Err(AskError::Stopped)), "{queued:?}");
     match probe.stopped().await {
@@ -33,7 +37,10 @@ async fn a_panic_answers_its_asker_and_every_queued_asker() {
 #[tokio::test]
 async fn a_panic_after_an_await_still_reports_the_panic() {
     let probe = actor_core::spawn(Probe::default()).unwrap();
-    assert_eq!(probe.ask(ProbeMsg::PanicAfterAwait).await, Err(AskError::Panicked));
+    assert_eq!(
+        probe.ask(ProbeMsg::PanicAfterAwait).await,
+        Err(AskError::Panicked("boom after await".into()))
+    );
     assert!(matches!(probe.stopped().await, StopReason::Panicked(_)));
 }
 
@@ -44,7 +51,7 @@ async fn on_stop_runs_after_a_panic_and_other_actors_are_unaffected() {
     let probe = actor_core::spawn(probe).unwrap();
     let bystander = actor_core::spawn(Probe::default()).unwrap();
 
-    assert_eq!(probe.ask(ProbeMsg::Panic).await, Err(AskError::Panicked));
+    assert_eq!(probe.ask(ProbeMsg::Panic).await, Err(AskError::Panicked("boom".into())));
     probe.stopped().await;
     assert_eq!(events_of(&events), ["start", "stop: panicked: boom"]);
 
@@ -72,7 +79,7 @@ async fn a_panic_on_a_multi_threaded_runtime_loses_no_asker() {
     for (i, ask) in join_all(asks).await.into_iter().enumerate() {
         match ask.unwrap() {
             Ok(n) => assert_eq!(n, i as u64),
-            Err(AskError::Panicked) => panicked += 1,
+            Err(AskError::Panicked(_)) => panicked += 1,
             Err(AskError::Stopped | AskError::Closed) => {}
             Err(other) => panic!("unexpected {other:?}"),
         }

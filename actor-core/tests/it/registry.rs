@@ -1,6 +1,6 @@
 //! Named actors: typed lookup, unique names, entries removed when the actor stops.
 
-use actor_core::{RegistryError, registry};
+use actor_core::{ActorRef, RegistryError, registry};
 
 use crate::support::{Probe, ProbeMsg};
 
@@ -16,12 +16,12 @@ impl actor_core::Actor for Other {
 async fn lookup_finds_a_registered_actor_by_name_and_type() {
     let probe = actor_core::spawn(Probe::default()).unwrap();
     registry::register("registry-test-typed", &probe).unwrap();
-    let found = registry::lookup::<Probe>("registry-test-typed").unwrap();
+    let found = registry::lookup::<ActorRef<Probe>>("registry-test-typed").unwrap();
     assert_eq!(found, probe);
     found.tell(ProbeMsg::Add(3)).await.unwrap();
     assert_eq!(probe.ask(ProbeMsg::Total).await, Ok(3));
 
-    match registry::lookup::<Other>("registry-test-typed") {
+    match registry::lookup::<ActorRef<Other>>("registry-test-typed") {
         Err(RegistryError::WrongType { found, .. }) => assert!(found.ends_with("Probe"), "{found}"),
         other => panic!("expected WrongType, got {other:?}"),
     }
@@ -41,11 +41,11 @@ async fn a_name_belongs_to_one_live_actor_and_is_freed_when_it_stops() {
     first.stop();
     first.stopped().await;
     assert_eq!(
-        registry::lookup::<Probe>("registry-test-unique").unwrap_err(),
+        registry::lookup::<ActorRef<Probe>>("registry-test-unique").unwrap_err(),
         RegistryError::NotFound("registry-test-unique".into())
     );
     registry::register("registry-test-unique", &second).unwrap();
-    assert_eq!(registry::lookup::<Probe>("registry-test-unique").unwrap(), second);
+    assert_eq!(registry::lookup::<ActorRef<Probe>>("registry-test-unique").unwrap(), second);
 }
 
 #[tokio::test]
@@ -54,7 +54,7 @@ async fn a_killed_actor_is_unregistered_too() {
     registry::register("registry-test-killed", &probe).unwrap();
     probe.kill();
     probe.stopped().await;
-    assert!(registry::lookup::<Probe>("registry-test-killed").is_err());
+    assert!(registry::lookup::<ActorRef<Probe>>("registry-test-killed").is_err());
     assert_eq!(registry::register("registry-test-killed", &probe), Err(RegistryError::NotAlive));
 }
 
@@ -64,6 +64,6 @@ async fn unregister_removes_the_name_but_not_the_actor() {
     registry::register("registry-test-unregister", &probe).unwrap();
     assert!(registry::unregister("registry-test-unregister"));
     assert!(!registry::unregister("registry-test-unregister"));
-    assert!(registry::lookup::<Probe>("registry-test-unregister").is_err());
+    assert!(registry::lookup::<ActorRef<Probe>>("registry-test-unregister").is_err());
     assert_eq!(probe.ask(ProbeMsg::Total).await, Ok(0));
 }

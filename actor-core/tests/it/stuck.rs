@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use actor_core::supervision::{ChildSpec, SupervisionEvent, SupervisorSpec};
-use actor_core::{Actor, Context, Reply, SpawnOptions};
+use actor_core::{Actor, ActorRef, Context, Reply, SpawnOptions};
 use tokio::sync::broadcast;
 
 /// The threshold of the detection tests.
@@ -78,7 +78,7 @@ async fn detect(msg: HangerMsg, release: Arc<AtomicBool>) {
     );
     let mut events = spec.subscribe();
     let supervisor = spec.spawn().await.unwrap();
-    let hanger = supervisor.child::<Hanger>("hanger").unwrap();
+    let hanger = supervisor.child::<ActorRef<Hanger>>("hanger").unwrap();
 
     let start = Instant::now();
     hanger.tell(msg).await.unwrap();
@@ -165,7 +165,7 @@ async fn an_actor_idle_after_shared_handlers_is_not_stuck() {
         SupervisorSpec::new().child(ChildSpec::new("idler", || Ok(Idler)).stuck_after(THRESHOLD));
     let mut events = spec.subscribe();
     let supervisor = spec.spawn().await.unwrap();
-    let idler = IdlerHandle::from_ref(supervisor.child::<Idler>("idler").unwrap());
+    let idler = supervisor.child::<IdlerHandle>("idler").unwrap();
     for _ in 0..10 {
         assert_eq!(idler.ping().await, Ok(1));
     }
@@ -262,7 +262,7 @@ async fn a_stuck_handler_is_still_detected_after_a_pause_of_the_process() {
     );
     let mut events = spec.subscribe();
     let supervisor = spec.spawn().await.unwrap();
-    let hanger = supervisor.child::<Hanger>("hanger").unwrap();
+    let hanger = supervisor.child::<ActorRef<Hanger>>("hanger").unwrap();
     hanger.tell(HangerMsg::AwaitForever).await.unwrap();
     let gap = tokio::task::spawn_blocking(|| freeze_process(3 * THRESHOLD)).await.unwrap();
     assert!(gap >= 2 * THRESHOLD, "the process was not paused (longest gap {gap:?})");

@@ -95,7 +95,7 @@ fn count(events: &mut broadcast::Receiver<SupervisionEvent>) -> Counts {
 }
 
 async fn crash(child: &ActorRef<Worker>) {
-    assert_eq!(child.ask(WorkerMsg::Crash).await, Err(AskError::Panicked));
+    assert!(matches!(child.ask(WorkerMsg::Crash).await, Err(AskError::Panicked(_))));
     // Wait until the new incarnation answers (or the child is gone).
     let _ = child.ask(|reply| WorkerMsg::Echo(0, reply)).await;
 }
@@ -110,7 +110,7 @@ async fn intensity_three_in_five_seconds_escalates_on_the_fourth_crash() {
         .child(worker("c", &journal));
     let mut events = spec.subscribe();
     let supervisor = spec.spawn().await.unwrap();
-    let b = supervisor.child::<Worker>("b").unwrap();
+    let b = supervisor.child::<ActorRef<Worker>>("b").unwrap();
     let start = Instant::now();
 
     for second in 0..3 {
@@ -124,7 +124,7 @@ async fn intensity_three_in_five_seconds_escalates_on_the_fourth_crash() {
     );
 
     sleep(Duration::from_secs(3) - start.elapsed()).await;
-    assert_eq!(b.ask(WorkerMsg::Crash).await, Err(AskError::Panicked));
+    assert!(matches!(b.ask(WorkerMsg::Crash).await, Err(AskError::Panicked(_))));
     match supervisor.stopped().await {
         StopReason::Failed(error) => {
             assert!(error.to_string().contains("restart intensity exceeded"), "{error}")
@@ -146,7 +146,7 @@ async fn crash_every(period: Duration, total: Duration) -> (usize, Counts) {
         SupervisorSpec::new().intensity(3, Duration::from_secs(5)).child(worker("w", &journal));
     let mut events = spec.subscribe();
     let supervisor = spec.spawn().await.unwrap();
-    let w = supervisor.child::<Worker>("w").unwrap();
+    let w = supervisor.child::<ActorRef<Worker>>("w").unwrap();
     let start = Instant::now();
     let mut crashes = 0;
     while start.elapsed() < total && supervisor.control().is_alive() {
@@ -184,16 +184,16 @@ async fn restart_types_decide_after_normal_and_abnormal_exits() {
     assert_eq!(count(&mut events).started, 3);
 
     // Stopping itself: a permanent child starts again, a transient one does not.
-    let permanent = supervisor.child::<Worker>("permanent").unwrap();
+    let permanent = supervisor.child::<ActorRef<Worker>>("permanent").unwrap();
     permanent.tell(WorkerMsg::StopSelf).await.unwrap();
     assert_eq!(permanent.ask(|reply| WorkerMsg::Echo(1, reply)).await, Ok(1));
-    let transient = supervisor.child::<Worker>("transient").unwrap();
+    let transient = supervisor.child::<ActorRef<Worker>>("transient").unwrap();
     transient.tell(WorkerMsg::StopSelf).await.unwrap();
     assert!(matches!(transient.stopped().await, StopReason::Normal));
 
     // A panic: a temporary child is not restarted.
-    let temporary = supervisor.child::<Worker>("temporary").unwrap();
-    assert_eq!(temporary.ask(WorkerMsg::Crash).await, Err(AskError::Panicked));
+    let temporary = supervisor.child::<ActorRef<Worker>>("temporary").unwrap();
+    assert!(matches!(temporary.ask(WorkerMsg::Crash).await, Err(AskError::Panicked(_))));
     assert!(matches!(temporary.stopped().await, StopReason::Panicked(_)));
 
     assert_eq!(count(&mut events), Counts { started: 1, restarting: 1, stopped: 2, escalated: 0 });
@@ -205,7 +205,7 @@ async fn a_transient_child_is_restarted_after_a_panic() {
     let journal = Arc::new(Journal::default());
     let spec = SupervisorSpec::new().child(worker("t", &journal).restart(Restart::Transient));
     let supervisor = spec.spawn().await.unwrap();
-    let t = supervisor.child::<Worker>("t").unwrap();
+    let t = supervisor.child::<ActorRef<Worker>>("t").unwrap();
     crash(&t).await;
     assert_eq!(t.ask(|reply| WorkerMsg::Echo(7, reply)).await, Ok(7));
     assert_eq!(journal.builds.load(Ordering::SeqCst), 2);
@@ -218,8 +218,8 @@ async fn a_child_that_ignores_stop_is_killed_at_its_timeout() {
         .child(worker("polite", &journal))
         .child(worker("stubborn", &journal).shutdown_timeout(Duration::from_secs(2)));
     let supervisor = spec.spawn().await.unwrap();
-    let stubborn = supervisor.child::<Worker>("stubborn").unwrap();
-    let polite = supervisor.child::<Worker>("polite").unwrap();
+    let stubborn = supervisor.child::<ActorRef<Worker>>("stubborn").unwrap();
+    let polite = supervisor.child::<ActorRef<Worker>>("polite").unwrap();
     stubborn.tell(WorkerMsg::Hang).await.unwrap();
 
     let start = Instant::now();
@@ -239,9 +239,9 @@ async fn a_failing_constructor_counts_against_the_intensity() {
         SupervisorSpec::new().intensity(3, Duration::from_secs(5)).child(worker("w", &journal));
     let mut events = spec.subscribe();
     let supervisor = spec.spawn().await.unwrap();
-    let w = supervisor.child::<Worker>("w").unwrap();
+    let w = supervisor.child::<ActorRef<Worker>>("w").unwrap();
     journal.fail_builds.store(true, Ordering::SeqCst);
-    assert_eq!(w.ask(WorkerMsg::Crash).await, Err(AskError::Panicked));
+    assert!(matches!(w.ask(WorkerMsg::Crash).await, Err(AskError::Panicked(_))));
     assert!(matches!(supervisor.stopped().await, StopReason::Failed(_)));
     // The first build, then three failed restarts; the fourth decision escalates.
     assert_eq!(journal.builds.load(Ordering::SeqCst), 4);
@@ -257,7 +257,7 @@ async fn backoff_delays_restarts_exponentially() {
         .child(worker("w", &journal));
     let mut events = spec.subscribe();
     let supervisor = spec.spawn().await.unwrap();
-    let w = supervisor.child::<Worker>("w").unwrap();
+    let w = supervisor.child::<ActorRef<Worker>>("w").unwrap();
     let mut delays = Vec::new();
     for _ in 0..4 {
         let start = Instant::now();
@@ -281,7 +281,7 @@ async fn a_thousand_panics_lose_and_reorder_no_queued_message() {
     let spec =
         SupervisorSpec::new().intensity(1_000, Duration::from_secs(1)).child(worker("w", &journal));
     let supervisor = spec.spawn().await.unwrap();
-    let w = supervisor.child::<Worker>("w").unwrap();
+    let w = supervisor.child::<ActorRef<Worker>>("w").unwrap();
 
     let mut expected = Vec::with_capacity(100_000);
     for round in 0..1_000u32 {
@@ -362,11 +362,11 @@ async fn group_restart(strategy: Strategy) -> (Vec<String>, Vec<String>, Counts)
     let supervisor = spec.spawn().await.unwrap();
     count(&mut events);
     journal.starts.lock().unwrap().clear();
-    let b = supervisor.child::<Worker>("b").unwrap();
+    let b = supervisor.child::<ActorRef<Worker>>("b").unwrap();
     crash(&b).await;
     // Every child answers again through the references taken before the restart.
     for name in ["a", "b", "c", "d"] {
-        let child = supervisor.child::<Worker>(name).unwrap();
+        let child = supervisor.child::<ActorRef<Worker>>(name).unwrap();
         assert_eq!(child.ask(|reply| WorkerMsg::Echo(1, reply)).await, Ok(1), "{name}");
     }
     let stops = journal.stops.lock().unwrap().clone();

@@ -11,4 +11,7 @@ impl Greeter {
     }
 }
 
-fn main() {}
+fn main() {
+    // The stand-ins carry every generated item: using them adds no error.
+    let _ = Greeter.spawn();
+}

@@ -1,7 +1,7 @@
 //! Workers: spawning, replacing a worker that is gone, and resizing the pool.
 
 use std::hash::Hash;
-use std::sync::{Arc, PoisonError};
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use actor_core::{Actor, ActorRef, SpawnError};
@@ -66,8 +66,9 @@ where
             let mut build = self.build.lock().unwrap_or_else(PoisonError::into_inner);
             (build)()
         };
-        let worker = built.map_err(|e| SpawnError::Start(Arc::from(e.to_string())))?;
-        W::default_options().with_name(format!("{}-worker-{slot}", self.name)).spawn(worker)
+        let name = format!("{}-worker-{slot}", self.name);
+        let worker = built.map_err(|e| SpawnError::start(name.as_str(), e))?;
+        W::default_options().with_name(name).spawn(worker)
     }
 
     /// Builds a new worker for `slot` and gives it the slot's queue.

@@ -8,7 +8,7 @@ use actor_factory::{
     Backpressure, DiscardReason, FailureReason, JobOptions, Routing, SubmissionId, SubmitError,
 };
 
-use crate::support::{Log, Rng, Task, quiet_panics, spec};
+use crate::support::{Log, Rng, Task, WorkerHandle, quiet_panics, spec};
 
 fn failures_log() -> Arc<Mutex<Vec<(SubmissionId, FailureReason)>>> {
     Arc::default()
@@ -307,4 +307,24 @@ async fn autoscaling_grows_under_load_and_shrinks_when_idle_without_losing_jobs(
     let stats = factory.drain().await;
     assert_eq!((stats.processed, stats.failed, stats.discarded), (200, 0, 0));
     assert_eq!(stats.workers, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workers_are_reached_through_their_own_handles() {
+    let log = Log::default();
+    let factory = spec(3, &log).spawn().unwrap();
+    for seq in 0..10 {
+        factory.submit(seq % 3, Task::Record(seq)).await.unwrap();
+    }
+    let handles: Vec<WorkerHandle> = factory.handles();
+    assert_eq!(handles.len(), 3);
+    let ids: HashSet<_> = handles.iter().map(|h| h.actor_ref().id()).collect();
+    assert_eq!(ids.len(), 3, "one handle per worker");
+    for handle in &handles {
+        // Straight to the mailbox: not a job, so not counted by the factory.
+        assert!(handle.recorded().await.unwrap() <= 10);
+    }
+    let stats = factory.drain().await;
+    assert_eq!((stats.submitted, stats.processed), (10, 10));
+    assert!(handles.iter().all(|h| !h.is_alive()), "drain stops every worker");
 }

@@ -52,6 +52,11 @@ impl Worker {
             None => {}
         }
     }
+
+    /// How many records the shared log holds (a message outside the factory's jobs).
+    pub(crate) fn recorded(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
 }
 
 /// A factory of `workers` test workers that record into `log`.

@@ -22,6 +22,6 @@ async fn main() {
     let slow = Slow.spawn().unwrap();
     assert_eq!(slow.with_timeout(Duration::from_millis(5)).wait(50).await, Err(AskError::Timeout));
     assert_eq!(slow.wait(1).await, Ok(()));
-    assert_eq!(slow.explode().await, Err(AskError::Panicked));
+    assert_eq!(slow.explode().await, Err(AskError::Panicked("boom".into())));
     assert!(slow.stopped().await.is_abnormal());
 }

@@ -130,7 +130,7 @@ async fn a_supervised_persistent_actor_recovers_after_a_panic() {
         .spawn()
         .await
         .unwrap();
-    let account = AccountHandle::from_ref(supervisor.child::<Account>("acct").unwrap());
+    let account: AccountHandle = supervisor.child("acct").unwrap();
     for n in 1..=10 {
         account.add(n).await.unwrap();
     }

@@ -22,8 +22,7 @@ async fn data_survives_actor_restarts_and_process_restarts() {
             .spawn()
             .await
             .unwrap();
-        let kv: DurableKvHandle<String, u64> =
-            DurableKvHandle::from_ref(supervisor.child("kv").unwrap());
+        let kv: DurableKvHandle<String, u64> = supervisor.child("kv").unwrap();
         // 500 concurrent writers through one actor.
         let writes: Vec<_> = (0..500u64)
             .map(|i| {
@@ -36,7 +35,7 @@ async fn data_survives_actor_restarts_and_process_restarts() {
         }
         assert!(store.stats().flushes < 250, "{:?}: writes did not share flushes", store.stats());
         // Restart the actor by force: the supervisor builds a new one over the same tree.
-        supervisor.child::<DurableKv<String, u64>>("kv").unwrap().control().fail("reset");
+        kv.actor_ref().control().fail("reset");
         assert_eq!(kv.get("k042".to_owned()).await.unwrap(), Some(42));
         let page = kv.range(Bound::Included("k100".to_owned()), Bound::Unbounded, 3).await.unwrap();
         assert_eq!(
@@ -44,8 +43,7 @@ async fn data_survives_actor_restarts_and_process_restarts() {
             [("k100".to_owned(), 100), ("k101".to_owned(), 101), ("k102".to_owned(), 102)]
         );
         assert_eq!(kv.delete("k000".to_owned()).await.unwrap(), Some(0));
-        supervisor.stop();
-        supervisor.stopped().await;
+        supervisor.shutdown().await;
         store.close().await.unwrap();
     }
     let store = Store::open(dir.path()).unwrap();

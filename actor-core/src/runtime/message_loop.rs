@@ -1,0 +1,168 @@
+//! The message loop: messages in mailbox order, shared handlers overlapping until an exclusive
+//! one arrives, control requests seen after every handler.
+
+use std::future::poll_fn;
+use std::sync::atomic::Ordering;
+use std::task::{Poll, Waker};
+
+use super::*;
+
+impl<A: Actor> ActorTask<A> {
+    /// Handles messages until the actor stops or fails. Fields are reached through `self`
+    /// rather than bound to locals, so the loop's future stores one pointer, not one per field.
+    pub(super) async fn message_loop(&mut self) -> StopReason {
+        let mut closed = false;
+        loop {
+            match self.cell.control.load(Ordering::Acquire) {
+                RUNNING => {}
+                STOP => {
+                    if !closed {
+                        self.rx.close();
+                        closed = true;
+                    }
+                }
+                RESTART => return StopReason::Normal,
+                FAIL => return self.ctx.take_failure().unwrap_or(StopReason::Normal),
+                _ => return self.interrupted(),
+            }
+            let msg = match self.pending.take() {
+                Some(msg) => msg,
+                None => {
+                    let watch = !closed;
+                    let (rx, cell, waker) = (&mut self.rx, &*self.cell, &mut self.waker);
+                    match poll_fn(|cx| poll_next(rx, cell, watch, waker, cx)).await {
+                        Next::Message(msg) => msg,
+                        Next::Closed => return StopReason::Normal,
+                        Next::Control => continue,
+                    }
+                }
+            };
+            tracing::trace!("message");
+            // Taken apart in one statement, so that nothing derived from the dispatch outlives it
+            // except what the shared phase needs.
+            let first = {
+                let (first, exclusive) = match self.actor.handle_shared(msg, &self.ctx) {
+                    Dispatch::Exclusive(msg) => (None, Some(msg)),
+                    Dispatch::Done => continue,
+                    Dispatch::Pending(first) => (Some(first), None),
+                };
+                if let Some(msg) = exclusive {
+                    // Ends the shared borrow of the actor (`first` is `None` here).
+                    drop(first);
+                    if let Some(heartbeat) = self.heartbeat() {
+                        heartbeat.progress();
+                    }
+                    self.actor.handle(msg, &self.ctx).await;
+                    if let Some(heartbeat) = self.heartbeat() {
+                        heartbeat.idle();
+                    }
+                    continue;
+                }
+                first
+            };
+            let Some(first) = first else { continue };
+
+            // Shared phase: keep starting shared handlers until an exclusive message arrives, the
+            // limit is reached or the mailbox ends; then let every one of them finish.
+            let mut in_flight = FuturesUnordered::new();
+            in_flight.push(first);
+            let mut ended = false;
+            if let Some(heartbeat) = self.heartbeat() {
+                heartbeat.progress();
+            }
+            loop {
+                let control = self.cell.control.load(Ordering::Acquire);
+                if control == STOP && !closed {
+                    self.rx.close();
+                    closed = true;
+                }
+                let accepting = self.pending.is_none()
+                    && !ended
+                    && (control == RUNNING || control == STOP)
+                    && in_flight.len() < self.cell.max_shared as usize;
+                if in_flight.is_empty() && !accepting {
+                    break;
+                }
+                let watch = !closed;
+                let (rx, cell, waker) = (&mut self.rx, &*self.cell, &mut self.waker);
+                let event = poll_fn(|cx| {
+                    // Finished handlers first: each frees a slot.
+                    if let Poll::Ready(Some(())) = in_flight.poll_next_unpin(cx) {
+                        return Poll::Ready(None);
+                    }
+                    if accepting && let Poll::Ready(next) = poll_next(rx, cell, watch, waker, cx) {
+                        return Poll::Ready(Some(next));
+                    }
+                    Poll::Pending
+                })
+                .await;
+                if event.is_none()
+                    && let Some(heartbeat) = self.heartbeat()
+                {
+                    // A shared handler finished: the phase is making progress, or, with none
+                    // left in flight, waits for mail and cannot be stuck.
+                    if in_flight.is_empty() {
+                        heartbeat.idle();
+                    } else {
+                        heartbeat.progress();
+                    }
+                }
+                match event {
+                    None | Some(Next::Control) => {}
+                    Some(Next::Closed) => ended = true,
+                    Some(Next::Message(msg)) => {
+                        tracing::trace!("message");
+                        // Called on the field (not through a held `&A`), so the task is `Send`
+                        // without `A: Sync`.
+                        match self.actor.handle_shared(msg, &self.ctx) {
+                            Dispatch::Done => {}
+                            Dispatch::Pending(fut) => {
+                                if in_flight.is_empty()
+                                    && let Some(heartbeat) = self.heartbeat()
+                                {
+                                    // Busy again after waiting for mail.
+                                    heartbeat.progress();
+                                }
+                                in_flight.push(fut);
+                            }
+                            Dispatch::Exclusive(msg) => self.pending = Some(msg),
+                        }
+                    }
+                }
+            }
+            if let Some(heartbeat) = self.heartbeat() {
+                heartbeat.idle();
+            }
+            if ended {
+                return StopReason::Normal;
+            }
+        }
+    }
+}
+
+/// What the actor's task wakes up for.
+enum Next<M> {
+    Message(M),
+    /// The mailbox is closed and empty.
+    Closed,
+    /// A stop or failure was requested while the mailbox was empty.
+    Control,
+}
+
+/// Polls the mailbox; with `watch_control`, also wakes up for a stop or failure request.
+#[inline]
+fn poll_next<M>(
+    rx: &mut MailboxReceiver<M>,
+    cell: &ActorCell,
+    watch_control: bool,
+    registered: &mut Option<Waker>,
+    cx: &mut std::task::Context<'_>,
+) -> Poll<Next<M>> {
+    if let Poll::Ready(next) = rx.poll_recv(cx) {
+        return Poll::Ready(next.map_or(Next::Closed, Next::Message));
+    }
+    if watch_control && cell.watch(registered, cx) != RUNNING {
+        return Poll::Ready(Next::Control);
+    }
+    Poll::Pending
+}
