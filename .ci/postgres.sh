@@ -37,6 +37,8 @@ start)
         [ "$(id -u)" = 0 ] && chown postgres "$DIR"
         as_owner "$BIN/initdb" -D "$DIR" -U postgres --auth=trust -E UTF8 >/dev/null
     fi
+    # Already running: nothing to do.
+    if as_owner "$BIN/pg_ctl" -D "$DIR" status >/dev/null 2>&1; then exit 0; fi
     as_owner "$BIN/pg_ctl" -D "$DIR" -l "$DIR/server.log" -w -t 60 \
         -o "-h 127.0.0.1 -p $PORT -k /tmp -c fsync=on -c max_connections=200" start >/dev/null
     ;;

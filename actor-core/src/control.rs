@@ -97,6 +97,8 @@ struct Rare {
     links: Vec<Weak<ActorCell>>,
     /// Whether this actor ignores the abnormal exits of the actors linked to it.
     trap_exits: bool,
+    /// Set with an interruption by the watchdog: how long the handler had been busy.
+    stuck_for: Option<std::time::Duration>,
 }
 
 /// Why an actor failed because an actor linked to it stopped abnormally.
@@ -198,10 +200,23 @@ impl ActorCell {
     }
 
     /// Drops the handler in progress at the task's next poll and ends the incarnation with
-    /// `reason` (a stuck actor); not final, so a supervisor may restart it.
-    pub(crate) fn interrupt_with(&self, reason: StopReason) {
-        self.slow().rare.get_or_insert_with(Box::default).failure = Some(reason);
+    /// `reason`, a stuck actor busy for `busy_for`; not final, so a supervisor may restart it.
+    pub(crate) fn interrupt_stuck(&self, reason: StopReason, busy_for: std::time::Duration) {
+        {
+            let mut slow = self.slow();
+            let rare = slow.rare.get_or_insert_with(Box::default);
+            rare.failure = Some(reason);
+            rare.stuck_for = Some(busy_for);
+        }
         self.request(KILL);
+    }
+
+    /// Why the handler in progress is dropped after a `KILL`: a kill, or the watchdog.
+    pub(crate) fn take_interrupt_cause(&self) -> crate::DropCause {
+        match self.slow().rare.as_mut().and_then(|rare| rare.stuck_for.take()) {
+            Some(busy_for) => crate::DropCause::Stuck { busy_for },
+            None => crate::DropCause::Interrupted,
+        }
     }
 
     /// After an interruption that is not final: back to `FAIL`, so that the rest of the stop or

@@ -4,7 +4,8 @@
 //! asker why no answer came, a factory job tells its factory whether it was handled. Such a
 //! destructor calls [`drop_cause`] to learn whether the message was handled, was never handled
 //! (its actor stopped with it still queued), was dropped with its handler in the middle of its
-//! work (a kill, or a stuck actor), or was dropped while cleaning up after a panic.
+//! work (a kill, or the watchdog failing a stuck actor), or was dropped while cleaning up after
+//! a panic.
 //!
 //! ```
 //! use actor_core::{Actor, Context, DropCause, drop_cause};
@@ -58,8 +59,15 @@ pub enum DropCause {
     /// was killed with the message still in its mailbox.
     Unhandled,
     /// The handler holding the value was dropped in the middle of its work: the actor was
-    /// killed, or failed as stuck, at an await point of the handler.
+    /// killed at an await point of the handler.
     Interrupted,
+    /// The handler holding the value was dropped in the middle of its work because the
+    /// watchdog found it stuck ([`heartbeat`](crate::heartbeat)): it had made no progress for
+    /// `busy_for`, and its actor fails with [`Stuck`](crate::heartbeat::Stuck).
+    Stuck {
+        /// How long the handler had been busy, as the watchdog counted it.
+        busy_for: std::time::Duration,
+    },
     /// The value is dropped while unwinding from a panic, or while the runtime cleans up a
     /// handler that panicked.
     Panicked,

@@ -207,5 +207,8 @@ fn check(heartbeat: &Heartbeat, cell: &ActorCell, credit: Duration, now_ns: u64)
     {
         report(busy_for);
     }
-    cell.interrupt_with(StopReason::failed(Stuck { busy_for, threshold: heartbeat.threshold }));
+    cell.interrupt_stuck(
+        StopReason::failed(Stuck { busy_for, threshold: heartbeat.threshold }),
+        busy_for,
+    );
 }

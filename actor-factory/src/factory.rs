@@ -24,10 +24,11 @@ use std::fmt;
 use std::hash::Hash;
 use std::pin::pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
 
 use actor_core::{Actor, ActorRef, Handle, SpawnError};
 use tokio::sync::Notify;
-// tokio's clock, so that tests on paused time see deadlines and stuck workers.
+// tokio's clock, so that tests on paused time see deadlines.
 use tokio::time::Instant;
 
 use crate::error::SubmitError;
@@ -200,6 +201,8 @@ struct Shared<W: Actor, K, M> {
     backpressure: Backpressure,
     build: Mutex<Build<W>>,
     wrap: Wrap<W, K, M>,
+    /// The threshold after which actor-core's watchdog fails a worker's job as stuck.
+    stuck_after: Option<Duration>,
     on_discard: Option<OnDiscard<K, M>>,
     on_failure: Option<OnFailure<K>>,
     state: Mutex<State<W, K, M>>,

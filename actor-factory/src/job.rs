@@ -103,6 +103,8 @@ pub(crate) enum Ending {
     Unhandled,
     /// Dropped in the middle of its handler: the worker was killed.
     Interrupted,
+    /// Dropped in the middle of its handler: the watchdog found it stuck, busy for this long.
+    Stuck(std::time::Duration),
     /// Dropped while the handler panicked.
     Panicked,
 }
@@ -112,6 +114,7 @@ impl Ending {
         match actor_core::drop_cause() {
             actor_core::DropCause::Unhandled => Ending::Unhandled,
             actor_core::DropCause::Interrupted => Ending::Interrupted,
+            actor_core::DropCause::Stuck { busy_for } => Ending::Stuck(busy_for),
             actor_core::DropCause::Panicked => Ending::Panicked,
             _ => Ending::Handled,
         }

@@ -67,8 +67,9 @@
 //!   overlap (with `KeyPersistent`, until a resize remaps keys).
 //! - **Backpressure**: the queue holds at most [`FactorySpec::queue`] jobs; [`Backpressure`]
 //!   says whether `submit` waits, refuses or drops the oldest.
-//! - **Stuck workers**: with [`FactorySpec::stuck_after`], a job running longer than the
-//!   threshold is failed, its worker is killed (at its next await point) and replaced.
+//! - **Stuck workers**: with [`FactorySpec::stuck_after`], actor-core's watchdog watches the
+//!   workers; a job whose handler makes no progress for the threshold is failed, its worker
+//!   is failed (the handler dropped at its next await point) and replaced.
 //! - **Draining**: [`Factory::drain`] refuses new jobs, lets every queued and running job end,
 //!   stops the workers and returns the totals ([`FactoryStats`]).
 

@@ -14,9 +14,18 @@
 //!   under the job's idempotency key.
 //! - **Routing**: the factory's key is the job's ordering key, or its id ([`JobKey`]); with
 //!   [`Routing::KeyPersistent`](actor_factory::Routing) a key's jobs go to one worker.
-//! - **Leases in flight**: at most [`ConsumerSpec::max_in_flight`] jobs are leased at a time
-//!   (twice the workers by default); the rest wait in the durable queue, where their leases do
-//!   not tick.
+//! - **Leases ahead of the workers**: at most [`ConsumerSpec::max_in_flight`] jobs are held
+//!   (queued in the factory or running) at a time. By default the consumer adapts: twice the
+//!   workers for slow jobs, up to about 100 ms of work at the recent rate for fast ones (at
+//!   most 1,024), leased in batches of at least a quarter of that, one statement each. The
+//!   rest wait in the durable queue, where their leases do not tick.
+//! - **Acknowledgements are sent, not awaited, by default.** [`Work::complete`] and
+//!   [`Work::fail`] send the acknowledgement at once and return an [`Ack`]; the worker takes
+//!   its next job when its handler returns, and the acknowledgements of all workers share a
+//!   transaction (PostgreSQL) or an fsync (embedded). A job counts as succeeded in
+//!   [`ConsumerStats`] only once its acknowledgement is durable; await the `Ack` in the
+//!   handler to wait for that. A process that dies with acknowledgements not yet durable loses
+//!   none of their jobs: they run again.
 //! - **Autoscaling on the durable backlog**: with [`ConsumerSpec::autoscale`], the factory grows
 //!   and shrinks with the queue's due jobs and the age of the oldest, which the factory itself
 //!   never sees (only the few jobs in flight reach it).
@@ -38,7 +47,8 @@
 //! impl Indexer {
 //!     async fn index(&mut self, work: Work<String, usize, Queue>) {
 //!         let words = work.payload().split_whitespace().count();
-//!         // Acknowledged once durable; an error means the job runs again.
+//!         // Sent at once; awaiting it waits until it is durable (an error means the job
+//!         // runs again).
 //!         let _ = work.complete(words).await;
 //!     }
 //! }
@@ -75,7 +85,7 @@ use tokio::task::JoinHandle;
 
 pub use self::stats::ConsumerStats;
 use self::stats::Counters;
-pub use self::work::{JobKey, Ticket, Work};
+pub use self::work::{Ack, JobKey, Ticket, Work};
 use crate::backend::JobBackend;
 
 /// How to build a [`Consumer`]: the factory's workers and routing, and how many jobs to lease.
@@ -137,8 +147,9 @@ where
         self
     }
 
-    /// At most `jobs` leased at once (queued in the factory or running); the default is twice
-    /// the number of workers. A lease taken early ticks while its job waits in the factory.
+    /// At most `jobs` held at once (queued in the factory or running), instead of the adaptive
+    /// default (see the [module docs](self)). A lease taken early ticks while its job waits in
+    /// the factory.
     pub fn max_in_flight(mut self, jobs: usize) -> Self {
         self.max_in_flight = Some(jobs.max(1));
         self

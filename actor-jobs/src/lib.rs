@@ -102,7 +102,7 @@ pub mod postgres;
 
 pub use backend::JobBackend;
 #[cfg(feature = "consumer")]
-pub use consumer::{Consumer, ConsumerSpec, ConsumerStats, JobKey, Work};
+pub use consumer::{Ack, Consumer, ConsumerSpec, ConsumerStats, JobKey, Work};
 #[cfg(feature = "embedded")]
 pub use embedded::EmbeddedQueue;
 pub use error::{Cause, JobError};

@@ -6,8 +6,9 @@
 //! pointed at one database.
 //!
 //! - **Rows.** A job is a row of `actor_jobs` (payload and result as `jsonb`, so `psql` can
-//!   read them); every attempt is a row of `actor_job_attempts` (which worker, when, how it
-//!   ended).
+//!   read them; the running attempt's worker and start in `leased_by` and `started_at`);
+//!   every ended attempt is a row of `actor_job_attempts` (which worker, when, how it ended),
+//!   written with the change that ends it.
 //! - **Leases** are taken with `SELECT ... FOR UPDATE SKIP LOCKED` in one statement that also
 //!   marks the jobs running and records the attempts, so two processes never lease one job.
 //!   Each lease gets a token from a sequence; completing, failing or extending needs the
@@ -36,8 +37,11 @@
 //!   Keep transactions short, and for a busy queue lower `autovacuum_vacuum_scale_factor` on
 //!   `actor_jobs` (to 0.01, say) so it is vacuumed every few thousand changes.
 
+mod acker;
+mod listen;
 mod many;
 mod pool;
+mod retention;
 mod rows;
 mod schema;
 mod sql;
@@ -50,10 +54,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
 use tokio_postgres::types::ToSql;
 
 use self::pool::Pool;
+use self::retention::{PURGE_BATCH, purge_once, sweep};
 use self::rows::{db_id, get, job_id};
 pub use self::schema::SCHEMA_VERSION;
 use crate::backend::JobBackend;
@@ -62,9 +67,6 @@ use crate::error::JobError;
 use crate::model::{FailOutcome, JobId, JobRecord, JobStatus, Lease, Leased, Millis, QueueStats};
 use crate::options::{EXPIRED, EnqueueOptions, QueueOptions};
 
-/// Rows removed per purge statement.
-const PURGE_BATCH: i64 = 1_000;
-
 /// How a [`PgQueue`] connects and behaves.
 #[derive(Debug, Clone)]
 pub struct PgOptions {
@@ -72,9 +74,18 @@ pub struct PgOptions {
     pub queue: QueueOptions,
     /// Connections to open (default 4); statements are pipelined on each.
     pub connections: usize,
-    /// How often an idle consumer or a waiter looks for changes made by other processes
-    /// (default 100 ms).
+    /// How often a waiter for a job's end or for an idle queue looks for changes made by
+    /// other processes (default 100 ms).
     pub poll_interval: Duration,
+    /// How often an idle consumer looks for due jobs when no notification came: the safety net
+    /// for lost notifications (default 1 s). New jobs wake it at once through `LISTEN`.
+    pub sweep_interval: Duration,
+    /// Acknowledgements (completions, failures, lease extensions) written in one transaction,
+    /// at most (default 1,000).
+    pub ack_batch: usize,
+    /// How long an acknowledgement waits for others to share its transaction (default 2 ms);
+    /// zero writes each batch as soon as the previous one has committed.
+    pub ack_window: Duration,
     /// This process's name in `actor_job_attempts` (default `<hostname>-<pid>`).
     pub worker: String,
 }
@@ -86,6 +97,9 @@ impl Default for PgOptions {
             queue: QueueOptions::default(),
             connections: 4,
             poll_interval: Duration::from_millis(100),
+            sweep_interval: Duration::from_secs(1),
+            ack_batch: 1_000,
+            ack_window: Duration::from_millis(2),
             worker: format!("{host}-{}", std::process::id()),
         }
     }
@@ -112,6 +126,20 @@ impl PgOptions {
     /// Sets how often idle consumers and waiters look for changes of other processes.
     pub fn poll_interval(mut self, interval: Duration) -> Self {
         self.poll_interval = interval;
+        self
+    }
+
+    /// Sets how often an idle consumer looks for due jobs without a notification.
+    pub fn sweep_interval(mut self, interval: Duration) -> Self {
+        self.sweep_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Sets how many acknowledgements share a transaction at most (at least 1), and how long
+    /// one waits for company.
+    pub fn ack_batching(mut self, batch: usize, window: Duration) -> Self {
+        self.ack_batch = batch.max(1);
+        self.ack_window = window;
         self
     }
 
@@ -147,10 +175,22 @@ impl<P, R> fmt::Debug for PgQueue<P, R> {
 struct Inner {
     name: String,
     options: PgOptions,
-    pool: Pool,
+    pool: Arc<Pool>,
     clock: Clock,
-    /// Notified when this process changed a job.
-    changed: Notify,
+    /// Notified when this process changed a job, and on every notification of the channel.
+    changed: Arc<Notify>,
+    /// The queue's `LISTEN`/`NOTIFY` channel.
+    channel: String,
+    /// To the acknowledger task; taken by [`JobBackend::close`].
+    acks: Option<mpsc::Sender<acker::Ack>>,
+    acker: Option<tokio::task::JoinHandle<()>>,
+    listener: tokio::task::AbortHandle,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
 }
 
 fn ms(value: Millis) -> i64 {
@@ -176,14 +216,32 @@ where
     /// If the future is dropped, no queue is made; a migration is committed whole or not at all.
     pub async fn connect(url: &str, name: &str, options: PgOptions) -> Result<Self, JobError> {
         schema::migrate(url).await?;
-        let pool = Pool::open(url, options.connections).await?;
+        let pool = Arc::new(Pool::open(url, options.connections).await?);
+        let clock = Clock::start();
+        let channel = listen::channel(name);
+        let changed = Arc::new(Notify::new());
+        let listener =
+            tokio::spawn(listen::run(url.to_owned(), channel.clone(), Arc::clone(&changed)));
+        let (acks, ack_rx) = mpsc::channel(options.ack_batch.saturating_mul(4).max(64));
+        let settings = acker::Settings {
+            max: options.ack_batch.max(1),
+            window: options.ack_window,
+            channel: channel.clone(),
+            delays: options.queue.retry.delays_ms(),
+            now: Arc::new(move || clock.now()),
+        };
+        let acker = tokio::spawn(acker::run(Arc::clone(&pool), settings, ack_rx));
         let queue = PgQueue {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
                 options,
                 pool,
-                clock: Clock::start(),
-                changed: Notify::new(),
+                clock,
+                changed,
+                channel,
+                acks: Some(acks),
+                acker: Some(acker),
+                listener: listener.abort_handle(),
             }),
             types: PhantomData,
         };
@@ -191,6 +249,23 @@ where
             tokio::spawn(sweep(Arc::downgrade(&queue.inner), retention));
         }
         Ok(queue)
+    }
+
+    /// Hands an acknowledgement to the acknowledger and waits until its batch committed.
+    async fn acknowledge(
+        &self,
+        lease: Lease,
+        change: acker::Change,
+    ) -> Result<Option<FailOutcome>, JobError> {
+        let acks = self.inner.acks.as_ref().ok_or(JobError::Closed)?;
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        acks.send(acker::Ack { lease, change, answer }).await.map_err(|_| JobError::Closed)?;
+        match answered.await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(acker::NotApplied::Lease)) => Err(self.lost(lease.id).await),
+            Ok(Err(acker::NotApplied::Failed(error))) => Err(error),
+            Err(_) => Err(JobError::Closed),
+        }
     }
 
     /// This process's worker name, as recorded in `actor_job_attempts`.
@@ -216,8 +291,8 @@ where
         }
     }
 
-    /// A change of an idle job by id (`cancel`, `requeue`: parameters id, queue, now); when no
-    /// row changed, reports why.
+    /// A change of an idle job by id (`cancel`, `requeue`: parameters id, queue, now, channel);
+    /// when no row changed, reports why.
     async fn transition(
         &self,
         id: JobId,
@@ -225,12 +300,12 @@ where
         statement: fn(&sql::Statements) -> &tokio_postgres::Statement,
     ) -> Result<(), JobError> {
         let now = ms(self.now());
-        let name = &self.inner.name;
+        let (name, channel) = (&self.inner.name, &self.inner.channel);
         let row = self
             .inner
             .pool
             .with(operation, |live| async move {
-                live.client.query_opt(statement(&live.st), &[&db_id(id), name, &now]).await
+                live.client.query_opt(statement(&live.st), &[&db_id(id), name, &now, channel]).await
             })
             .await?;
         if row.is_some() {
@@ -240,17 +315,6 @@ where
         match state_of(&self.inner, id).await? {
             Some(status) => Err(JobError::InvalidState { id, status, operation }),
             None => Err(JobError::NotFound(id)),
-        }
-    }
-
-    /// Waits for a change of this process, or `poll` (changes of other processes), or `at`.
-    async fn wait_change(&self, at: Option<Millis>) {
-        let notified = self.inner.changed.notified();
-        let poll = self.inner.options.poll_interval;
-        let wait = at.map_or(poll, |at| self.inner.clock.until(at).min(poll));
-        tokio::select! {
-            () = notified => {}
-            () = tokio::time::sleep(wait) => {}
         }
     }
 }
@@ -266,37 +330,6 @@ async fn state_of(inner: &Inner, id: JobId) -> Result<Option<JobStatus>, JobErro
     row.map(|row| rows::status(get(&row, "state")?)).transpose()
 }
 
-async fn purge_once(inner: &Inner, cutoff: Millis) -> Result<i64, JobError> {
-    let name = &inner.name;
-    let row = inner
-        .pool
-        .with("purging finished jobs", |live| async move {
-            live.client.query_one(&live.st.purge, &[name, &ms(cutoff), &PURGE_BATCH]).await
-        })
-        .await?;
-    get(&row, "removed")
-}
-
-/// Purges finished jobs older than `retention` now and then, while the queue lives.
-async fn sweep(inner: std::sync::Weak<Inner>, retention: Duration) {
-    let every = (retention / 10).clamp(Duration::from_millis(10), Duration::from_secs(60));
-    loop {
-        tokio::time::sleep(every).await;
-        let Some(inner) = inner.upgrade() else { return };
-        let cutoff = inner.clock.now().saturating_sub(duration_ms(retention));
-        loop {
-            match purge_once(&inner, cutoff).await {
-                Ok(removed) if removed >= PURGE_BATCH => continue,
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(queue = %inner.name, %error, "retention could not purge jobs");
-                    break;
-                }
-            }
-        }
-    }
-}
-
 impl<P, R> JobBackend<P, R> for PgQueue<P, R>
 where
     P: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
@@ -308,14 +341,14 @@ where
         let attempts = i32::try_from(options.attempts_under(&self.inner.options.queue.retry))
             .unwrap_or(i32::MAX);
         let visible_at = ms(options.visible_from(now));
-        let name = &self.inner.name;
+        let (name, channel) = (&self.inner.name, &self.inner.channel);
         let (key, idem) = (&options.key, &options.idempotency_key);
         let inserted = self
             .inner
             .pool
             .with("enqueueing a job", |live| async move {
-                let params: [&(dyn ToSql + Sync); 7] =
-                    [name, key, idem, &payload, &attempts, &ms(now), &visible_at];
+                let params: [&(dyn ToSql + Sync); 8] =
+                    [name, key, idem, &payload, &attempts, &ms(now), &visible_at, channel];
                 live.client.query_opt(&live.st.enqueue, &params).await
             })
             .await?;
@@ -355,8 +388,10 @@ where
             .inner
             .pool
             .with("leasing jobs", |live| async move {
-                live.client.execute(&live.st.reclaim, &[name, &ms(now), &EXPIRED]).await?;
-                let params: [&(dyn ToSql + Sync); 5] = [name, &ms(now), &max, &until, worker];
+                // One statement: expired leases are taken back (their jobs leased again at once,
+                // or dead at their last attempt) and due jobs leased, in one transaction.
+                let params: [&(dyn ToSql + Sync); 6] =
+                    [name, &ms(now), &max, &until, worker, &EXPIRED];
                 live.client.query(&live.st.lease, &params).await
             })
             .await?;
@@ -364,63 +399,27 @@ where
     }
 
     async fn complete(&self, lease: Lease, result: R) -> Result<(), JobError> {
-        let now = ms(self.now());
         let result = rows::encode(lease.id, "result", &result)?;
-        let token = i64::try_from(lease.token).unwrap_or(i64::MAX);
-        let done = self
-            .inner
-            .pool
-            .with("completing a job", |live| async move {
-                let params: [&(dyn ToSql + Sync); 4] = [&db_id(lease.id), &token, &result, &now];
-                live.client.query_opt(&live.st.complete, &params).await
-            })
-            .await?;
-        if done.is_none() {
-            return Err(self.lost(lease.id).await);
-        }
+        self.acknowledge(lease, acker::Change::Complete(result)).await?;
         self.changed();
         Ok(())
     }
 
     async fn fail(&self, lease: Lease, error: String) -> Result<FailOutcome, JobError> {
-        let now = ms(self.now());
-        let delays = self.inner.options.queue.retry.delays_ms();
-        let token = i64::try_from(lease.token).unwrap_or(i64::MAX);
-        let row = self
-            .inner
-            .pool
-            .with("failing a job", |live| async move {
-                let params: [&(dyn ToSql + Sync); 5] =
-                    [&db_id(lease.id), &token, &error, &now, &delays];
-                live.client.query_opt(&live.st.fail, &params).await
-            })
-            .await?;
-        let Some(row) = row else { return Err(self.lost(lease.id).await) };
+        let outcome = self.acknowledge(lease, acker::Change::Fail(error)).await?;
         self.changed();
-        Ok(match rows::status(get(&row, "state")?)? {
-            JobStatus::Dead => FailOutcome::Dead,
-            _ => FailOutcome::Retrying {
-                at: u64::try_from(get::<i64>(&row, "visible_at")?).unwrap_or(0),
-            },
+        // The acknowledger reports an outcome for every failure it applied.
+        outcome.ok_or_else(|| {
+            JobError::backend(
+                "failing a job",
+                std::io::Error::other("the failure was applied without an outcome"),
+            )
         })
     }
 
     async fn extend(&self, lease: Lease) -> Result<(), JobError> {
-        let now = self.now();
-        let until = ms(self.inner.options.queue.lease_until(now));
-        let token = i64::try_from(lease.token).unwrap_or(i64::MAX);
-        let row = self
-            .inner
-            .pool
-            .with("extending a lease", |live| async move {
-                let params: [&(dyn ToSql + Sync); 4] = [&db_id(lease.id), &token, &until, &ms(now)];
-                live.client.query_opt(&live.st.extend, &params).await
-            })
-            .await?;
-        match row {
-            Some(_) => Ok(()),
-            None => Err(self.lost(lease.id).await),
-        }
+        let until = ms(self.inner.options.queue.lease_until(self.now()));
+        self.acknowledge(lease, acker::Change::Extend { until }).await.map(drop)
     }
 
     async fn cancel(&self, id: JobId) -> Result<(), JobError> {
@@ -525,7 +524,16 @@ where
             let notified = self.inner.changed.notified();
             let mut notified = pin!(notified);
             notified.as_mut().enable();
-            if self.stats().await?.unfinished() == 0 {
+            // An index probe, not a count: waiters may poll often.
+            let name = &self.inner.name;
+            let row = self
+                .inner
+                .pool
+                .with("looking for unfinished jobs", |live| async move {
+                    live.client.query_one(&live.st.busy, &[name]).await
+                })
+                .await?;
+            if !get::<bool>(&row, "busy")? {
                 return Ok(());
             }
             tokio::select! {
@@ -536,6 +544,10 @@ where
     }
 
     async fn wait_for_work(&self) -> Result<(), JobError> {
+        // Registered before looking: a notification that lands in between wakes us.
+        let notified = self.inner.changed.notified();
+        let mut notified = pin!(notified);
+        notified.as_mut().enable();
         let name = &self.inner.name;
         let row = self
             .inner
@@ -548,13 +560,23 @@ where
         if next.is_some_and(|at| at <= self.now()) {
             return Ok(());
         }
-        self.wait_change(next).await;
+        let sweep = self.inner.options.sweep_interval;
+        let wait = next.map_or(sweep, |at| self.inner.clock.until(at).min(sweep));
+        tokio::select! {
+            () = notified => {}
+            () = tokio::time::sleep(wait) => {}
+        }
         Ok(())
     }
 
     async fn close(self) {
-        // The connections close when the last handle is dropped.
-        drop(self);
+        // The last handle waits for the acknowledgements it accepted to be written; the
+        // connections close with it.
+        let Ok(mut inner) = Arc::try_unwrap(self.inner) else { return };
+        drop(inner.acks.take());
+        if let Some(acker) = inner.acker.take() {
+            let _ = acker.await;
+        }
     }
 
     fn now(&self) -> Millis {

@@ -3,6 +3,9 @@
 //! after a claim), one is paused past its lease and resumed, one job always fails and one
 //! aborts its process; afterwards every job is accounted for.
 //!
+//! A second case (`crash_postgres/unflushed.rs`) kills a process whose acknowledgements wait
+//! unflushed in their batch: the jobs are redelivered, never lost, never reported done.
+//!
 //! A `harness = false` test that re-executes itself as its worker processes
 //! (`ACTOR_TEST_CHILD=pg-worker`); it needs a server (`ACTOR_PG_URL`, and `ACTOR_PG_CONTROL` to
 //! kill and restart it) and is skipped with a message without one, except under `CI=true`.
@@ -28,6 +31,9 @@ use actor_jobs::{
 use actor_test_support::{BoxError, child_command, postgres_url, self_exe_child};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::NoTls;
+
+#[path = "crash_postgres/unflushed.rs"]
+mod unflushed;
 
 /// Prints one line to the parent, flushed at once.
 fn say(line: std::fmt::Arguments<'_>) {
@@ -220,7 +226,12 @@ struct Workers {
 
 impl Workers {
     fn start(&mut self) -> Result<usize, BoxError> {
-        let mut child = child_command("pg-worker", &[&self.url, &self.queue])?
+        self.start_as("pg-worker")
+    }
+
+    /// Starts a process of this binary in the child `role`.
+    fn start_as(&mut self, role: &str) -> Result<usize, BoxError> {
+        let mut child = child_command(role, &[&self.url, &self.queue])?
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()?;
@@ -622,8 +633,10 @@ fn kill_server(url: &str, control: &str) -> Result<(u64, u64), BoxError> {
 }
 
 fn main() -> Result<(), BoxError> {
-    if self_exe_child().is_some() {
-        worker_main();
+    match self_exe_child().as_deref() {
+        Some("pg-unflushed") => unflushed::child_main(),
+        Some(_) => worker_main(),
+        None => {}
     }
     let Some(url) = postgres_url() else { return Ok(()) };
     let report = run(&url)?;
@@ -633,6 +646,14 @@ fn main() -> Result<(), BoxError> {
     }
     if report.succeeded != JOBS || report.kills != 3 || report.processes < 6 {
         return Err(format!("{report}: expected {JOBS} jobs, 3 kills, 6 processes or more").into());
+    }
+    let (redelivered, problems) = unflushed::run(&url)?;
+    println!(
+        "killed with acknowledgements unflushed: redelivered={redelivered} problems={}",
+        problems.len()
+    );
+    if !problems.is_empty() {
+        return Err(format!("unflushed acknowledgements: {problems:#?}").into());
     }
     match std::env::var("ACTOR_PG_CONTROL") {
         Ok(control) => {

@@ -257,9 +257,8 @@ pub(crate) fn encode_value<V: Serialize + ?Sized>(
     value: &V,
 ) -> Result<Vec<u8>, StoreError> {
     let mut out = vec![VALUE_VERSION, 0, 0, 0, 0];
-    bincode::serde::encode_into_std_write(value, &mut out, bincode::config::standard()).map_err(
-        |e| StoreError::Encode { tree: Arc::clone(tree), reason: Arc::from(e.to_string()) },
-    )?;
+    bincode::serde::encode_into_std_write(value, &mut out, bincode::config::standard())
+        .map_err(|e| StoreError::Encode { tree: Arc::clone(tree), source: Arc::new(e) })?;
     let crc = checksum(key, &out[HEADER..]);
     out[1..HEADER].copy_from_slice(&crc.to_le_bytes());
     Ok(out)

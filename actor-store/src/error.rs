@@ -6,7 +6,46 @@ use std::sync::Arc;
 
 use crate::schema::Schema;
 
+/// The cause of a [`StoreError`], shared so that errors stay cheap to clone; reachable
+/// through [`Error::source`](std::error::Error::source).
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A cause that is a description, with the error behind it if there is one.
+#[derive(Debug)]
+struct Because {
+    what: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl fmt::Display for Because {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.what)
+    }
+}
+
+impl std::error::Error for Because {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// A cause that is only a description.
+pub(crate) fn because(what: impl Into<String>) -> Cause {
+    Arc::new(Because { what: what.into(), source: None })
+}
+
+/// A cause: `what` went wrong, because of `source`.
+pub(crate) fn because_of(
+    what: impl Into<String>,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> Cause {
+    Arc::new(Because { what: what.into(), source: Some(Box::new(source)) })
+}
+
 /// An error from a store, a tree or a journal.
+///
+/// Causes are kept: [`Error::source`](std::error::Error::source) leads to what the storage
+/// engine, the file system or the encoder reported.
 ///
 /// Errors are cheap to clone (their payloads are shared), so that one flush failure can be
 /// reported to every writer that waited on it.
@@ -15,12 +54,13 @@ use crate::schema::Schema;
 pub enum StoreError {
     /// The database could not be opened (a damaged file, a permission problem, a path that is
     /// not a directory). A store that fails to open is never replaced by an empty one.
-    #[error("cannot open the store at {}: {reason}", path.display())]
+    #[error("cannot open the store at {}", path.display())]
     Open {
         /// The store's directory.
         path: PathBuf,
-        /// What went wrong, as reported by the storage engine.
-        reason: Arc<str>,
+        /// What went wrong (the storage engine's or the file system's error).
+        #[source]
+        source: Cause,
     },
     /// Another handle in this process, or another process, has the store open.
     #[error("the store at {} is already open (by this process or another one)", path.display())]
@@ -53,29 +93,32 @@ pub enum StoreError {
         kind: Corruption,
     },
     /// A value could not be encoded (a serde `Serialize` impl failed).
-    #[error("cannot encode a value for tree `{tree}`: {reason}")]
+    #[error("cannot encode a value for tree `{tree}`")]
     Encode {
         /// The tree the value was meant for.
         tree: Arc<str>,
-        /// The encoder's message.
-        reason: Arc<str>,
+        /// The encoder's error.
+        #[source]
+        source: Cause,
     },
     /// The storage engine reported an error while reading (an I/O error, or damage it found
     /// in its own files).
-    #[error("the storage engine failed: {reason}")]
+    #[error("the storage engine failed")]
     Storage {
-        /// The engine's message.
-        reason: Arc<str>,
+        /// The engine's error.
+        #[source]
+        source: Cause,
     },
     /// The tree name is reserved for the store's own use.
     #[error("the tree name `{0}` is reserved (names starting with `__actor_store` are)")]
     ReservedTreeName(Arc<str>),
     /// An earlier write or flush failed; the store accepts no more writes. Reopen it to find
     /// out what is durable: every acknowledged write is.
-    #[error("the store failed and accepts no more writes: {cause}")]
+    #[error("the store failed and accepts no more writes")]
     Failed {
-        /// The first failure.
-        cause: Arc<str>,
+        /// The first failure (an injected one, or the storage engine's error).
+        #[source]
+        cause: Cause,
     },
     /// The journal was recovered again, by a newer owner (a restarted incarnation, say); this
     /// older handle may no longer record events.
@@ -227,6 +270,21 @@ pub(crate) fn printable(bytes: &[u8]) -> Arc<str> {
 
 impl From<sled::Error> for StoreError {
     fn from(error: sled::Error) -> Self {
-        StoreError::Storage { reason: Arc::from(error.to_string()) }
+        StoreError::Storage { source: Arc::new(error) }
+    }
+}
+
+/// Displays an error with its chain of sources, `: `-separated (for logs).
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut next = self.0.source();
+        while let Some(error) = next {
+            write!(f, ": {error}")?;
+            next = error.source();
+        }
+        Ok(())
     }
 }

@@ -80,11 +80,11 @@ impl std::fmt::Debug for Ledger {
 }
 
 fn damaged(dir: &Path, reason: String) -> StoreError {
-    StoreError::Open { path: dir.to_path_buf(), reason: Arc::from(reason) }
+    StoreError::Open { path: dir.to_path_buf(), source: crate::error::because(reason) }
 }
 
-fn io_error(dir: &Path, what: &str, error: &io::Error) -> StoreError {
-    StoreError::Open { path: dir.to_path_buf(), reason: Arc::from(format!("{what}: {error}")) }
+fn io_error(dir: &Path, what: &str, error: io::Error) -> StoreError {
+    StoreError::Open { path: dir.to_path_buf(), source: crate::error::because_of(what, error) }
 }
 
 /// Reads the ledger of the store in `dir`: `None` if it has none (a store written before the
@@ -95,9 +95,9 @@ pub(crate) fn read(dir: &Path) -> Result<Option<Acknowledged>, StoreError> {
     match File::open(&path) {
         Ok(mut file) => file
             .read_to_end(&mut bytes)
-            .map_err(|e| io_error(dir, "cannot read the acknowledgement ledger", &e))?,
+            .map_err(|e| io_error(dir, "cannot read the acknowledgement ledger", e))?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(io_error(dir, "cannot open the acknowledgement ledger", &e)),
+        Err(e) => return Err(io_error(dir, "cannot open the acknowledgement ledger", e)),
     };
     parse(&bytes).map(Some).map_err(|reason| damaged(dir, reason))
 }
@@ -187,7 +187,7 @@ pub(crate) fn write_whole(dir: &Path, state: &Acknowledged) -> Result<(), StoreE
         std::fs::rename(&staging, &path)?;
         File::open(dir)?.sync_all()
     };
-    write().map_err(|e| io_error(dir, "cannot write the acknowledgement ledger", &e))
+    write().map_err(|e| io_error(dir, "cannot write the acknowledgement ledger", e))
 }
 
 impl Ledger {
@@ -197,10 +197,10 @@ impl Ledger {
         let file = OpenOptions::new()
             .append(true)
             .open(&path)
-            .map_err(|e| io_error(dir, "cannot open the acknowledgement ledger", &e))?;
+            .map_err(|e| io_error(dir, "cannot open the acknowledgement ledger", e))?;
         let len = file
             .metadata()
-            .map_err(|e| io_error(dir, "cannot read the acknowledgement ledger", &e))?
+            .map_err(|e| io_error(dir, "cannot read the acknowledgement ledger", e))?
             .len();
         Ok(Ledger { path, file, len, state, last_sync: Instant::now(), dirty: false })
     }

@@ -36,8 +36,8 @@
 //!
 //! - **When a write returns `Ok`**, sled has written it and every write applied before it to
 //!   its log and `fsync`ed the log: a crash of the process (panic, `SIGKILL`, abort) after that
-//!   point does not lose it. The crash test (`examples/crash_store`) checks this with real
-//!   `SIGKILL`s.
+//!   point does not lose it. The crash test (`tests/crash.rs`, run by `cargo test -p
+//!   actor-store`) checks this with real `SIGKILL`s.
 //! - **When a write returns `Err`**, it was not acknowledged: it may or may not be present
 //!   after a crash. A write or flush error puts the store into a failed state
 //!   ([`Store::failure`]): every waiting and later write gets [`StoreError::Failed`]. Reopen
@@ -70,6 +70,11 @@
 //! - **Types**: a tree records the [`Schema`] of its keys and values when it is created;
 //!   opening it with other types is [`StoreError::SchemaMismatch`], never a misread value.
 //!   [`Store::migrate_tree`] changes a tree's value type.
+//! - **Cancel safety**: a write is one message to the writer. A write's future dropped at an
+//!   await (a `timeout`, a `select!`) either never sent it, and nothing changes, or sent it,
+//!   and it is applied and flushed in full like any other write; it is never half applied, and
+//!   no other writer waits for it. The caller does not learn which: read the key, or write
+//!   idempotently.
 //! - **Exclusive access**: one process, and one [`Store`] in it, opens a directory at a time
 //!   ([`StoreError::Locked`] otherwise).
 //!
@@ -101,7 +106,7 @@ mod tree;
 mod writer;
 
 pub use codec::Key;
-pub use error::{CasConflict, Corruption, DamageReport, StoreError};
+pub use error::{CasConflict, Cause, Corruption, DamageReport, StoreError};
 pub use journal::{Persist, PersistOptions, Persisted};
 pub use kv::{DurableKv, DurableKvHandle};
 pub use schema::Schema;

@@ -104,6 +104,13 @@ impl<K: Key, V: Serialize + DeserializeOwned> Tree<K, V> {
     /// [`StoreError::Failed`] if the write or its flush failed (it is then not acknowledged),
     /// [`StoreError::Closed`], [`StoreError::Encode`], or [`StoreError::Corrupt`] if the
     /// previous value was damaged (the new value is stored and durable even then).
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped at an await, the write either was not sent to the writer (nothing changes) or
+    /// was, and is applied and flushed in full; it is never half applied. The same holds for
+    /// every write of a tree ([`remove`](Self::remove), [`compare_and_swap`](Self::compare_and_swap),
+    /// [`apply`](Self::apply), whose batch is all or nothing).
     pub async fn insert(&self, key: &K, value: &V) -> Result<Option<V>, StoreError> {
         let key = key_bytes(key);
         let value = encode_value(&self.name, &key, value)?;

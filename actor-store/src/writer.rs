@@ -19,7 +19,7 @@ use actor_core::{Reply, actor};
 use sled::IVec;
 use tokio::sync::oneshot;
 
-use crate::error::StoreError;
+use crate::error::{Cause, Chain, StoreError, because, because_of};
 use crate::fault::FaultPlan;
 use crate::ledger::Ledger;
 
@@ -86,7 +86,7 @@ type WriteReply = Reply<Result<Applied, StoreError>>;
 /// The store's health and counters, shared by handles, the writer and the flusher.
 #[derive(Debug, Default)]
 pub(crate) struct Health {
-    pub(crate) failed: OnceLock<Arc<str>>,
+    pub(crate) failed: OnceLock<Cause>,
     /// Opened for salvage: every write is refused.
     pub(crate) read_only: bool,
     pub(crate) writes: AtomicU64,
@@ -121,9 +121,9 @@ impl Health {
     }
 
     /// Records the first failure; later ones are consequences.
-    fn fail(&self, cause: impl Into<Arc<str>>) -> StoreError {
-        let cause = self.failed.get_or_init(|| cause.into());
-        tracing::error!(%cause, "store failed; it accepts no more writes");
+    fn fail(&self, cause: Cause) -> StoreError {
+        let cause = self.failed.get_or_init(|| cause);
+        tracing::error!(cause = %Chain(&**cause), "store failed; it accepts no more writes");
         StoreError::Failed { cause: Arc::clone(cause) }
     }
 }
@@ -172,14 +172,14 @@ impl Writer {
                 let _ = done_tx.send(());
             })
             .map_err(|e| StoreError::Storage {
-                reason: Arc::from(format!("cannot start the flusher thread: {e}")),
+                source: because_of("cannot start the flusher thread", e),
             })?;
         Ok(Writer { health, faults, to_flusher: Some(to_flusher), flusher_done: Some(done_rx) })
     }
 
     fn apply(&self, op: WriteOp) -> Result<Applied, StoreError> {
         if self.faults.as_ref().is_some_and(|f| f.write_fails()) {
-            return Err(self.health.fail("injected write failure"));
+            return Err(self.health.fail(because("injected write failure")));
         }
         let result = match op {
             WriteOp::Insert { tree, key, value } => tree.insert(key, value).map(Applied::Previous),
@@ -208,7 +208,7 @@ impl Writer {
             }
             WriteOp::Sync => Ok(Applied::Done),
         };
-        result.map_err(|e| self.health.fail(format!("write failed: {e}")))
+        result.map_err(|e| self.health.fail(because_of("a write failed", e)))
     }
 }
 
@@ -231,7 +231,9 @@ impl Writer {
                 {
                     // The flusher is gone (it cannot be, while the writer runs): never
                     // acknowledge what was not flushed.
-                    pending.reply.send(Err(self.health.fail("the flusher thread stopped")));
+                    pending
+                        .reply
+                        .send(Err(self.health.fail(because("the flusher thread stopped"))));
                 }
             }
             Err(e) => reply.send(Err(e)),
@@ -295,17 +297,17 @@ impl Flusher {
     fn flush(&mut self, trees: &[sled::Tree]) -> Result<(), StoreError> {
         self.health.check()?;
         if self.faults.as_ref().is_some_and(|f| f.flush_fails()) {
-            return Err(self.health.fail("injected flush failure"));
+            return Err(self.health.fail(because("injected flush failure")));
         }
         self.health.flushes.fetch_add(1, Ordering::Relaxed);
         let seq = self.commits.last + 1;
         // After every write of the group in sled's log: recovering this marker means
         // recovering the whole group.
         if let Err(e) = self.commits.meta.insert(COMMIT_KEY, &seq.to_be_bytes()) {
-            return Err(self.health.fail(format!("write failed: {e}")));
+            return Err(self.health.fail(because_of("a write failed", e)));
         }
         if let Err(e) = self.db.flush() {
-            return Err(self.health.fail(format!("flush failed: {e}")));
+            return Err(self.health.fail(because_of("a flush failed", e)));
         }
         self.commits.last = seq;
         if let Some(ledger) = self.commits.ledger.as_mut() {
@@ -314,9 +316,10 @@ impl Flusher {
                 .map(|tree| Arc::from(String::from_utf8_lossy(&tree.name()).as_ref()))
                 .collect();
             if let Err(e) = ledger.record(seq, &names) {
-                return Err(self
-                    .health
-                    .fail(format!("cannot record the commit in the acknowledgement ledger: {e}")));
+                return Err(self.health.fail(because_of(
+                    "cannot record the commit in the acknowledgement ledger",
+                    e,
+                )));
             }
         }
         Ok(())

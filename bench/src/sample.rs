@@ -13,6 +13,17 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// The sample as one JSON line, with `extra` fields after the common ones.
+    pub fn json_with(&self, extra: &[(&str, f64)]) -> String {
+        let mut line = self.json();
+        line.pop();
+        for (name, value) in extra {
+            line.push_str(&format!(r#","{name}":{value:.4}"#));
+        }
+        line.push('}');
+        line
+    }
+
     /// The sample as one JSON line.
     pub fn json(&self) -> String {
         let opt = |v: Option<f64>| v.map_or_else(|| "null".to_owned(), |v| format!("{v:.3}"));

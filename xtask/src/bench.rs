@@ -42,7 +42,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
         rest.push(arg.as_str());
     }
-    for bench in ["store", "factory"] {
+    for bench in ["store", "factory", "jobs"] {
         let mut run = vec![
             "bench",
             "--quiet",

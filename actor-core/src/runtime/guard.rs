@@ -28,7 +28,7 @@ pub(super) fn guarded<'a, F: Future>(
 ) -> impl Future<Output = Result<F::Output, Interrupt>> + 'a {
     poll_fn(move |cx| {
         if cell.control.load(Ordering::Acquire) == KILL {
-            dropping(DropCause::Interrupted, || slot.set(None));
+            dropping(cell.take_interrupt_cause(), || slot.set(None));
             return Poll::Ready(Err(Interrupt::Killed));
         }
         let Some(fut) = slot.as_mut().as_pin_mut() else {

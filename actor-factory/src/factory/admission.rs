@@ -4,7 +4,7 @@ use std::hash::Hash;
 use std::pin::pin;
 
 use actor_core::Actor;
-// tokio's clock, so that tests on paused time see deadlines and stuck workers.
+// tokio's clock, so that tests on paused time see deadlines.
 use tokio::time::Instant;
 
 use super::*;

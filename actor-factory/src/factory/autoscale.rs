@@ -5,7 +5,7 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use actor_core::Actor;
-// tokio's clock, so that tests on paused time see deadlines and stuck workers.
+// tokio's clock, so that tests on paused time see deadlines.
 use tokio::time::Instant;
 
 use super::*;

@@ -4,7 +4,7 @@
 use std::hash::Hash;
 
 use actor_core::{Actor, ActorRef, TrySendError};
-// tokio's clock, so that tests on paused time see deadlines and stuck workers.
+// tokio's clock, so that tests on paused time see deadlines.
 use tokio::time::Instant;
 
 use super::*;
@@ -157,7 +157,7 @@ where
             let Some(pos) = st.position(slot) else { return };
             let s = &mut st.slots[pos];
             if s.generation != generation || s.current.as_ref().map(|r| r.id) != Some(id) {
-                // Already failed as stuck; this is the killed worker letting go of it.
+                // Its worker was already replaced; this is the old one letting go of it.
                 return;
             }
             let Some(running) = s.current.take() else { return };
@@ -202,6 +202,13 @@ where
                     let gone = st.lose_worker(pos, &mut fx);
                     fx.stop.extend(gone);
                     self.fail(&mut st, pos, running, FailureReason::WorkerStopped, &mut fx);
+                }
+                Ending::Stuck(busy_for) => {
+                    // The watchdog failed the worker in the middle of its handler.
+                    tracing::warn!(factory = %self.name, slot, ?busy_for, "worker stuck; replacing it");
+                    let gone = st.lose_worker(pos, &mut fx);
+                    fx.stop.extend(gone);
+                    self.fail(&mut st, pos, running, FailureReason::Stuck(busy_for), &mut fx);
                 }
                 Ending::Panicked => {
                     // A panicking handler stops its (unsupervised) worker.

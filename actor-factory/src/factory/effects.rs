@@ -4,7 +4,7 @@
 use std::hash::Hash;
 
 use actor_core::{Actor, ActorRef};
-// tokio's clock, so that tests on paused time see deadlines and stuck workers.
+// tokio's clock, so that tests on paused time see deadlines.
 use tokio::time::Instant;
 
 use super::*;

@@ -3,7 +3,6 @@
 use std::hash::{Hash, Hasher};
 
 use actor_core::Actor;
-// tokio's clock, so that tests on paused time see deadlines and stuck workers.
 
 use super::*;
 

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use actor_core::{Actor, BoxError, SpawnError};
 use tokio::sync::Notify;
-// tokio's clock, so that tests on paused time see deadlines and stuck workers.
 
 use super::*;
 use crate::job::{Discarded, Failure, Job};
@@ -169,9 +168,16 @@ where
         self
     }
 
-    /// A job still running `threshold` after it was dispatched is failed with
-    /// [`FailureReason::Stuck`](crate::FailureReason::Stuck), its worker is killed and replaced, and the slot's queue goes to
-    /// the replacement. Checked every quarter of `threshold`.
+    /// A job whose handler makes no progress for `threshold` is failed with
+    /// [`FailureReason::Stuck`](crate::FailureReason::Stuck), its worker is failed and
+    /// replaced, and the slot's queue goes to the replacement.
+    ///
+    /// The workers are spawned with
+    /// [`SpawnOptions::with_stuck_after`](actor_core::SpawnOptions::with_stuck_after): the
+    /// detection is actor-core's watchdog, which counts busy time on the wall clock, discounts
+    /// pauses of the whole process, and drops the handler at its next await point (a handler
+    /// that blocks its thread without awaiting cannot be dropped, only reported). Its
+    /// [module docs](actor_core::heartbeat) give the bounds.
     pub fn stuck_after(mut self, threshold: Duration) -> Self {
         self.stuck_after = Some(threshold);
         self
@@ -225,6 +231,7 @@ where
             backpressure,
             build: Mutex::new(build),
             wrap,
+            stuck_after,
             on_discard,
             on_failure,
             state: Mutex::new(State::default()),
@@ -238,9 +245,6 @@ where
             slots.push(Slot::new(id, shared.spawn_worker(id)?));
         }
         shared.lock().slots = slots;
-        if let Some(threshold) = stuck_after {
-            tokio::spawn(super::health::watch_stuck(Arc::downgrade(&shared), threshold));
-        }
         if let Some(period) = stats_every {
             tokio::spawn(super::health::log_stats(Arc::downgrade(&shared), period));
         }

@@ -5,7 +5,6 @@ use std::sync::PoisonError;
 use std::time::Duration;
 
 use actor_core::{Actor, ActorRef, SpawnError};
-// tokio's clock, so that tests on paused time see deadlines and stuck workers.
 
 use super::*;
 
@@ -68,7 +67,12 @@ where
         };
         let name = format!("{}-worker-{slot}", self.name);
         let worker = built.map_err(|e| SpawnError::start(name.as_str(), e))?;
-        W::default_options().with_name(name).spawn(worker)
+        let options = W::default_options().with_name(name);
+        let options = match self.stuck_after {
+            Some(threshold) => options.with_stuck_after(threshold),
+            None => options,
+        };
+        options.spawn(worker)
     }
 
     /// Builds a new worker for `slot` and gives it the slot's queue.

@@ -26,6 +26,36 @@ pub(super) struct Feed<W: Actor, P, R, B: JobBackend<P, R>> {
 /// How long to wait before leasing again after the backend failed.
 const RETRY: Duration = Duration::from_secs(1);
 
+/// At most this many jobs leased ahead of the workers by the adaptive default.
+const MAX_PREFETCH: usize = 1_024;
+
+/// How much work the adaptive default leases ahead: this long at the recent rate.
+const PREFETCH_AHEAD: f64 = 0.5;
+
+/// Acknowledgements not yet durable, beyond which the consumer stops leasing (a slow
+/// database or disk slows the consumer instead of piling up acknowledgements).
+const MAX_ACKING: usize = 4_096;
+
+/// The consumer's recent throughput, in jobs handed back per second.
+struct Rate {
+    at: Instant,
+    total: u64,
+    per_sec: f64,
+}
+
+impl Rate {
+    fn update(&mut self, total: u64) {
+        let elapsed = self.at.elapsed().as_secs_f64();
+        if elapsed >= 0.05 {
+            let recent = (total - self.total) as f64 / elapsed;
+            self.per_sec =
+                if self.per_sec == 0.0 { recent } else { 0.5 * self.per_sec + 0.5 * recent };
+            self.at = Instant::now();
+            self.total = total;
+        }
+    }
+}
+
 pub(super) async fn run<W, P, R, B>(mut feed: Feed<W, P, R, B>)
 where
     W: Actor,
@@ -34,6 +64,7 @@ where
     B: JobBackend<P, R>,
 {
     let mut scaler = feed.autoscale.map(|policy| (Scaler::new(policy), Instant::now()));
+    let mut rate = Rate { at: Instant::now(), total: 0, per_sec: 0.0 };
     loop {
         if *feed.stopped.borrow() {
             return;
@@ -45,13 +76,33 @@ where
             scale(&feed, scaler).await;
         }
         let wake = scaler.as_ref().map(|(_, next)| *next);
-        let limit = feed.max_in_flight.unwrap_or_else(|| feed.factory.workers() * 2).max(1);
-        let room = limit.saturating_sub(feed.counters.in_flight());
-        if room == 0 {
+        rate.update(feed.counters.handed_back_total());
+        let workers = feed.factory.workers();
+        // By default, enough to keep every worker busy for a moment at the recent rate: few
+        // for slow jobs (whose leases would tick while they wait), many for fast ones (one
+        // lease statement for many jobs).
+        let limit = feed
+            .max_in_flight
+            .unwrap_or_else(|| {
+                let ahead = (rate.per_sec * PREFETCH_AHEAD) as usize;
+                (workers * 2).max(workers + ahead).min(MAX_PREFETCH.max(workers * 2))
+            })
+            .max(1);
+        let held = feed.counters.held();
+        let room = limit.saturating_sub(held);
+        // Refill in batches: lease when half of the buffer is free (or it is empty), not for
+        // every job that ends.
+        let refill = room >= (limit / 2).max(1) || held == 0;
+        if !refill || feed.counters.acking() >= MAX_ACKING {
             let settled = feed.counters.settled.notified();
             let mut settled = std::pin::pin!(settled);
             settled.as_mut().enable();
-            if feed.counters.in_flight() >= limit {
+            let still_full = {
+                let held = feed.counters.held();
+                let room = limit.saturating_sub(held);
+                !(room >= (limit / 2).max(1) || held == 0) || feed.counters.acking() >= MAX_ACKING
+            };
+            if still_full {
                 tokio::select! {
                     () = settled => {}
                     _ = feed.stopped.changed() => {}

@@ -25,7 +25,8 @@ pub struct ConsumerStats {
     /// Attempts that ended without being completed or failed (a panic, a stuck worker, a
     /// dropped `Work`): each was failed for it.
     pub abandoned: u64,
-    /// Jobs leased and not settled yet.
+    /// Jobs leased and not settled yet: held by the factory or a handler, or handed back and
+    /// waiting for their acknowledgement to be durable.
     pub in_flight: usize,
 }
 
@@ -38,24 +39,56 @@ pub(crate) struct Counters {
     dead: AtomicU64,
     lost: AtomicU64,
     abandoned: AtomicU64,
-    in_flight: AtomicUsize,
-    /// Notified when a leased job is settled.
+    /// Jobs handed back by handlers (or abandoned): counted once handed back.
+    handed_back: AtomicU64,
+    /// Leased jobs held by the factory or a handler.
+    held: AtomicUsize,
+    /// Acknowledgements sent and not yet durable.
+    acking: AtomicUsize,
+    /// Notified when a held job is handed back and when an acknowledgement is durable.
     pub(crate) settled: Notify,
 }
 
 impl Counters {
     pub(crate) fn leased(&self, jobs: usize) {
         self.attempts.fetch_add(jobs as u64, Ordering::Relaxed);
-        self.in_flight.fetch_add(jobs, Ordering::AcqRel);
+        self.held.fetch_add(jobs, Ordering::AcqRel);
     }
 
-    pub(crate) fn settled(&self) {
-        self.in_flight.fetch_sub(1, Ordering::AcqRel);
+    /// A held job was handed back, its acknowledgement sent.
+    pub(crate) fn handed_back(&self) {
+        self.acking.fetch_add(1, Ordering::AcqRel);
+        self.held.fetch_sub(1, Ordering::AcqRel);
+        self.handed_back.fetch_add(1, Ordering::Relaxed);
         self.settled.notify_waiters();
     }
 
+    /// An acknowledgement is durable (or failed).
+    pub(crate) fn acked(&self) {
+        self.acking.fetch_sub(1, Ordering::AcqRel);
+        self.settled.notify_waiters();
+    }
+
+    /// Jobs held by the factory or a handler.
+    pub(crate) fn held(&self) -> usize {
+        self.held.load(Ordering::Acquire)
+    }
+
+    /// Acknowledgements not yet durable.
+    pub(crate) fn acking(&self) -> usize {
+        self.acking.load(Ordering::Acquire)
+    }
+
+    /// Jobs handed back so far: the consumer's throughput.
+    pub(crate) fn handed_back_total(&self) -> u64 {
+        self.handed_back.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::Acquire)
+        // Read `acking` after `held`: a job moves from `held` to `acking` by incrementing
+        // `acking` first, so it is never missed in between.
+        let held = self.held();
+        held + self.acking()
     }
 
     pub(crate) fn completed(&self, outcome: &Result<(), JobError>) {

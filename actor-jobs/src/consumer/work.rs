@@ -1,9 +1,13 @@
 //! [`Work`]: a leased job as a worker actor's handler receives it.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use actor_factory::Job;
+use tokio::sync::oneshot;
 
 use super::stats::Counters;
 use crate::backend::JobBackend;
@@ -38,14 +42,11 @@ impl<P, R, B: JobBackend<P, R>> fmt::Debug for Ticket<P, R, B> {
 impl<P, R, B: JobBackend<P, R>> Drop for Ticket<P, R, B> {
     fn drop(&mut self) {
         if self.settled {
-            self.counters.settled();
+            // Handed back by `complete` or `fail`, which counted it.
             return;
         }
         // Never completed nor failed: a panic, a worker killed as stuck, a handler that dropped
         // its work, a factory that discarded it. The attempt fails, so the job runs again.
-        let backend = self.backend.clone();
-        let lease = self.leased.lease;
-        let counters = Arc::clone(&self.counters);
         let reason = if std::thread::panicking()
             || actor_core::drop_cause() == actor_core::DropCause::Panicked
         {
@@ -53,24 +54,81 @@ impl<P, R, B: JobBackend<P, R>> Drop for Ticket<P, R, B> {
         } else {
             "the handler ended without completing the job (it was stopped, stuck or dropped it)"
         };
-        counters.abandoned();
+        self.counters.abandoned();
+        let (backend, lease) = (self.backend.clone(), self.leased.lease);
+        let ack = Ack::send(&self.counters, move |counters| async move {
+            let outcome = backend.fail(lease, reason.to_owned()).await;
+            match &outcome {
+                Ok(failed) => counters.failed(*failed),
+                Err(error) => {
+                    tracing::warn!(job = %lease.id, %error, "could not record a failed attempt; its lease will expire");
+                }
+            }
+            outcome
+        });
+        drop(ack);
+    }
+}
+
+/// The acknowledgement of an attempt handed back by [`Work::complete`] or [`Work::fail`]:
+/// already sent when the call returned; await it to learn that it is durable.
+///
+/// Dropping it does not withdraw the acknowledgement: it is written all the same, and the
+/// consumer's [`stats`](crate::Consumer::stats) count it once durable. A handler that does not
+/// need the outcome may drop it and return at once: its worker takes the next job while the
+/// acknowledgement is written together with those of the other workers (one transaction, or
+/// one fsync, for many jobs). If the process dies first, the job is not lost: it runs again
+/// once its lease expires (or when the embedded queue is reopened).
+///
+/// # Cancel safety
+///
+/// Cancel safe: dropping it changes nothing about the acknowledgement.
+#[must_use = "the acknowledgement is sent either way; await it to learn that it is durable, or drop it explicitly"]
+pub struct Ack<T> {
+    answer: oneshot::Receiver<Result<T, JobError>>,
+}
+
+impl<T: Send + 'static> Ack<T> {
+    /// Counts a job handed back, and writes its outcome with `write` on a task of its own.
+    fn send<F, Fut>(counters: &Arc<Counters>, write: F) -> Ack<T>
+    where
+        F: FnOnce(Arc<Counters>) -> Fut,
+        Fut: Future<Output = Result<T, JobError>> + Send + 'static,
+    {
+        let (tx, answer) = oneshot::channel();
+        counters.handed_back();
+        let task = write(Arc::clone(counters));
+        let counters = Arc::clone(counters);
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 runtime.spawn(async move {
-                    match backend.fail(lease, reason.to_owned()).await {
-                        Ok(outcome) => counters.failed(outcome),
-                        Err(error) => {
-                            tracing::warn!(job = %lease.id, %error, "could not record a failed attempt; its lease will expire");
-                        }
-                    }
-                    counters.settled();
+                    let outcome = task.await;
+                    counters.acked();
+                    let _ = tx.send(outcome);
                 });
             }
             Err(_) => {
-                tracing::warn!(job = %lease.id, "a job was dropped outside a runtime; its lease will expire");
-                counters.settled();
+                // No runtime (a job dropped while the runtime shuts down): the lease expires
+                // and the job runs again.
+                counters.acked();
+                let _ = tx.send(Err(JobError::Closed));
             }
         }
+        Ack { answer }
+    }
+}
+
+impl<T> Future for Ack<T> {
+    type Output = Result<T, JobError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.answer).poll(cx).map(|answer| answer.unwrap_or(Err(JobError::Closed)))
+    }
+}
+
+impl<T> fmt::Debug for Ack<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ack").finish_non_exhaustive()
     }
 }
 
@@ -143,27 +201,36 @@ impl<P, R, B: JobBackend<P, R>> Work<P, R, B> {
         (lease, backend, counters, self.job)
     }
 
-    /// Acknowledges the job with its result; returns once durable. The factory counts the job
-    /// done when this returns.
+    /// Acknowledges the job with its result. The acknowledgement is sent at once, and the
+    /// worker is free for its next job when the handler returns; await the returned [`Ack`] to
+    /// learn that it is durable.
     ///
     /// # Errors
     ///
-    /// [`JobError::LeaseLost`] if the lease expired first (the job may be running elsewhere;
-    /// its result is not recorded), or a store or database error (the job will run again).
+    /// Through the [`Ack`]: [`JobError::LeaseLost`] if the lease expired first (the job may be
+    /// running elsewhere; its result is not recorded), or a store or database error (the job
+    /// will run again).
     ///
     /// # Cancel safety
     ///
-    /// If the future is dropped, the job may or may not be completed; if not, it runs again
-    /// when its lease expires.
-    pub async fn complete(self, result: R) -> Result<(), JobError> {
+    /// The returned [`Ack`] is cancel safe; see there.
+    pub fn complete(self, result: R) -> Ack<()>
+    where
+        R: Send + 'static,
+        P: Send + Sync + 'static,
+    {
         let (lease, backend, counters, job) = self.settle();
-        let outcome = backend.complete(lease, result).await;
-        counters.completed(&outcome);
+        let ack = Ack::send(&counters, move |counters| async move {
+            let outcome = backend.complete(lease, result).await;
+            counters.completed(&outcome);
+            outcome
+        });
         drop(job);
-        outcome
+        ack
     }
 
-    /// Fails this attempt: the job is retried after the queue's backoff, or is dead.
+    /// Fails this attempt: the job is retried after the queue's backoff, or is dead. Sent at
+    /// once, like [`complete`](Self::complete).
     ///
     /// # Errors
     ///
@@ -172,16 +239,24 @@ impl<P, R, B: JobBackend<P, R>> Work<P, R, B> {
     /// # Cancel safety
     ///
     /// As [`Work::complete`].
-    pub async fn fail(self, error: impl Into<String>) -> Result<FailOutcome, JobError> {
+    pub fn fail(self, error: impl Into<String>) -> Ack<FailOutcome>
+    where
+        R: Send + 'static,
+        P: Send + Sync + 'static,
+    {
         let (lease, backend, counters, job) = self.settle();
-        let outcome = backend.fail(lease, error.into()).await;
-        match &outcome {
-            Ok(failed) => counters.failed(*failed),
-            Err(JobError::LeaseLost(_)) => counters.lost(),
-            Err(_) => {}
-        }
+        let error = error.into();
+        let ack = Ack::send(&counters, move |counters| async move {
+            let outcome = backend.fail(lease, error).await;
+            match &outcome {
+                Ok(failed) => counters.failed(*failed),
+                Err(JobError::LeaseLost(_)) => counters.lost(),
+                Err(_) => {}
+            }
+            outcome
+        });
         drop(job);
-        outcome
+        ack
     }
 
     /// Extends the lease by the queue's visibility timeout from now: a job that may run longer

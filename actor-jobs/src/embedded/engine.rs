@@ -25,6 +25,9 @@ use crate::options::{EXPIRED, EnqueueOptions, QueueOptions};
 
 /// Commands decided in one batch, at most.
 const MAX_BATCH: usize = 4096;
+/// Payloads of queued jobs kept in memory, at most, so that leasing them reads nothing from
+/// the store (a job enqueued beyond this is read back when leased).
+const CACHED_PAYLOADS: usize = 16_384;
 /// Finished jobs purged in one batch, at most.
 pub(super) const PURGE_BATCH: usize = 10_000;
 
@@ -81,6 +84,8 @@ pub(super) async fn run<P, R>(
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     let mut batch_commands = Vec::with_capacity(64);
+    // Payloads of jobs enqueued and not leased yet: only this task touches them.
+    let mut fresh: HashMap<u64, P> = HashMap::new();
     let mut next_sweep = shared.options.retention.map(|_| tokio::time::Instant::now());
     loop {
         let sweep = async {
@@ -105,7 +110,7 @@ pub(super) async fn run<P, R>(
                 }
             }
         }
-        let (batch, pending) = decide(&shared, batch_commands.drain(..));
+        let (batch, pending) = decide(&shared, batch_commands.drain(..), &mut fresh);
         let written = match batch {
             Some(batch) => shared.tree.apply(batch).await,
             None => Ok(()),
@@ -128,6 +133,7 @@ pub(super) async fn run<P, R>(
 fn decide<P, R>(
     shared: &Shared<P, R>,
     commands: impl Iterator<Item = Command<P, R>>,
+    fresh: &mut HashMap<u64, P>,
 ) -> (Option<EntryBatch<P, R>>, Vec<Pending>)
 where
     P: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
@@ -135,7 +141,6 @@ where
 {
     let now = shared.clock.now();
     let mut writes = Writes { batch: shared.tree.batch(), any: false, failed: None };
-    let mut fresh = HashMap::new();
     let mut pending: Vec<Pending> = Vec::new();
     let failure = shared.tree.store().failure();
     let mut st = shared.lock();
@@ -145,7 +150,7 @@ where
             refuse(command, error);
             continue;
         }
-        let mut d = Decider { st: &mut st, shared, writes: &mut writes, fresh: &mut fresh, now };
+        let mut d = Decider { st: &mut st, shared, writes: &mut writes, fresh: &mut *fresh, now };
         match command {
             Command::Enqueue(jobs, answer) => {
                 let ids: Result<Vec<JobId>, JobError> = jobs
@@ -315,7 +320,9 @@ where
         };
         // The payload is encoded before anything changes: if it cannot be, nothing has.
         self.writes.try_put((id, PART_JOB), &Entry::Job(spec))?;
-        self.fresh.insert(id, payload);
+        if self.fresh.len() < CACHED_PAYLOADS {
+            self.fresh.insert(id, payload);
+        }
         self.st.insert(id, meta);
         self.progress(id, JobState::Queued);
         Ok(JobId(id))
@@ -429,6 +436,7 @@ where
 
     /// Ends job `id` in a finished state.
     fn finish(&mut self, id: u64, state: JobState<R>) {
+        self.fresh.remove(&id);
         let Some(visible_at) = self.st.jobs.get(&id).map(|meta| meta.visible_at) else { return };
         self.st.set_status(id, state.status(), visible_at, None, self.now);
         self.progress(id, state);

@@ -33,7 +33,7 @@ where
             std::io::Error::other("more than 2^31 jobs in one batch"),
         )
     })?;
-    let name = &queue.inner.name;
+    let (name, channel) = (&queue.inner.name, &queue.inner.channel);
     let reserved = queue
         .inner
         .pool
@@ -60,7 +60,7 @@ where
         .inner
         .pool
         .with("enqueueing jobs", |live| async move {
-            let params: [&(dyn ToSql + Sync); 8] = [
+            let params: [&(dyn ToSql + Sync); 9] = [
                 name,
                 ids_ref,
                 keys_ref,
@@ -69,6 +69,7 @@ where
                 attempts_ref,
                 &ms(now),
                 visible_ref,
+                channel,
             ];
             live.client.query(&live.st.enqueue_many, &params).await
         })

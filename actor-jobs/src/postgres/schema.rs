@@ -7,7 +7,7 @@ use tokio_postgres::NoTls;
 use crate::error::JobError;
 
 /// The schema version this release creates and reads.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// Migrations, in order: the statements that bring the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -55,6 +55,19 @@ const MIGRATIONS: &[&str] = &[
     r"
     CREATE INDEX actor_jobs_finished ON actor_jobs (queue, updated_at)
         WHERE state IN ('succeeded', 'dead', 'cancelled');
+",
+    // Version 3: an attempt's row is written once, when it ends (the running attempt is in
+    // `actor_jobs`: `leased_by`, `started_at`); the foreign key, checked at every insert, goes
+    // (purging removes a job's attempts itself); so does the index by state, updated at every
+    // change of every job (the partial indexes of ready, running and finished jobs serve the
+    // lookups by state).
+    r"
+    DROP INDEX IF EXISTS actor_jobs_status;
+    ALTER TABLE actor_jobs ADD COLUMN leased_by text;
+    UPDATE actor_jobs j SET leased_by = a.worker FROM actor_job_attempts a
+        WHERE j.state = 'running' AND a.job_id = j.id AND a.attempt = j.attempt;
+    DELETE FROM actor_job_attempts WHERE ended_at IS NULL;
+    ALTER TABLE actor_job_attempts DROP CONSTRAINT IF EXISTS actor_job_attempts_job_id_fkey;
 ",
 ];
 

@@ -4,6 +4,10 @@
 //!
 //! Times are parameters computed by the client (see the [clock](crate) notes); backoff comes
 //! from the client too, as an array of delays by attempt, so both backends back off alike.
+//!
+//! A statement that makes a job leasable (enqueue, requeue, an acknowledgement that frees a
+//! key or schedules a retry) also sends a notification on the queue's channel, delivered to
+//! the listening processes when its transaction commits (`LISTEN`/`NOTIFY`).
 
 use tokio_postgres::{Client, Statement};
 
@@ -14,6 +18,10 @@ pub(super) const COLUMNS: &str = "id, key, idempotency_key, payload, state, resu
 /// The state after a failed or expired attempt: dead at the last one.
 const RETRY_STATE: &str = "CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'failed' END";
 
+/// Only the oldest unfinished job of a key may run: per-key order across processes.
+const KEY_TURN: &str = "(j.key IS NULL OR j.id = (SELECT min(k.id) FROM actor_jobs k \
+    WHERE k.queue = j.queue AND k.key = j.key AND k.state IN ('queued', 'running', 'failed')))";
+
 /// `$delays[attempt]` milliseconds after `$now`: when a failed attempt runs again.
 fn retry_at(now: &str, delays: &str) -> String {
     format!("{now}::bigint + ({delays}::bigint[])[LEAST(attempt, 31)]")
@@ -23,11 +31,8 @@ fn retry_at(now: &str, delays: &str) -> String {
 pub(super) struct Statements {
     pub(super) enqueue: Statement,
     pub(super) by_idempotency: Statement,
-    pub(super) reclaim: Statement,
     pub(super) lease: Statement,
-    pub(super) complete: Statement,
-    pub(super) fail: Statement,
-    pub(super) extend: Statement,
+    pub(super) acknowledge: Statement,
     pub(super) cancel: Statement,
     pub(super) requeue: Statement,
     pub(super) state_of: Statement,
@@ -35,6 +40,7 @@ pub(super) struct Statements {
     pub(super) list: Statement,
     pub(super) stats: Statement,
     pub(super) next_due: Statement,
+    pub(super) busy: Statement,
     pub(super) purge: Statement,
     pub(super) reserve_ids: Statement,
     pub(super) enqueue_many: Statement,
@@ -42,99 +48,123 @@ pub(super) struct Statements {
 
 impl Statements {
     pub(super) async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
-        let fail_retry = retry_at("$4", "$5");
+        let ack_retry = retry_at("$1", "$8");
         Ok(Statements {
             enqueue: client
                 .prepare(
-                    "INSERT INTO actor_jobs (queue, key, idempotency_key, payload, state, max_attempts, \
-                     created_at, updated_at, visible_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6, $7) \
-                     ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-                     RETURNING id",
+                    "WITH ins AS ( \
+                       INSERT INTO actor_jobs (queue, key, idempotency_key, payload, state, max_attempts, \
+                         created_at, updated_at, visible_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6, $7) \
+                       ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+                       RETURNING id), \
+                     woke AS (SELECT pg_notify($8, '') FROM ins LIMIT 1) \
+                     SELECT ins.id FROM ins CROSS JOIN (SELECT count(*) FROM woke) w",
                 )
                 .await?,
             by_idempotency: client
                 .prepare("SELECT id FROM actor_jobs WHERE queue = $1 AND idempotency_key = $2")
                 .await?,
-            reclaim: client
-                .prepare(&format!(
-                    "WITH expired AS ( \
-                       UPDATE actor_jobs SET state = {RETRY_STATE}, error = $3, \
-                         retry_at = $2, lease_token = NULL, lease_until = NULL, updated_at = $2, \
-                         visible_at = LEAST(visible_at, $2) \
-                       WHERE queue = $1 AND state = 'running' AND lease_until <= $2 RETURNING id, attempt) \
-                     UPDATE actor_job_attempts a SET ended_at = $2, outcome = 'expired' \
-                     FROM expired e WHERE a.job_id = e.id AND a.attempt = e.attempt AND a.ended_at IS NULL"
-                ))
-                .await?,
             lease: client
-                .prepare(
-                    "WITH picked AS ( \
-                       SELECT j.id FROM actor_jobs j \
+                .prepare(&format!(
+                    "WITH expired_dead AS ( \
+                       UPDATE actor_jobs SET state = 'dead', error = $6, retry_at = NULL, \
+                         lease_token = NULL, lease_until = NULL, updated_at = $2 \
+                       WHERE queue = $1 AND state = 'running' AND lease_until <= $2 \
+                         AND attempt >= max_attempts \
+                       RETURNING id, attempt, leased_by, started_at), \
+                     expired AS ( \
+                       SELECT j.id, j.attempt AS prev, j.leased_by AS prev_worker, \
+                         j.started_at AS prev_started FROM actor_jobs j \
+                       WHERE j.queue = $1 AND j.state = 'running' AND j.lease_until <= $2 \
+                         AND j.attempt < j.max_attempts AND {KEY_TURN} \
+                       ORDER BY j.lease_until, j.id LIMIT $3 FOR UPDATE SKIP LOCKED), \
+                     ready AS ( \
+                       SELECT j.id, NULL::integer AS prev, NULL::text AS prev_worker, \
+                         NULL::bigint AS prev_started FROM actor_jobs j \
                        WHERE j.queue = $1 AND j.state IN ('queued', 'failed') AND j.visible_at <= $2 \
-                         AND (j.key IS NULL OR j.id = (SELECT min(k.id) FROM actor_jobs k \
-                              WHERE k.queue = j.queue AND k.key = j.key \
-                                AND k.state IN ('queued', 'running', 'failed'))) \
-                       ORDER BY j.visible_at, j.id LIMIT $3 FOR UPDATE SKIP LOCKED), \
+                         AND {KEY_TURN} \
+                       ORDER BY j.visible_at, j.id \
+                       LIMIT GREATEST($3 - (SELECT count(*) FROM expired), 0) FOR UPDATE SKIP LOCKED), \
+                     picked AS (SELECT * FROM expired UNION ALL SELECT * FROM ready), \
                      leased AS ( \
                        UPDATE actor_jobs j SET state = 'running', attempt = j.attempt + 1, \
                          lease_token = nextval('actor_jobs_lease_token'), lease_until = $4, \
-                         started_at = $2, updated_at = $2, retry_at = NULL \
+                         leased_by = $5, started_at = $2, updated_at = $2, retry_at = NULL, \
+                         error = CASE WHEN picked.prev IS NULL THEN j.error ELSE $6 END \
                        FROM picked WHERE j.id = picked.id \
-                       RETURNING j.id, j.key, j.idempotency_key, j.payload, j.attempt, j.lease_token, j.visible_at), \
+                       RETURNING j.id, j.key, j.idempotency_key, j.payload, j.attempt, j.lease_token, \
+                         j.visible_at), \
                      history AS ( \
-                       INSERT INTO actor_job_attempts (job_id, attempt, worker, started_at) \
-                       SELECT id, attempt, $5, $2 FROM leased) \
+                       INSERT INTO actor_job_attempts (job_id, attempt, worker, started_at, ended_at, outcome) \
+                       SELECT id, attempt, coalesce(leased_by, ''), coalesce(started_at, $2), $2, 'expired' \
+                         FROM expired_dead \
+                       UNION ALL \
+                       SELECT id, prev, coalesce(prev_worker, ''), coalesce(prev_started, $2), $2, 'expired' \
+                         FROM picked WHERE prev IS NOT NULL AND id IN (SELECT id FROM leased)) \
                      SELECT id, key, idempotency_key, payload, attempt, lease_token FROM leased \
-                     ORDER BY visible_at, id",
-                )
-                .await?,
-            complete: client
-                .prepare(
-                    "WITH done AS ( \
-                       UPDATE actor_jobs SET state = 'succeeded', result = $3, error = NULL, \
-                         lease_token = NULL, lease_until = NULL, updated_at = $4 \
-                       WHERE id = $1 AND state = 'running' AND lease_token = $2 AND lease_until > $4 \
-                       RETURNING id, attempt), \
-                     history AS ( \
-                       UPDATE actor_job_attempts a SET ended_at = $4, outcome = 'succeeded' \
-                       FROM done WHERE a.job_id = done.id AND a.attempt = done.attempt AND a.ended_at IS NULL) \
-                     SELECT id FROM done",
-                )
-                .await?,
-            fail: client
-                .prepare(&format!(
-                    "WITH failed AS ( \
-                       UPDATE actor_jobs SET state = {RETRY_STATE}, error = $3::text, \
-                         retry_at = CASE WHEN attempt >= max_attempts THEN NULL ELSE {fail_retry} END, \
-                         visible_at = CASE WHEN attempt >= max_attempts THEN visible_at ELSE {fail_retry} END, \
-                         lease_token = NULL, lease_until = NULL, updated_at = $4::bigint \
-                       WHERE id = $1::bigint AND state = 'running' AND lease_token = $2::bigint \
-                         AND lease_until > $4::bigint \
-                       RETURNING id, attempt, state, visible_at), \
-                     history AS ( \
-                       UPDATE actor_job_attempts a SET ended_at = $4::bigint, outcome = 'failed' \
-                       FROM failed WHERE a.job_id = failed.id AND a.attempt = failed.attempt AND a.ended_at IS NULL) \
-                     SELECT state, visible_at FROM failed"
+                     ORDER BY visible_at, id"
                 ))
                 .await?,
-            extend: client
-                .prepare(
-                    "UPDATE actor_jobs SET lease_until = $3, updated_at = $4 \
-                     WHERE id = $1 AND state = 'running' AND lease_token = $2 AND lease_until > $4 \
-                     RETURNING id",
-                )
+            // A job is running exactly while it has a lease token (every other transition clears
+            // it), so matching the token is the state check. Naming `state = 'running'` here
+            // would let the planner pick the partial index of running jobs, whose row estimate
+            // is stale under churn, and loop over every running job for each batch.
+            acknowledge: client
+                .prepare(&format!(
+                    "WITH c AS (SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::jsonb[]) AS c(id, token, result)), \
+                     done AS ( \
+                       UPDATE actor_jobs j SET state = 'succeeded', result = c.result, error = NULL, \
+                         lease_token = NULL, lease_until = NULL, updated_at = $1 \
+                       FROM c WHERE j.id = c.id AND j.lease_token = c.token \
+                         AND j.lease_until > $1 \
+                       RETURNING j.id, j.attempt, j.key, j.leased_by, j.started_at), \
+                     f AS (SELECT * FROM unnest($5::bigint[], $6::bigint[], $7::text[]) AS f(id, token, error)), \
+                     failed AS ( \
+                       UPDATE actor_jobs j SET state = {RETRY_STATE}, error = f.error, \
+                         retry_at = CASE WHEN j.attempt >= j.max_attempts THEN NULL ELSE {ack_retry} END, \
+                         visible_at = CASE WHEN j.attempt >= j.max_attempts THEN j.visible_at ELSE {ack_retry} END, \
+                         lease_token = NULL, lease_until = NULL, updated_at = $1 \
+                       FROM f WHERE j.id = f.id AND j.lease_token = f.token \
+                         AND j.lease_until > $1 \
+                       RETURNING j.id, j.attempt, j.state, j.visible_at, j.key, j.leased_by, j.started_at), \
+                     history AS ( \
+                       INSERT INTO actor_job_attempts (job_id, attempt, worker, started_at, ended_at, outcome) \
+                       SELECT id, attempt, coalesce(leased_by, ''), coalesce(started_at, $1), $1, 'succeeded' FROM done \
+                       UNION ALL \
+                       SELECT id, attempt, coalesce(leased_by, ''), coalesce(started_at, $1), $1, 'failed' FROM failed), \
+                     e AS (SELECT * FROM unnest($9::bigint[], $10::bigint[], $11::bigint[]) AS e(id, token, until)), \
+                     extended AS ( \
+                       UPDATE actor_jobs j SET lease_until = e.until, updated_at = $1 \
+                       FROM e WHERE j.id = e.id AND j.lease_token = e.token \
+                         AND j.lease_until > $1 \
+                       RETURNING j.id), \
+                     woke AS ( \
+                       SELECT pg_notify($12, '') FROM ( \
+                         SELECT 1 FROM done WHERE key IS NOT NULL \
+                         UNION ALL SELECT 1 FROM failed WHERE state = 'failed' OR key IS NOT NULL) w LIMIT 1) \
+                     SELECT 'c'::text AS kind, id, NULL::text AS state, NULL::bigint AS visible_at FROM done \
+                     UNION ALL SELECT 'f', id, state, visible_at FROM failed \
+                     UNION ALL SELECT 'e', id, NULL, NULL FROM extended \
+                     UNION ALL SELECT 'n', 0, NULL, NULL FROM woke"
+                ))
                 .await?,
             cancel: client
                 .prepare(
-                    "UPDATE actor_jobs SET state = 'cancelled', updated_at = $3 \
-                     WHERE id = $1 AND queue = $2 AND state IN ('queued', 'failed') RETURNING id",
+                    "WITH gone AS ( \
+                       UPDATE actor_jobs SET state = 'cancelled', updated_at = $3 \
+                       WHERE id = $1 AND queue = $2 AND state IN ('queued', 'failed') RETURNING id, key), \
+                     woke AS (SELECT pg_notify($4, '') FROM gone WHERE key IS NOT NULL) \
+                     SELECT gone.id FROM gone CROSS JOIN (SELECT count(*) FROM woke) w",
                 )
                 .await?,
             requeue: client
                 .prepare(
-                    "UPDATE actor_jobs SET state = 'queued', attempt = 0, error = NULL, retry_at = NULL, \
-                     visible_at = $3, updated_at = $3 \
-                     WHERE id = $1 AND queue = $2 AND state IN ('dead', 'cancelled') RETURNING id",
+                    "WITH back AS ( \
+                       UPDATE actor_jobs SET state = 'queued', attempt = 0, error = NULL, retry_at = NULL, \
+                         visible_at = $3, updated_at = $3 \
+                       WHERE id = $1 AND queue = $2 AND state IN ('dead', 'cancelled') RETURNING id), \
+                     woke AS (SELECT pg_notify($4, '') FROM back) \
+                     SELECT back.id FROM back CROSS JOIN (SELECT count(*) FROM woke) w",
                 )
                 .await?,
             state_of: client
@@ -143,17 +173,29 @@ impl Statements {
             status: client
                 .prepare(&format!("SELECT {COLUMNS} FROM actor_jobs WHERE id = $1 AND queue = $2"))
                 .await?,
+            // Each statement names the states of one partial index (ready, leases, finished),
+            // so that it reads that index and never the whole table.
             list: client
                 .prepare(
-                    "SELECT id FROM actor_jobs WHERE queue = $1 AND state = $2 ORDER BY id LIMIT $3",
+                    "SELECT id FROM ( \
+                       SELECT id, state FROM actor_jobs WHERE queue = $1 AND state IN ('queued', 'failed') \
+                       UNION ALL SELECT id, state FROM actor_jobs WHERE queue = $1 AND state = 'running' \
+                       UNION ALL SELECT id, state FROM actor_jobs WHERE queue = $1 \
+                         AND state IN ('succeeded', 'dead', 'cancelled')) j \
+                     WHERE state = $2 ORDER BY id LIMIT $3",
                 )
                 .await?,
             stats: client
                 .prepare(
-                    "SELECT state, count(*) AS jobs, \
-                       count(*) FILTER (WHERE state IN ('queued', 'failed') AND visible_at <= $2) AS due, \
-                       min(visible_at) FILTER (WHERE state IN ('queued', 'failed') AND visible_at <= $2) AS oldest \
-                     FROM actor_jobs WHERE queue = $1 GROUP BY state",
+                    "SELECT state, count(*) AS jobs, count(*) FILTER (WHERE visible_at <= $2) AS due, \
+                       min(visible_at) FILTER (WHERE visible_at <= $2) AS oldest \
+                     FROM actor_jobs WHERE queue = $1 AND state IN ('queued', 'failed') GROUP BY state \
+                     UNION ALL \
+                     SELECT state, count(*), 0, NULL FROM actor_jobs \
+                     WHERE queue = $1 AND state = 'running' GROUP BY state \
+                     UNION ALL \
+                     SELECT state, count(*), 0, NULL FROM actor_jobs \
+                     WHERE queue = $1 AND state IN ('succeeded', 'dead', 'cancelled') GROUP BY state",
                 )
                 .await?,
             next_due: client
@@ -163,6 +205,12 @@ impl Statements {
                        (SELECT min(lease_until) FROM actor_jobs WHERE queue = $1 AND state = 'running')) AS next",
                 )
                 .await?,
+            busy: client
+                .prepare(
+                    "SELECT EXISTS (SELECT 1 FROM actor_jobs WHERE queue = $1 AND state IN ('queued', 'failed')) \
+                       OR EXISTS (SELECT 1 FROM actor_jobs WHERE queue = $1 AND state = 'running') AS busy",
+                )
+                .await?,
             purge: client
                 .prepare(
                     "WITH gone AS ( \
@@ -170,7 +218,8 @@ impl Statements {
                          SELECT id FROM actor_jobs WHERE queue = $1 \
                            AND state IN ('succeeded', 'dead', 'cancelled') AND updated_at <= $2 \
                          ORDER BY updated_at LIMIT $3) \
-                       RETURNING id) \
+                       RETURNING id), \
+                     history AS (DELETE FROM actor_job_attempts WHERE job_id IN (SELECT id FROM gone)) \
                      SELECT count(*) AS removed FROM gone",
                 )
                 .await?,
@@ -182,13 +231,16 @@ impl Statements {
                 .await?,
             enqueue_many: client
                 .prepare(
-                    "INSERT INTO actor_jobs (id, queue, key, idempotency_key, payload, state, max_attempts, \
-                       created_at, updated_at, visible_at) \
-                     SELECT j.id, $1, j.key, j.idem, j.payload, 'queued', j.attempts, $7, $7, j.visible \
-                     FROM unnest($2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::integer[], $8::bigint[]) \
-                       AS j(id, key, idem, payload, attempts, visible) \
-                     ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
-                     RETURNING id",
+                    "WITH ins AS ( \
+                       INSERT INTO actor_jobs (id, queue, key, idempotency_key, payload, state, max_attempts, \
+                         created_at, updated_at, visible_at) \
+                       SELECT j.id, $1, j.key, j.idem, j.payload, 'queued', j.attempts, $7, $7, j.visible \
+                       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::integer[], $8::bigint[]) \
+                         AS j(id, key, idem, payload, attempts, visible) \
+                       ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+                       RETURNING id), \
+                     woke AS (SELECT pg_notify($9, '') FROM ins LIMIT 1) \
+                     SELECT ins.id FROM ins CROSS JOIN (SELECT count(*) FROM woke) w",
                 )
                 .await?,
         })

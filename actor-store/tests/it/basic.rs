@@ -143,7 +143,10 @@ async fn foreign_and_newer_databases_are_refused() {
     }
     wait_unlocked(dir.path()).await;
     let err = Store::open(dir.path()).unwrap_err();
-    assert!(err.to_string().contains("not written by actor-store"), "{err}");
+    assert!(matches!(err, StoreError::Open { .. }), "{err}");
+    // The cause is kept as the error's source.
+    let cause = std::error::Error::source(&err).expect("a cause").to_string();
+    assert!(cause.contains("not written by actor-store"), "{cause}");
 
     let newer = TempDir::new("newer");
     Store::open(newer.path()).unwrap().close().await.unwrap();
@@ -158,4 +161,48 @@ async fn foreign_and_newer_databases_are_refused() {
     wait_unlocked(newer.path()).await;
     let err = Store::open(newer.path()).unwrap_err();
     assert!(matches!(err, StoreError::UnsupportedFormat { found: 99, supported: 1, .. }), "{err}");
+}
+
+/// Polls `fut` once.
+async fn poll_once<F: std::future::Future + Unpin>(fut: &mut F) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *fut).poll(cx))).await
+}
+
+#[tokio::test]
+async fn a_write_dropped_after_its_first_poll_is_all_or_nothing() {
+    let dir = TempDir::new("cancel");
+    // A writer mailbox of one: some writes are sent at their first poll, others still wait
+    // for room when they are dropped.
+    let store =
+        Store::open_with(dir.path(), actor_store::StoreOptions::new().writer_mailbox(1)).unwrap();
+    let t = store.tree::<u32, u64>("t").unwrap();
+    for round in 0..50u32 {
+        let mut batch = t.batch();
+        for k in 0..10 {
+            batch.insert(&(round * 100 + k), &u64::from(round)).unwrap();
+        }
+        let mut applied = Box::pin(t.apply(batch));
+        let lone = round * 100 + 50;
+        let mut inserted = Box::pin(t.insert(&lone, &7));
+        let _ = poll_once(&mut applied).await;
+        let _ = poll_once(&mut inserted).await;
+        drop((applied, inserted));
+    }
+    // The writer is not stuck on anything dropped, and nothing is half applied.
+    store.flush().await.unwrap();
+    for round in 0..50u32 {
+        let present: Vec<bool> =
+            (0..10).map(|k| t.get(&(round * 100 + k)).unwrap().is_some()).collect();
+        assert!(
+            present.iter().all(|&p| p) || present.iter().all(|&p| !p),
+            "round {round}: {present:?}"
+        );
+        if present[0] {
+            assert_eq!(t.get(&(round * 100)).unwrap(), Some(u64::from(round)));
+        }
+        assert!(matches!(t.get(&(round * 100 + 50)).unwrap(), None | Some(7)));
+    }
+    t.insert(&9_999, &1).await.unwrap();
+    assert_eq!(t.get(&9_999).unwrap(), Some(1));
+    store.close().await.unwrap();
 }

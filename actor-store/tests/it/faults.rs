@@ -25,7 +25,7 @@ async fn a_failed_flush_acknowledges_nothing_it_covered() {
     plan.fail_flush_at(1);
     let err = t.insert(&5, &5).await.unwrap_err();
     assert!(
-        matches!(&err, StoreError::Failed { cause } if cause.contains("injected flush")),
+        matches!(&err, StoreError::Failed { cause } if cause.to_string().contains("injected flush")),
         "{err}"
     );
     assert!(store.failure().is_some());
@@ -75,7 +75,7 @@ async fn a_failed_write_is_not_applied_and_fails_the_store() {
     t.insert(&2, &2).await.unwrap();
     let err = t.insert(&3, &3).await.unwrap_err();
     assert!(
-        matches!(&err, StoreError::Failed { cause } if cause.contains("injected write")),
+        matches!(&err, StoreError::Failed { cause } if cause.to_string().contains("injected write")),
         "{err}"
     );
     assert!(matches!(t.insert(&4, &4).await, Err(StoreError::Failed { .. })));
@@ -153,7 +153,7 @@ async fn a_damaged_database_file_is_reported_never_emptied() {
     }
     std::fs::write(&db_file, garbage).unwrap();
     match Store::open(dir.path()) {
-        Err(StoreError::Open { reason, .. }) => assert!(!reason.is_empty()),
+        Err(StoreError::Open { source, .. }) => assert!(!source.to_string().is_empty()),
         Err(other) => panic!("expected an open error, got {other}"),
         Ok(store) => {
             let t = store.tree::<u64, u64>("t").unwrap();
