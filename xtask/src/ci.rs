@@ -161,11 +161,50 @@ fn peers() -> Result<(), String> {
 /// Packages the library crates together and verifies them: cargo builds each packaged crate
 /// against the others, as crates.io would.
 fn package() -> Result<(), String> {
+    forget_packaged_sources();
     let mut args = vec!["package", "--allow-dirty", "--quiet"];
     for (crate_name, _) in LIBRARIES {
         args.extend(["-p", crate_name]);
     }
     cargo(&args, &[])
+}
+
+/// Removes what an earlier `cargo package` extracted of our crates. Cargo verifies packages
+/// against a local registry of the ones just packaged, and extracts them under
+/// `$CARGO_HOME/registry/src/-<hash>/` (the local registry's directory starts with `-`); an
+/// extraction of the same name and version is reused, so without this a second run would
+/// verify against the first run's sources.
+///
+/// The same goes for what cargo built from those sources: a registry crate's fingerprint does
+/// not look at its files, so the fingerprints of our crates are removed too, and verification
+/// compiles them afresh.
+fn forget_packaged_sources() {
+    let fingerprints = root().join("target").join("debug").join(".fingerprint");
+    if let Ok(entries) = std::fs::read_dir(&fingerprints) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if LIBRARIES.iter().any(|(library, _)| name.starts_with(&format!("{library}-"))) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let home = std::env::var_os("CARGO_HOME").map(std::path::PathBuf::from).or_else(|| {
+        std::env::var_os("HOME").map(|home| std::path::PathBuf::from(home).join(".cargo"))
+    });
+    let Some(src) = home.map(|home| home.join("registry").join("src")) else { return };
+    let Ok(registries) = std::fs::read_dir(&src) else { return };
+    for registry in registries.flatten() {
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        let Ok(crates) = std::fs::read_dir(registry.path()) else { continue };
+        for extracted in crates.flatten() {
+            let name = extracted.file_name().to_string_lossy().into_owned();
+            if LIBRARIES.iter().any(|(library, _)| name.starts_with(&format!("{library}-"))) {
+                let _ = std::fs::remove_dir_all(extracted.path());
+            }
+        }
+    }
 }
 
 /// The names of the runnable examples of `package`, from `<package>/examples/*.rs`.

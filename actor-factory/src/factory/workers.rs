@@ -72,7 +72,41 @@ where
             Some(threshold) => options.with_stuck_after(threshold),
             None => options,
         };
-        options.spawn(worker)
+        let worker = options.spawn(worker)?;
+        // A worker that stops while idle (killed, or failed by something other than a job) is
+        // replaced at once, not when the next job finds it gone.
+        let control = worker.control();
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            control.stopped().await;
+            if let Some(me) = me.upgrade() {
+                me.worker_gone(slot, control.id());
+            }
+        });
+        Ok(worker)
+    }
+
+    /// The worker `id` of `slot` has stopped: if it is still the slot's worker and the slot is
+    /// idle, it is replaced now (a busy slot learns of it from its job's end).
+    fn worker_gone(&self, slot: u64, id: actor_core::ActorId) {
+        let mut fx = Effects::default();
+        {
+            let mut st = self.lock();
+            let Some(pos) = st.position(slot) else { return };
+            let s = &st.slots[pos];
+            if s.current.is_some() || s.worker.as_ref().is_none_or(|w| w.id() != id) {
+                return;
+            }
+            if !st.accepting && st.is_idle() {
+                // Drained: the factory stopped its workers itself.
+                return;
+            }
+            tracing::warn!(factory = %self.name, slot, "an idle worker stopped; replacing it");
+            let gone = st.lose_worker(pos, &mut fx);
+            fx.stop.extend(gone);
+            fx.idle = !st.accepting && st.is_idle();
+        }
+        self.run(fx);
     }
 
     /// Builds a new worker for `slot` and gives it the slot's queue.

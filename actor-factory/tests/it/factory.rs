@@ -326,3 +326,25 @@ async fn workers_are_reached_through_their_own_handles() {
     assert_eq!((stats.submitted, stats.processed), (10, 10));
     assert!(handles.iter().all(|h| !h.is_alive()), "drain stops every worker");
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_worker_that_stops_is_replaced_before_any_job_reaches_it() {
+    let log = Log::default();
+    let factory = spec(2, &log).spawn().unwrap();
+    let workers = factory.handles::<WorkerHandle>();
+    assert_eq!(workers.len(), 2);
+    workers[0].actor_ref().kill();
+    // Paused time advances only once every task is idle: the replacement has been made.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stats = factory.stats();
+    assert_eq!((stats.replaced, stats.workers), (1, 2));
+    let now = factory.handles::<WorkerHandle>();
+    assert_eq!(now.len(), 2);
+    assert!(now.iter().all(|w| w.actor_ref().is_alive()));
+    assert!(now.iter().all(|w| w.actor_ref().id() != workers[0].actor_ref().id()));
+    for seq in 0..20 {
+        factory.submit(seq, Task::Record(seq)).await.unwrap();
+    }
+    let stats = factory.drain().await;
+    assert_eq!((stats.processed, stats.failed, stats.replaced), (20, 0, 1));
+}
