@@ -112,16 +112,48 @@ pub trait JobBackend<P, R>: Clone + Send + Sync + 'static {
     /// If the future is dropped, the lease may or may not be extended.
     fn extend(&self, lease: Lease) -> impl Future<Output = Result<(), JobError>> + Send;
 
-    /// Cancels a queued job (or one waiting for its retry).
+    /// Cancels a job that is queued, waiting for its retry, or running. A running attempt
+    /// learns of it through [`cancelled`](Self::cancelled), and at its next `complete`,
+    /// `fail`, `extend` or `snooze`, which fail with [`JobError::Cancelled`]; the job ends
+    /// `Cancelled` and is not retried.
     ///
     /// # Errors
     ///
-    /// [`JobError::InvalidState`] for a job that is running or finished, [`JobError::NotFound`].
+    /// [`JobError::InvalidState`] for a finished job, [`JobError::NotFound`].
     ///
     /// # Cancel safety
     ///
     /// If the future is dropped, the job may or may not be cancelled.
     fn cancel(&self, id: JobId) -> impl Future<Output = Result<(), JobError>> + Send;
+
+    /// Resolves once job `id` is cancelled (at once if it already is); until then it waits.
+    /// A handler selects on it to stop work that was cancelled.
+    ///
+    /// # Errors
+    ///
+    /// [`JobError::NotFound`] if there is no such job (or it was purged), a backend error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
+    fn cancelled(&self, id: JobId) -> impl Future<Output = Result<(), JobError>> + Send;
+
+    /// Puts a running job back in the queue, due after `delay`, without spending an attempt:
+    /// its next run has the same attempt number as this one. For a handler that finds it
+    /// cannot work yet (a resource is busy, a rate limit upstream).
+    ///
+    /// # Errors
+    ///
+    /// As [`complete`](Self::complete).
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped, the job may or may not be snoozed; if not, its lease runs on.
+    fn snooze(
+        &self,
+        lease: Lease,
+        delay: Duration,
+    ) -> impl Future<Output = Result<(), JobError>> + Send;
 
     /// Puts a dead or cancelled job back in the queue with a fresh set of attempts.
     ///

@@ -107,7 +107,7 @@ where
     /// If the future is dropped, the queue is not opened; jobs made due again stay so.
     pub async fn open(store: &Store, name: &str, options: QueueOptions) -> Result<Self, JobError> {
         let tree = store.tree(&format!("jobs/{name}"))?;
-        let (state, interrupted) = records::scan(&tree)?;
+        let (state, interrupted) = records::scan(&tree, options.aging_ms())?;
         let shared = Arc::new(Shared {
             tree,
             state: std::sync::Mutex::new(state),
@@ -193,6 +193,27 @@ where
 
     async fn requeue(&self, id: JobId) -> Result<(), JobError> {
         self.ask(|answer| Command::Requeue(id, answer)).await
+    }
+
+    async fn cancelled(&self, id: JobId) -> Result<(), JobError> {
+        let shared = &self.inner.shared;
+        loop {
+            // Registered before the check: a cancel made durable after it wakes this waiter.
+            let notified = shared.changed.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            match shared.lock().settled_status(id) {
+                Some((JobStatus::Cancelled, true)) => return Ok(()),
+                Some(_) => {}
+                None => return Err(JobError::NotFound(id)),
+            }
+            notified.await;
+        }
+    }
+
+    async fn snooze(&self, lease: Lease, delay: Duration) -> Result<(), JobError> {
+        let until = self.now().saturating_add(duration_ms(delay));
+        self.ask(|answer| Command::Snooze(lease, until, answer)).await
     }
 
     async fn purge(&self, age: Duration) -> Result<usize, JobError> {

@@ -46,6 +46,10 @@ pub enum JobError {
     /// finished by someone else: this attempt may no longer change it.
     #[error("the lease on job {0} was lost (it expired, and the job may run elsewhere)")]
     LeaseLost(JobId),
+    /// The job was cancelled while this attempt ran: the attempt may no longer change it (it
+    /// ends `Cancelled`, and is not retried).
+    #[error("job {0} was cancelled")]
+    Cancelled(JobId),
     /// The operation does not apply to a job in this status (cancelling a finished job, say).
     #[error("job {id} is {status}; cannot {operation} it")]
     InvalidState {

@@ -139,6 +139,8 @@ pub struct JobRecord<P, R> {
     pub attempt: u32,
     /// Attempts allowed before the job is dead.
     pub max_attempts: u32,
+    /// Its priority ([`EnqueueOptions::priority`](crate::EnqueueOptions::priority)).
+    pub priority: i16,
     /// When it was enqueued.
     pub created_at: Millis,
     /// When its state last changed.

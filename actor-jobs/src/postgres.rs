@@ -179,6 +179,8 @@ struct Inner {
     clock: Clock,
     /// Notified when this process changed a job, and on every notification of the channel.
     changed: Arc<Notify>,
+    /// Running jobs announced cancelled on the channel.
+    cancels: Arc<listen::Cancels>,
     /// The queue's `LISTEN`/`NOTIFY` channel.
     channel: String,
     /// To the acknowledger task; taken by [`JobBackend::close`].
@@ -220,14 +222,20 @@ where
         let clock = Clock::start();
         let channel = listen::channel(name);
         let changed = Arc::new(Notify::new());
-        let listener =
-            tokio::spawn(listen::run(url.to_owned(), channel.clone(), Arc::clone(&changed)));
+        let cancels = Arc::new(listen::Cancels::default());
+        let listener = tokio::spawn(listen::run(
+            url.to_owned(),
+            channel.clone(),
+            Arc::clone(&changed),
+            Arc::clone(&cancels),
+        ));
         let (acks, ack_rx) = mpsc::channel(options.ack_batch.saturating_mul(4).max(64));
         let settings = acker::Settings {
             max: options.ack_batch.max(1),
             window: options.ack_window,
             channel: channel.clone(),
             delays: options.queue.retry.delays_ms(),
+            aging: ms(options.queue.aging_ms()),
             now: Arc::new(move || clock.now()),
         };
         let acker = tokio::spawn(acker::run(Arc::clone(&pool), settings, ack_rx));
@@ -238,6 +246,7 @@ where
                 pool,
                 clock,
                 changed,
+                cancels,
                 channel,
                 acks: Some(acks),
                 acker: Some(acker),
@@ -282,17 +291,19 @@ where
         self.inner.changed.notify_waiters();
     }
 
-    /// Why a fenced update changed nothing: the job is unknown, or the lease is lost.
+    /// Why a fenced update changed nothing: the job is unknown, cancelled, or the lease is
+    /// lost.
     async fn lost(&self, id: JobId) -> JobError {
         match state_of(&self.inner, id).await {
+            Ok(Some(JobStatus::Cancelled)) => JobError::Cancelled(id),
             Ok(Some(_)) => JobError::LeaseLost(id),
             Ok(None) => JobError::NotFound(id),
             Err(error) => error,
         }
     }
 
-    /// A change of an idle job by id (`cancel`, `requeue`: parameters id, queue, now, channel);
-    /// when no row changed, reports why.
+    /// A change of a job by id (`cancel`: parameters id, queue, now, channel; `requeue`: the
+    /// same and the aging); when no row changed, reports why.
     async fn transition(
         &self,
         id: JobId,
@@ -300,12 +311,21 @@ where
         statement: fn(&sql::Statements) -> &tokio_postgres::Statement,
     ) -> Result<(), JobError> {
         let now = ms(self.now());
+        let aging = ms(self.inner.options.queue.aging_ms());
         let (name, channel) = (&self.inner.name, &self.inner.channel);
+        let with_aging = operation == "requeue";
         let row = self
             .inner
             .pool
             .with(operation, |live| async move {
-                live.client.query_opt(statement(&live.st), &[&db_id(id), name, &now, channel]).await
+                let id = db_id(id);
+                if with_aging {
+                    let params: [&(dyn ToSql + Sync); 5] = [&id, name, &now, channel, &aging];
+                    live.client.query_opt(statement(&live.st), &params).await
+                } else {
+                    let params: [&(dyn ToSql + Sync); 4] = [&id, name, &now, channel];
+                    live.client.query_opt(statement(&live.st), &params).await
+                }
             })
             .await?;
         if row.is_some() {
@@ -340,15 +360,28 @@ where
         let payload = rows::encode(JobId(0), "payload", &payload)?;
         let attempts = i32::try_from(options.attempts_under(&self.inner.options.queue.retry))
             .unwrap_or(i32::MAX);
-        let visible_at = ms(options.visible_from(now));
+        let due = options.visible_from(now);
+        let visible_at = ms(due);
+        let priority = options.priority;
+        let rank = crate::options::rank(due, priority, self.inner.options.queue.aging_ms());
         let (name, channel) = (&self.inner.name, &self.inner.channel);
         let (key, idem) = (&options.key, &options.idempotency_key);
         let inserted = self
             .inner
             .pool
             .with("enqueueing a job", |live| async move {
-                let params: [&(dyn ToSql + Sync); 8] =
-                    [name, key, idem, &payload, &attempts, &ms(now), &visible_at, channel];
+                let params: [&(dyn ToSql + Sync); 10] = [
+                    name,
+                    key,
+                    idem,
+                    &payload,
+                    &attempts,
+                    &ms(now),
+                    &visible_at,
+                    channel,
+                    &priority,
+                    &rank,
+                ];
                 live.client.query_opt(&live.st.enqueue, &params).await
             })
             .await?;
@@ -428,6 +461,49 @@ where
 
     async fn requeue(&self, id: JobId) -> Result<(), JobError> {
         self.transition(id, "requeue", |st| &st.requeue).await
+    }
+
+    async fn cancelled(&self, id: JobId) -> Result<(), JobError> {
+        let inner = &self.inner;
+        loop {
+            // Registered before the look: a notification after it wakes this waiter.
+            let notified = inner.cancels.changed.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if inner.cancels.take(id) {
+                return Ok(());
+            }
+            match state_of(inner, id).await? {
+                Some(JobStatus::Cancelled) => return Ok(()),
+                Some(_) => {}
+                None => return Err(JobError::NotFound(id)),
+            }
+            // A notification lost with a broken connection is made up for by looking again.
+            let _ = tokio::time::timeout(inner.options.sweep_interval, notified).await;
+        }
+    }
+
+    async fn snooze(&self, lease: Lease, delay: Duration) -> Result<(), JobError> {
+        let now = self.now();
+        let until = ms(now.saturating_add(crate::clock::duration_ms(delay)));
+        let (now, aging) = (ms(now), ms(self.inner.options.queue.aging_ms()));
+        let channel = &self.inner.channel;
+        let (id, token) = (db_id(lease.id), i64::try_from(lease.token).unwrap_or(i64::MAX));
+        let row = self
+            .inner
+            .pool
+            .with("snoozing a job", |live| async move {
+                let params: [&(dyn ToSql + Sync); 6] = [&id, &token, &now, &until, &aging, channel];
+                live.client.query_opt(&live.st.snooze, &params).await
+            })
+            .await?;
+        match row {
+            Some(_) => {
+                self.changed();
+                Ok(())
+            }
+            None => Err(self.lost(lease.id).await),
+        }
     }
 
     async fn purge(&self, age: Duration) -> Result<usize, JobError> {

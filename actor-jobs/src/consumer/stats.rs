@@ -25,6 +25,12 @@ pub struct ConsumerStats {
     /// Attempts that ended without being completed or failed (a panic, a stuck worker, a
     /// dropped `Work`): each was failed for it.
     pub abandoned: u64,
+    /// Attempts put back for later by [`Work::snooze`](crate::Work::snooze), without spending
+    /// an attempt.
+    pub snoozed: u64,
+    /// Attempts whose job was cancelled while they ran (their handler's change was refused
+    /// with [`JobError::Cancelled`]).
+    pub cancelled: u64,
     /// Jobs leased and not settled yet: held by the factory or a handler, or handed back and
     /// waiting for their acknowledgement to be durable.
     pub in_flight: usize,
@@ -38,6 +44,8 @@ pub(crate) struct Counters {
     retried: AtomicU64,
     dead: AtomicU64,
     lost: AtomicU64,
+    snoozed: AtomicU64,
+    cancelled: AtomicU64,
     abandoned: AtomicU64,
     /// Jobs handed back by handlers (or abandoned): counted once handed back.
     handed_back: AtomicU64,
@@ -95,8 +103,22 @@ impl Counters {
         match outcome {
             Ok(()) => self.succeeded.fetch_add(1, Ordering::Relaxed),
             Err(JobError::LeaseLost(_)) => self.lost.fetch_add(1, Ordering::Relaxed),
+            Err(JobError::Cancelled(_)) => self.cancelled.fetch_add(1, Ordering::Relaxed),
             Err(_) => 0,
         };
+    }
+
+    pub(crate) fn snoozed(&self, outcome: &Result<(), JobError>) {
+        match outcome {
+            Ok(()) => self.snoozed.fetch_add(1, Ordering::Relaxed),
+            Err(JobError::LeaseLost(_)) => self.lost.fetch_add(1, Ordering::Relaxed),
+            Err(JobError::Cancelled(_)) => self.cancelled.fetch_add(1, Ordering::Relaxed),
+            Err(_) => 0,
+        };
+    }
+
+    pub(crate) fn was_cancelled(&self) {
+        self.cancelled.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn failed(&self, outcome: FailOutcome) {
@@ -122,6 +144,8 @@ impl Counters {
             dead: self.dead.load(Ordering::Relaxed),
             lost_leases: self.lost.load(Ordering::Relaxed),
             abandoned: self.abandoned.load(Ordering::Relaxed),
+            snoozed: self.snoozed.load(Ordering::Relaxed),
+            cancelled: self.cancelled.load(Ordering::Relaxed),
             in_flight: self.in_flight(),
         }
     }

@@ -251,12 +251,67 @@ impl<P, R, B: JobBackend<P, R>> Work<P, R, B> {
             match &outcome {
                 Ok(failed) => counters.failed(*failed),
                 Err(JobError::LeaseLost(_)) => counters.lost(),
+                Err(JobError::Cancelled(_)) => counters.was_cancelled(),
                 Err(_) => {}
             }
             outcome
         });
         drop(job);
         ack
+    }
+
+    /// Puts the job back in the queue, due after `delay`, without spending an attempt (its
+    /// next run has this attempt's number): for a handler that finds it cannot work yet. Sent
+    /// at once, like [`complete`](Self::complete).
+    ///
+    /// # Errors
+    ///
+    /// As [`Work::complete`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Work::complete`].
+    pub fn snooze(self, delay: std::time::Duration) -> Ack<()>
+    where
+        R: Send + 'static,
+        P: Send + Sync + 'static,
+    {
+        let (lease, backend, counters, job) = self.settle();
+        let ack = Ack::send(&counters, move |counters| async move {
+            let outcome = backend.snooze(lease, delay).await;
+            counters.snoozed(&outcome);
+            outcome
+        });
+        drop(job);
+        ack
+    }
+
+    /// Resolves once the job is cancelled ([`JobBackend::cancel`]): select on it to stop
+    /// work nobody wants any more, then return (dropping the `Work`) or call
+    /// [`complete`](Self::complete), which fails with [`JobError::Cancelled`]. The job ends
+    /// `Cancelled` either way and is not retried.
+    ///
+    /// ```no_run
+    /// # async fn example(work: actor_jobs::Work<String, u64, actor_jobs::EmbeddedQueue<String, u64>>) {
+    /// tokio::select! {
+    ///     _ = work.cancelled() => {} // stop: the job is cancelled
+    ///     () = tokio::time::sleep(std::time::Duration::from_secs(60)) => {
+    ///         let _ = work.complete(1).await;
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A backend error while looking (the job's state could not be read).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
+    pub async fn cancelled(&self) -> Result<(), JobError> {
+        let ticket = self.job.payload().expect("a Work holds its ticket until it is settled");
+        ticket.backend.cancelled(ticket.leased.lease.id).await
     }
 
     /// Extends the lease by the queue's visibility timeout from now: a job that may run longer

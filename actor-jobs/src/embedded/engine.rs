@@ -40,6 +40,8 @@ pub(super) enum Command<P, R> {
     Complete(Lease, R, Answer<()>),
     Fail(Lease, String, Answer<FailOutcome>),
     Extend(Lease, Answer<()>),
+    /// Back to the queue, due at this time, without spending an attempt.
+    Snooze(Lease, Millis, Answer<()>),
     Cancel(JobId, Answer<()>),
     Requeue(JobId, Answer<()>),
     /// Remove finished jobs last changed at or before this time.
@@ -189,8 +191,16 @@ where
                 }
                 Err(error) => drop(answer.send(Err(error))),
             },
+            Command::Snooze(lease, until, answer) => match d.running(lease) {
+                Ok(()) => {
+                    d.snooze(lease.id.0, until);
+                    pending.push(later(answer, ()));
+                }
+                Err(error) => drop(answer.send(Err(error))),
+            },
             Command::Cancel(id, answer) => {
-                match d.idle_change(id, "cancel", &[JobStatus::Queued, JobStatus::Failed]) {
+                let from = [JobStatus::Queued, JobStatus::Failed, JobStatus::Running];
+                match d.idle_change(id, "cancel", &from) {
                     Ok(()) => {
                         d.finish(id.0, JobState::Cancelled);
                         pending.push(later(answer, ()));
@@ -235,6 +245,7 @@ fn refuse<P, R>(command: Command<P, R>, error: &StoreError) {
         Command::Lease(_, answer) => send(answer, error),
         Command::Complete(_, _, answer)
         | Command::Extend(_, answer)
+        | Command::Snooze(_, _, answer)
         | Command::Cancel(_, answer)
         | Command::Requeue(_, answer) => send(answer, error),
         Command::Fail(_, _, answer) => send(answer, error),
@@ -307,6 +318,7 @@ where
             lease: None,
             attempt: 0,
             max_attempts: options.attempts_under(retry),
+            priority: options.priority,
             started_at: None,
             updated_at: self.now,
             batch: 0,
@@ -316,6 +328,7 @@ where
             idempotency_key: options.idempotency_key,
             payload: payload.clone(),
             max_attempts: meta.max_attempts,
+            priority: meta.priority,
             created_at: self.now,
         };
         // The payload is encoded before anything changes: if it cannot be, nothing has.
@@ -366,14 +379,7 @@ where
     }
 
     fn lease(&mut self, max: usize) -> Vec<Leased<P>> {
-        let picked: Vec<u64> = self
-            .st
-            .ready
-            .range(..=(self.now, u64::MAX))
-            .map(|&(_, id)| id)
-            .filter(|&id| self.st.leasable(id))
-            .take(max)
-            .collect();
+        let picked: Vec<u64> = self.st.leasable_now(self.now).take(max).collect();
         let until = self.shared.options.lease_until(self.now);
         let mut leased = Vec::with_capacity(picked.len());
         for id in picked {
@@ -383,6 +389,7 @@ where
                     idempotency_key: None,
                     payload,
                     max_attempts: 0,
+                    priority: 0,
                     created_at: 0,
                 }))),
                 None => self.shared.tree.get(&(id, PART_JOB)),
@@ -430,6 +437,10 @@ where
         let meta = self.st.jobs.get(&lease.id.0).ok_or(JobError::NotFound(lease.id))?;
         match meta.lease {
             Some((token, until)) if token == lease.token && until > self.now => Ok(()),
+            // Cancelled during this attempt (a later attempt would have another token).
+            None if meta.status == JobStatus::Cancelled && meta.started_at.is_some() => {
+                Err(JobError::Cancelled(lease.id))
+            }
             _ => Err(JobError::LeaseLost(lease.id)),
         }
     }
@@ -488,6 +499,15 @@ where
         } else {
             Err(JobError::InvalidState { id, status: meta.status, operation })
         }
+    }
+
+    /// Puts running job `id` back, due at `until`, its attempt not spent.
+    fn snooze(&mut self, id: u64, until: Millis) {
+        if let Some(meta) = self.st.jobs.get_mut(&id) {
+            meta.attempt = meta.attempt.saturating_sub(1);
+        }
+        self.st.set_status(id, JobStatus::Queued, until, None, self.now);
+        self.progress(id, JobState::Queued);
     }
 
     fn requeue(&mut self, id: u64) {

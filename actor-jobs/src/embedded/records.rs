@@ -30,6 +30,7 @@ pub(super) struct Spec<P> {
     pub(super) idempotency_key: Option<String>,
     pub(super) payload: P,
     pub(super) max_attempts: u32,
+    pub(super) priority: i16,
     pub(super) created_at: Millis,
 }
 
@@ -94,6 +95,7 @@ where
         state: progress.state,
         attempt: progress.attempt,
         max_attempts: spec.max_attempts,
+        priority: spec.priority,
         created_at: spec.created_at,
         updated_at: progress.updated_at,
         visible_at: progress.visible_at,
@@ -103,12 +105,15 @@ where
 
 /// Rebuilds the index from the tree. Returns it with the jobs found running, whose process is
 /// gone (the caller makes them due again).
-pub(super) fn scan<P, R>(tree: &JobTree<P, R>) -> Result<(State, Vec<u64>), StoreError>
+pub(super) fn scan<P, R>(
+    tree: &JobTree<P, R>,
+    aging_ms: u64,
+) -> Result<(State, Vec<u64>), StoreError>
 where
     P: Serialize + serde::de::DeserializeOwned,
     R: Serialize + serde::de::DeserializeOwned,
 {
-    let mut st = State { next_id: 1, next_token: 1, ..State::default() };
+    let mut st = State { next_id: 1, next_token: 1, aging_ms, ..State::default() };
     let mut interrupted = Vec::new();
     let mut pending: Option<(u64, Spec<()>)> = None;
     for entry in tree.iter() {
@@ -125,6 +130,7 @@ where
                         idempotency_key: spec.idempotency_key,
                         payload: (),
                         max_attempts: spec.max_attempts,
+                        priority: spec.priority,
                         created_at: spec.created_at,
                     },
                 ));
@@ -150,6 +156,7 @@ where
                     lease,
                     attempt: progress.attempt,
                     max_attempts: spec.max_attempts,
+                    priority: spec.priority,
                     started_at: progress.started_at,
                     updated_at: progress.updated_at,
                     batch: 0,

@@ -17,6 +17,7 @@ pub(super) struct Meta {
     pub(super) lease: Option<(u64, Millis)>,
     pub(super) attempt: u32,
     pub(super) max_attempts: u32,
+    pub(super) priority: i16,
     pub(super) started_at: Option<Millis>,
     pub(super) updated_at: Millis,
     /// The engine batch that last changed it: the change is durable once that batch is.
@@ -31,6 +32,14 @@ pub(super) struct State {
     pub(super) jobs: HashMap<u64, Meta>,
     /// Queued and failed jobs by (visible at, id).
     pub(super) ready: BTreeSet<(Millis, u64)>,
+    /// The same jobs by (rank, id): the order they are leased in once due (see
+    /// [`rank`](crate::options::rank)).
+    pub(super) ranked: BTreeSet<(i64, u64)>,
+    /// How much waiting one priority level is worth, in milliseconds.
+    pub(super) aging_ms: u64,
+    /// The lowest priority of any job so far (at most 0): how far past `now` the ranks of
+    /// due jobs can reach.
+    pub(super) lowest_priority: i16,
     /// Running jobs by (lease end, id).
     pub(super) leased: BTreeSet<(Millis, u64)>,
     /// (status, id) of every job, for listing.
@@ -47,6 +56,35 @@ pub(super) struct State {
 }
 
 impl State {
+    fn rank(&self, visible_at: Millis, priority: i16) -> i64 {
+        crate::options::rank(visible_at, priority, self.aging_ms)
+    }
+
+    /// Adds a queued or failed job to the ready indexes.
+    fn make_ready(&mut self, id: u64, visible_at: Millis, priority: i16) {
+        self.ready.insert((visible_at, id));
+        let rank = self.rank(visible_at, priority);
+        self.ranked.insert((rank, id));
+    }
+
+    /// Removes a job from the ready indexes.
+    fn unready(&mut self, id: u64, visible_at: Millis, priority: i16) {
+        self.ready.remove(&(visible_at, id));
+        let rank = self.rank(visible_at, priority);
+        self.ranked.remove(&(rank, id));
+    }
+
+    /// Due jobs that may be leased now, in the order they are to be leased: by rank, then id.
+    pub(super) fn leasable_now(&self, now: Millis) -> impl Iterator<Item = u64> + '_ {
+        // A due job's rank is at most `now` plus the head start a negative priority gives.
+        let bound = self.rank(now, self.lowest_priority);
+        self.ranked
+            .range(..=(bound, u64::MAX))
+            .map(|&(_, id)| id)
+            .filter(move |id| self.jobs.get(id).is_some_and(|meta| meta.visible_at <= now))
+            .filter(|&id| self.leasable(id))
+    }
+
     /// Whether `id` may be leased now that it is due: the oldest unfinished job of its key.
     pub(super) fn leasable(&self, id: u64) -> bool {
         let Some(meta) = self.jobs.get(&id) else { return false };
@@ -71,8 +109,9 @@ impl State {
         if let Some((_, until)) = meta.lease {
             self.leased.insert((until, id));
         }
+        self.lowest_priority = self.lowest_priority.min(meta.priority);
         if matches!(meta.status, JobStatus::Queued | JobStatus::Failed) {
-            self.ready.insert((meta.visible_at, id));
+            self.make_ready(id, meta.visible_at, meta.priority);
         }
         self.next_id = self.next_id.max(id + 1);
         self.jobs.insert(id, meta);
@@ -89,14 +128,22 @@ impl State {
         now: Millis,
     ) {
         let batch = self.batch;
+        let Some((old_status, old_visible, priority)) =
+            self.jobs.get(&id).map(|meta| (meta.status, meta.visible_at, meta.priority))
+        else {
+            return;
+        };
+        if matches!(old_status, JobStatus::Queued | JobStatus::Failed) {
+            self.unready(id, old_visible, priority);
+        }
+        if matches!(status, JobStatus::Queued | JobStatus::Failed) {
+            self.make_ready(id, visible_at, priority);
+        }
         let Some(meta) = self.jobs.get_mut(&id) else { return };
         self.by_status.remove(&(meta.status, id));
         self.by_status.insert((status, id));
         self.counts[meta.status as usize] -= 1;
         self.counts[status as usize] += 1;
-        if matches!(meta.status, JobStatus::Queued | JobStatus::Failed) {
-            self.ready.remove(&(meta.visible_at, id));
-        }
         if let Some((_, until)) = meta.lease.take() {
             self.leased.remove(&(until, id));
         }
@@ -109,9 +156,6 @@ impl State {
         meta.visible_at = visible_at;
         meta.updated_at = now;
         meta.batch = batch;
-        if matches!(status, JobStatus::Queued | JobStatus::Failed) {
-            self.ready.insert((visible_at, id));
-        }
         if let Some(key) = meta.key.clone() {
             if status.is_finished() && !was_finished {
                 if let Some(ids) = self.keys.get_mut(&key) {
@@ -131,7 +175,9 @@ impl State {
         let Some(meta) = self.jobs.remove(&id) else { return };
         self.by_status.remove(&(meta.status, id));
         self.counts[meta.status as usize] -= 1;
-        self.ready.remove(&(meta.visible_at, id));
+        if matches!(meta.status, JobStatus::Queued | JobStatus::Failed) {
+            self.unready(id, meta.visible_at, meta.priority);
+        }
         if let Some((_, until)) = meta.lease {
             self.leased.remove(&(until, id));
         }

@@ -49,6 +49,8 @@ pub(super) struct Settings {
     pub(super) window: Duration,
     pub(super) channel: String,
     pub(super) delays: Vec<i64>,
+    /// Milliseconds of waiting one priority level is worth.
+    pub(super) aging: i64,
     pub(super) now: Arc<dyn Fn() -> Millis + Send + Sync>,
 }
 
@@ -119,11 +121,11 @@ async fn write(pool: &Pool, settings: &Settings, batch: Vec<Ack>) {
         let (c_ids, c_tokens, c_results) = (&c_ids, &c_tokens, &c_results);
         let (f_ids, f_tokens, f_errors) = (&f_ids, &f_tokens, &f_errors);
         let (e_ids, e_tokens, e_until) = (&e_ids, &e_tokens, &e_until);
-        let (delays, channel) = (&settings.delays, &settings.channel);
+        let (delays, channel, aging) = (&settings.delays, &settings.channel, &settings.aging);
         pool.with("acknowledging jobs", |live| async move {
-            let params: [&(dyn ToSql + Sync); 12] = [
+            let params: [&(dyn ToSql + Sync); 13] = [
                 &now, c_ids, c_tokens, c_results, f_ids, f_tokens, f_errors, delays, e_ids,
-                e_tokens, e_until, channel,
+                e_tokens, e_until, channel, aging,
             ];
             live.client.query(&live.st.acknowledge, &params).await
         })

@@ -3,8 +3,12 @@
 //! enqueue. Lost notifications (a broken connection, a restarted server) are covered by the
 //! waiters' periodic sweep; after reconnecting, the listener wakes every waiter once, since it
 //! may have missed some.
+//!
+//! A notification whose payload is `cancel:<id>` names a running job that was cancelled: it
+//! is kept in [`Cancels`] for the handler of this process waiting on it.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -19,11 +23,43 @@ pub(super) fn channel(queue: &str) -> String {
     format!("actor_jobs_{hash:016x}")
 }
 
-/// Listens on `channel` until the task is aborted, waking `changed` on every notification.
-pub(super) async fn run(url: String, channel: String, changed: Arc<Notify>) {
+/// Running jobs cancelled lately, as the channel announced them, for
+/// [`JobBackend::cancelled`](crate::JobBackend::cancelled).
+#[derive(Default)]
+pub(super) struct Cancels {
+    ids: Mutex<HashSet<u64>>,
+    /// Notified with every announced cancel, and after a reconnection (waiters look again).
+    pub(super) changed: Notify,
+}
+
+/// Cancels remembered at most; beyond, the set starts over (a waiter reads the job's state
+/// whenever it wakes, so nothing is missed).
+const REMEMBERED: usize = 10_000;
+
+impl Cancels {
+    /// Whether `id` was announced cancelled; forgets it.
+    pub(super) fn take(&self, id: crate::JobId) -> bool {
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner).remove(&id.0)
+    }
+
+    fn announce(&self, id: u64) {
+        {
+            let mut ids = self.ids.lock().unwrap_or_else(PoisonError::into_inner);
+            if ids.len() >= REMEMBERED {
+                ids.clear();
+            }
+            ids.insert(id);
+        }
+        self.changed.notify_waiters();
+    }
+}
+
+/// Listens on `channel` until the task is aborted, waking `changed` on every notification and
+/// recording announced cancels in `cancels`.
+pub(super) async fn run(url: String, channel: String, changed: Arc<Notify>, cancels: Arc<Cancels>) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match listen(&url, &channel, &changed).await {
+        match listen(&url, &channel, &changed, &cancels).await {
             Ok(()) => backoff = Duration::from_millis(100),
             Err(error) => {
                 tracing::warn!(%error, %channel, "listening for new jobs failed; reconnecting");
@@ -31,13 +67,19 @@ pub(super) async fn run(url: String, channel: String, changed: Arc<Notify>) {
         }
         // Whatever was missed meanwhile: the waiters look again.
         changed.notify_waiters();
+        cancels.changed.notify_waiters();
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }
 
 /// One connection's life: returns when it ends.
-async fn listen(url: &str, channel: &str, changed: &Notify) -> Result<(), tokio_postgres::Error> {
+async fn listen(
+    url: &str,
+    channel: &str,
+    changed: &Notify,
+    cancels: &Cancels,
+) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
     // The connection delivers notifications only while it is polled, and the `LISTEN` below
     // completes only while it is polled: both happen in this one loop.
@@ -52,7 +94,9 @@ async fn listen(url: &str, channel: &str, changed: &Notify) -> Result<(), tokio_
                 return std::task::Poll::Ready(Step::Subscribed(done));
             }
             connection.poll_message(cx).map(|message| match message {
-                Some(Ok(AsyncMessage::Notification(_))) => Step::Notified,
+                Some(Ok(AsyncMessage::Notification(note))) => Step::Notified(
+                    note.payload().strip_prefix("cancel:").and_then(|id| id.parse().ok()),
+                ),
                 Some(Ok(_)) => Step::Other,
                 Some(Err(error)) => Step::Failed(error),
                 None => Step::Ended,
@@ -62,7 +106,16 @@ async fn listen(url: &str, channel: &str, changed: &Notify) -> Result<(), tokio_
         match message {
             Step::Subscribed(Err(error)) | Step::Failed(error) => return Err(error),
             // Listening from now on: anything enqueued before is found by looking.
-            Step::Subscribed(Ok(())) | Step::Notified => changed.notify_waiters(),
+            Step::Subscribed(Ok(())) => {
+                changed.notify_waiters();
+                cancels.changed.notify_waiters();
+            }
+            Step::Notified(cancelled) => {
+                if let Some(id) = cancelled {
+                    cancels.announce(id);
+                }
+                changed.notify_waiters();
+            }
             Step::Other => {}
             Step::Ended => return Ok(()),
         }
@@ -72,7 +125,8 @@ async fn listen(url: &str, channel: &str, changed: &Notify) -> Result<(), tokio_
 /// What the listening connection did.
 enum Step {
     Subscribed(Result<(), tokio_postgres::Error>),
-    Notified,
+    /// A notification; the job it announces cancelled, if it does.
+    Notified(Option<u64>),
     Other,
     Failed(tokio_postgres::Error),
     Ended,

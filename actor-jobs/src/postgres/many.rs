@@ -47,20 +47,27 @@ where
     let mut payloads = Vec::with_capacity(jobs.len());
     let mut attempts = Vec::with_capacity(jobs.len());
     let mut visible = Vec::with_capacity(jobs.len());
+    let mut priorities = Vec::with_capacity(jobs.len());
+    let mut ranks = Vec::with_capacity(jobs.len());
+    let aging = queue.inner.options.queue.aging_ms();
     for (payload, options) in &jobs {
+        let due = options.visible_from(now);
+        priorities.push(options.priority);
+        ranks.push(crate::options::rank(due, options.priority, aging));
         payloads.push(rows::encode(JobId(0), "payload", payload)?);
         attempts.push(i32::try_from(options.attempts_under(&retry)).unwrap_or(i32::MAX));
-        visible.push(ms(options.visible_from(now)));
+        visible.push(ms(due));
         keys.push(options.key.clone());
         idems.push(options.idempotency_key.clone());
     }
     let (ids_ref, keys_ref, idems_ref, payloads_ref, attempts_ref, visible_ref) =
         (&ids, &keys, &idems, &payloads, &attempts, &visible);
+    let (priorities_ref, ranks_ref) = (&priorities, &ranks);
     let inserted = queue
         .inner
         .pool
         .with("enqueueing jobs", |live| async move {
-            let params: [&(dyn ToSql + Sync); 9] = [
+            let params: [&(dyn ToSql + Sync); 11] = [
                 name,
                 ids_ref,
                 keys_ref,
@@ -70,6 +77,8 @@ where
                 &ms(now),
                 visible_ref,
                 channel,
+                priorities_ref,
+                ranks_ref,
             ];
             live.client.query(&live.st.enqueue_many, &params).await
         })

@@ -7,7 +7,7 @@ use tokio_postgres::NoTls;
 use crate::error::JobError;
 
 /// The schema version this release creates and reads.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 /// Migrations, in order: the statements that bring the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -68,6 +68,15 @@ const MIGRATIONS: &[&str] = &[
         WHERE j.state = 'running' AND a.job_id = j.id AND a.attempt = j.attempt;
     DELETE FROM actor_job_attempts WHERE ended_at IS NULL;
     ALTER TABLE actor_job_attempts DROP CONSTRAINT IF EXISTS actor_job_attempts_job_id_fkey;
+",
+    // Version 4: priorities. Due jobs are leased by `rank` (the time they became due, minus
+    // the head start their priority gives), which every change that makes a job due sets.
+    r"
+    ALTER TABLE actor_jobs ADD COLUMN priority smallint NOT NULL DEFAULT 0;
+    ALTER TABLE actor_jobs ADD COLUMN rank bigint NOT NULL DEFAULT 0;
+    UPDATE actor_jobs SET rank = visible_at;
+    CREATE INDEX actor_jobs_ranked ON actor_jobs (queue, rank, id)
+        WHERE state IN ('queued', 'failed');
 ",
 ];
 

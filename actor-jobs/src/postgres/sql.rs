@@ -13,7 +13,7 @@ use tokio_postgres::{Client, Statement};
 
 /// The columns a job record is read from.
 pub(super) const COLUMNS: &str = "id, key, idempotency_key, payload, state, result, error, attempt, \
-    max_attempts, created_at, updated_at, visible_at, retry_at, started_at, lease_token, lease_until";
+    max_attempts, priority, created_at, updated_at, visible_at, retry_at, started_at, lease_token, lease_until";
 
 /// The state after a failed or expired attempt: dead at the last one.
 const RETRY_STATE: &str = "CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'failed' END";
@@ -34,6 +34,7 @@ pub(super) struct Statements {
     pub(super) lease: Statement,
     pub(super) acknowledge: Statement,
     pub(super) cancel: Statement,
+    pub(super) snooze: Statement,
     pub(super) requeue: Statement,
     pub(super) state_of: Statement,
     pub(super) status: Statement,
@@ -54,7 +55,8 @@ impl Statements {
                 .prepare(
                     "WITH ins AS ( \
                        INSERT INTO actor_jobs (queue, key, idempotency_key, payload, state, max_attempts, \
-                         created_at, updated_at, visible_at) VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6, $7) \
+                         created_at, updated_at, visible_at, priority, rank) \
+                       VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6, $7, $9, $10) \
                        ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
                        RETURNING id), \
                      woke AS (SELECT pg_notify($8, '') FROM ins LIMIT 1) \
@@ -83,7 +85,7 @@ impl Statements {
                          NULL::bigint AS prev_started FROM actor_jobs j \
                        WHERE j.queue = $1 AND j.state IN ('queued', 'failed') AND j.visible_at <= $2 \
                          AND {KEY_TURN} \
-                       ORDER BY j.visible_at, j.id \
+                       ORDER BY j.rank, j.id \
                        LIMIT GREATEST($3 - (SELECT count(*) FROM expired), 0) FOR UPDATE SKIP LOCKED), \
                      picked AS (SELECT * FROM expired UNION ALL SELECT * FROM ready), \
                      leased AS ( \
@@ -93,7 +95,7 @@ impl Statements {
                          error = CASE WHEN picked.prev IS NULL THEN j.error ELSE $6 END \
                        FROM picked WHERE j.id = picked.id \
                        RETURNING j.id, j.key, j.idempotency_key, j.payload, j.attempt, j.lease_token, \
-                         j.visible_at), \
+                         j.rank), \
                      history AS ( \
                        INSERT INTO actor_job_attempts (job_id, attempt, worker, started_at, ended_at, outcome) \
                        SELECT id, attempt, coalesce(leased_by, ''), coalesce(started_at, $2), $2, 'expired' \
@@ -102,7 +104,7 @@ impl Statements {
                        SELECT id, prev, coalesce(prev_worker, ''), coalesce(prev_started, $2), $2, 'expired' \
                          FROM picked WHERE prev IS NOT NULL AND id IN (SELECT id FROM leased)) \
                      SELECT id, key, idempotency_key, payload, attempt, lease_token FROM leased \
-                     ORDER BY visible_at, id"
+                     ORDER BY rank, id"
                 ))
                 .await?,
             // A job is running exactly while it has a lease token (every other transition clears
@@ -123,6 +125,8 @@ impl Statements {
                        UPDATE actor_jobs j SET state = {RETRY_STATE}, error = f.error, \
                          retry_at = CASE WHEN j.attempt >= j.max_attempts THEN NULL ELSE {ack_retry} END, \
                          visible_at = CASE WHEN j.attempt >= j.max_attempts THEN j.visible_at ELSE {ack_retry} END, \
+                         rank = CASE WHEN j.attempt >= j.max_attempts THEN j.rank \
+                           ELSE {ack_retry} - j.priority::bigint * $13::bigint END, \
                          lease_token = NULL, lease_until = NULL, updated_at = $1 \
                        FROM f WHERE j.id = f.id AND j.lease_token = f.token \
                          AND j.lease_until > $1 \
@@ -148,20 +152,50 @@ impl Statements {
                      UNION ALL SELECT 'n', 0, NULL, NULL FROM woke"
                 ))
                 .await?,
+            // A running job is cancelled too: its lease goes (its worker's next change fails), its
+            // attempt is recorded, and the notification names it, so that the worker's
+            // process wakes the handler waiting on `cancelled`.
             cancel: client
                 .prepare(
-                    "WITH gone AS ( \
-                       UPDATE actor_jobs SET state = 'cancelled', updated_at = $3 \
-                       WHERE id = $1 AND queue = $2 AND state IN ('queued', 'failed') RETURNING id, key), \
-                     woke AS (SELECT pg_notify($4, '') FROM gone WHERE key IS NOT NULL) \
+                    "WITH old AS ( \
+                       SELECT id, state, attempt, leased_by, started_at FROM actor_jobs \
+                       WHERE id = $1 AND queue = $2 AND state IN ('queued', 'failed', 'running') FOR UPDATE), \
+                     gone AS ( \
+                       UPDATE actor_jobs j SET state = 'cancelled', updated_at = $3, lease_token = NULL, \
+                         lease_until = NULL, retry_at = NULL \
+                       FROM old WHERE j.id = old.id RETURNING j.id, j.key, old.state AS was, old.attempt, \
+                         old.leased_by, old.started_at), \
+                     history AS ( \
+                       INSERT INTO actor_job_attempts (job_id, attempt, worker, started_at, ended_at, outcome) \
+                       SELECT id, attempt, coalesce(leased_by, ''), coalesce(started_at, $3), $3, 'cancelled' \
+                       FROM gone WHERE was = 'running'), \
+                     woke AS ( \
+                       SELECT pg_notify($4, CASE WHEN was = 'running' THEN 'cancel:' || id ELSE '' END) \
+                       FROM gone WHERE was = 'running' OR key IS NOT NULL) \
                      SELECT gone.id FROM gone CROSS JOIN (SELECT count(*) FROM woke) w",
+                )
+                .await?,
+            snooze: client
+                .prepare(
+                    "WITH back AS ( \
+                       UPDATE actor_jobs SET state = 'queued', attempt = attempt - 1, visible_at = $4, \
+                         rank = $4 - priority::bigint * $5::bigint, lease_token = NULL, lease_until = NULL, \
+                         updated_at = $3 \
+                       WHERE id = $1 AND lease_token = $2 AND lease_until > $3 \
+                       RETURNING id, attempt + 1 AS attempt, leased_by, started_at), \
+                     history AS ( \
+                       INSERT INTO actor_job_attempts (job_id, attempt, worker, started_at, ended_at, outcome) \
+                       SELECT id, attempt, coalesce(leased_by, ''), coalesce(started_at, $3), $3, 'snoozed' \
+                       FROM back), \
+                     woke AS (SELECT pg_notify($6, '') FROM back) \
+                     SELECT back.id FROM back CROSS JOIN (SELECT count(*) FROM woke) w",
                 )
                 .await?,
             requeue: client
                 .prepare(
                     "WITH back AS ( \
                        UPDATE actor_jobs SET state = 'queued', attempt = 0, error = NULL, retry_at = NULL, \
-                         visible_at = $3, updated_at = $3 \
+                         visible_at = $3, rank = $3 - priority::bigint * $5::bigint, updated_at = $3 \
                        WHERE id = $1 AND queue = $2 AND state IN ('dead', 'cancelled') RETURNING id), \
                      woke AS (SELECT pg_notify($4, '') FROM back) \
                      SELECT back.id FROM back CROSS JOIN (SELECT count(*) FROM woke) w",
@@ -233,10 +267,12 @@ impl Statements {
                 .prepare(
                     "WITH ins AS ( \
                        INSERT INTO actor_jobs (id, queue, key, idempotency_key, payload, state, max_attempts, \
-                         created_at, updated_at, visible_at) \
-                       SELECT j.id, $1, j.key, j.idem, j.payload, 'queued', j.attempts, $7, $7, j.visible \
-                       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::integer[], $8::bigint[]) \
-                         AS j(id, key, idem, payload, attempts, visible) \
+                         created_at, updated_at, visible_at, priority, rank) \
+                       SELECT j.id, $1, j.key, j.idem, j.payload, 'queued', j.attempts, $7, $7, j.visible, \
+                         j.priority, j.rank \
+                       FROM unnest($2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::integer[], $8::bigint[], \
+                         $10::smallint[], $11::bigint[]) \
+                         AS j(id, key, idem, payload, attempts, visible, priority, rank) \
                        ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
                        RETURNING id), \
                      woke AS (SELECT pg_notify($9, '') FROM ins LIMIT 1) \

@@ -7,6 +7,7 @@
 
 mod basics;
 mod cancel_safety;
+mod features;
 mod waits;
 
 use std::future::Future;
@@ -37,6 +38,9 @@ where
     cancel_safety::dropped_complete_and_fail(open(options()).await).await;
     cancel_safety::dropped_extend(open(options()).await).await;
     cancel_safety::dropped_cancel_requeue_and_purge(open(options()).await).await;
+    features::priorities(open(options()).await).await;
+    features::cancel_running(open(options()).await).await;
+    features::snooze(open(options()).await).await;
     waits::wait_for_outcomes(open(options()).await).await;
     waits::wait_until_idle(open(options()).await).await;
 }

@@ -129,9 +129,10 @@ pub(super) async fn cancel<B: JobBackend<String, u64>>(queue: B) {
     let b = queue.enqueue("b".to_owned(), EnqueueOptions::new()).await.unwrap();
     let running = lease_one(&queue).await;
     assert_eq!(running.id, a);
+    queue.complete(running.lease, 1).await.unwrap();
     assert!(matches!(
         queue.cancel(a).await,
-        Err(JobError::InvalidState { status: JobStatus::Running, operation: "cancel", .. })
+        Err(JobError::InvalidState { status: JobStatus::Succeeded, operation: "cancel", .. })
     ));
     queue.cancel(b).await.unwrap();
     assert_eq!(state(&queue, b).await, JobState::Cancelled);

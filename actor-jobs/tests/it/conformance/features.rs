@@ -1,0 +1,102 @@
+//! Priorities with aging, cancelling a running job, snooze.
+
+use std::time::Duration;
+
+use actor_jobs::{EnqueueOptions, FailOutcome, JobBackend, JobError, JobId, JobState};
+
+use super::basics::{lease_one, state};
+
+/// High priority overtakes low, and low still runs under a steady stream of high: with the
+/// default aging (1 s a level), a job of priority 0 waits at most 5 s longer than in plain
+/// order behind jobs of priority 5.
+pub(super) async fn priorities<B: JobBackend<String, u64>>(queue: B) {
+    let high = || EnqueueOptions::new().priority(5);
+    let low = queue.enqueue("low".to_owned(), EnqueueOptions::new()).await.unwrap();
+    let first_high = queue.enqueue("high 0".to_owned(), high()).await.unwrap();
+    let mut order: Vec<JobId> = Vec::new();
+    let mut low_ran_at = None;
+    for second in 0..10u64 {
+        if second > 0 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            queue.enqueue(format!("high {second}"), high()).await.unwrap();
+        }
+        let job = lease_one(&queue).await;
+        if job.id == low {
+            low_ran_at = Some(second);
+        }
+        order.push(job.id);
+        queue.complete(job.lease, 0).await.unwrap();
+        // Steady load: a high job is always waiting when the low one runs.
+        if low_ran_at == Some(second) {
+            assert!(queue.stats().await.unwrap().due >= 1, "the high jobs kept coming");
+        }
+    }
+    assert_eq!(order[0], first_high, "high priority overtakes low");
+    let ran = low_ran_at.expect("the low-priority job was starved");
+    assert!((5..=6).contains(&ran), "the low job ran at second {ran}, not once it had aged 5 s");
+    // Negative priorities go after everything due, aging the same way.
+    let later =
+        queue.enqueue("later".to_owned(), EnqueueOptions::new().priority(-3)).await.unwrap();
+    let now = queue.enqueue("now".to_owned(), EnqueueOptions::new()).await.unwrap();
+    let leased: Vec<JobId> = queue.lease(10).await.unwrap().iter().map(|job| job.id).collect();
+    let (at_now, at_later) = (
+        leased.iter().position(|&id| id == now).unwrap(),
+        leased.iter().position(|&id| id == later).unwrap(),
+    );
+    assert!(at_now < at_later, "{leased:?}");
+}
+
+/// Cancelling a running job reaches its handler (`cancelled` resolves), refuses the attempt's
+/// changes with `Cancelled`, and the job is not retried.
+pub(super) async fn cancel_running<B: JobBackend<String, u64>>(queue: B) {
+    let id = queue.enqueue("long".to_owned(), EnqueueOptions::new()).await.unwrap();
+    let job = lease_one(&queue).await;
+    let waiter = {
+        let queue = queue.clone();
+        tokio::spawn(async move { queue.cancelled(id).await })
+    };
+    tokio::task::yield_now().await;
+    assert!(!waiter.is_finished(), "cancelled resolved before the cancel");
+    queue.cancel(id).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), waiter)
+        .await
+        .expect("the handler never learned of the cancel")
+        .unwrap()
+        .unwrap();
+    assert_eq!(state(&queue, id).await, JobState::Cancelled);
+    assert!(matches!(queue.extend(job.lease).await, Err(JobError::Cancelled(j)) if j == id));
+    assert!(matches!(queue.complete(job.lease, 1).await, Err(JobError::Cancelled(_))));
+    assert!(matches!(queue.fail(job.lease, "x".into()).await, Err(JobError::Cancelled(_))));
+    // Not retried, not even after its lease would have ended.
+    tokio::time::advance(Duration::from_secs(60)).await;
+    assert!(queue.lease(5).await.unwrap().is_empty(), "a cancelled job ran again");
+    assert_eq!(state(&queue, id).await, JobState::Cancelled);
+    // Already cancelled: resolves at once.
+    queue.cancelled(id).await.unwrap();
+}
+
+/// Snoozing puts the job back for later without spending an attempt.
+pub(super) async fn snooze<B: JobBackend<String, u64>>(queue: B) {
+    let options = EnqueueOptions::new().max_attempts(2);
+    let id = queue.enqueue("not yet".to_owned(), options).await.unwrap();
+    for _ in 0..5 {
+        let job = lease_one(&queue).await;
+        assert_eq!(job.attempt, 1, "a snooze spent an attempt");
+        queue.snooze(job.lease, Duration::from_secs(10)).await.unwrap();
+        assert_eq!(state(&queue, id).await, JobState::Queued);
+        // (Acknowledgements on PostgreSQL wait out a batching window of a few milliseconds,
+        // which paused time skips: look before acknowledging.)
+        tokio::time::advance(Duration::from_millis(9_900)).await;
+        let early = queue.lease(1).await.unwrap();
+        assert!(early.is_empty(), "due before its snooze ended: {early:?}");
+        assert!(matches!(queue.complete(job.lease, 1).await, Err(JobError::LeaseLost(_))));
+        tokio::time::advance(Duration::from_millis(100)).await;
+    }
+    // Both attempts are still there.
+    let job = lease_one(&queue).await;
+    assert!(matches!(queue.fail(job.lease, "1".into()).await, Ok(FailOutcome::Retrying { .. })));
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let job = lease_one(&queue).await;
+    assert_eq!(job.attempt, 2);
+    assert_eq!(queue.fail(job.lease, "2".into()).await.unwrap(), FailOutcome::Dead);
+}
