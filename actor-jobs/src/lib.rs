@@ -99,6 +99,8 @@ pub mod consumer;
 pub mod embedded;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "cron")]
+pub mod schedule;
 
 pub use backend::JobBackend;
 #[cfg(feature = "consumer")]
@@ -109,9 +111,11 @@ pub use error::{Cause, JobError};
 pub use model::{
     FailOutcome, JobId, JobRecord, JobState, JobStatus, Lease, Leased, Millis, QueueStats,
 };
-pub use options::{EnqueueOptions, QueueOptions, RetryPolicy};
+pub use options::{EnqueueOptions, Limit, Limits, QueueOptions, RetryPolicy};
 #[cfg(feature = "postgres")]
 pub use postgres::{PgOptions, PgQueue};
+#[cfg(feature = "cron")]
+pub use schedule::{CatchUp, Schedule, ScheduleError, Scheduler, Tick};
 
 /// The README's examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -141,6 +141,8 @@ pub struct JobRecord<P, R> {
     pub max_attempts: u32,
     /// Its priority ([`EnqueueOptions::priority`](crate::EnqueueOptions::priority)).
     pub priority: i16,
+    /// Its limit group ([`EnqueueOptions::group`](crate::EnqueueOptions::group)).
+    pub group: Option<String>,
     /// When it was enqueued.
     pub created_at: Millis,
     /// When its state last changed.

@@ -16,6 +16,7 @@ pub struct EnqueueOptions {
     pub(crate) max_attempts: Option<u32>,
     pub(crate) delay: Option<Duration>,
     pub(crate) priority: i16,
+    pub(crate) group: Option<String>,
 }
 
 impl EnqueueOptions {
@@ -58,6 +59,20 @@ impl EnqueueOptions {
     pub fn priority(mut self, priority: i16) -> Self {
         self.priority = priority;
         self
+    }
+
+    /// The job's limit group: a customer, a remote API, whatever the jobs share that must not
+    /// be overrun. [`QueueOptions::group_limit`] and [`QueueOptions::every_group`] say how
+    /// many of a group's jobs run at once and how fast they start; unlike an ordering
+    /// [`key`](Self::key), a group imposes no order.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.group = Some(group.into());
+        self
+    }
+
+    /// The limit group, if any.
+    pub fn get_group(&self) -> Option<&str> {
+        self.group.as_deref()
     }
 
     /// The priority (see [`priority`](Self::priority)).
@@ -145,8 +160,74 @@ impl RetryPolicy {
     }
 }
 
+/// How many jobs may run at once, and how many may start within a window: for a whole queue
+/// ([`QueueOptions::limit`]) or a group of jobs ([`QueueOptions::group_limit`],
+/// [`QueueOptions::every_group`]). On PostgreSQL the limits hold across every process of the
+/// queue; give every process the same limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limit {
+    /// At most this many running at once.
+    pub concurrency: Option<u32>,
+    /// At most this many starts (attempts begun) within any window of this length.
+    pub starts: Option<(u32, Duration)>,
+}
+
+impl Limit {
+    /// At most `jobs` running at once.
+    pub fn concurrency(jobs: u32) -> Self {
+        Limit { concurrency: Some(jobs), starts: None }
+    }
+
+    /// At most `starts` attempts begun within any window of `per`.
+    pub fn rate(starts: u32, per: Duration) -> Self {
+        Limit { concurrency: None, starts: Some((starts, per)) }
+    }
+
+    /// This limit, and at most `starts` begun within any window of `per` as well.
+    pub fn and_rate(mut self, starts: u32, per: Duration) -> Self {
+        self.starts = Some((starts, per));
+        self
+    }
+
+    /// How many more may start now, given `running` and `started` (starts within the window).
+    #[cfg(any(feature = "embedded", feature = "postgres"))]
+    pub(crate) fn room(&self, running: u64, started: u64) -> u64 {
+        let by_running =
+            self.concurrency.map_or(u64::MAX, |c| u64::from(c).saturating_sub(running));
+        let by_rate = self.starts.map_or(u64::MAX, |(s, _)| u64::from(s).saturating_sub(started));
+        by_running.min(by_rate)
+    }
+}
+
+/// The limits of a queue: the whole queue's, named groups', and every other group's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// The whole queue's.
+    pub queue: Option<Limit>,
+    /// Named groups'.
+    pub groups: Vec<(String, Limit)>,
+    /// Every group without a limit of its own.
+    pub every_group: Option<Limit>,
+}
+
+impl Limits {
+    /// Whether no limit applies.
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_none() && self.groups.is_empty() && self.every_group.is_none()
+    }
+
+    /// The limit of `group`.
+    pub fn of(&self, group: &str) -> Option<Limit> {
+        self.groups
+            .iter()
+            .find(|(name, _)| name == group)
+            .map(|(_, limit)| *limit)
+            .or(self.every_group)
+    }
+}
+
 /// How a queue behaves, whatever its backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueueOptions {
     /// How long a lease lasts unless extended (default 30 s): a job whose worker neither
     /// completes, fails nor extends it within this time is delivered again.
@@ -158,6 +239,8 @@ pub struct QueueOptions {
     pub retention: Option<Duration>,
     /// How much waiting one level of [`EnqueueOptions::priority`] is worth (default 1 s).
     pub aging: Duration,
+    /// Concurrency and rate limits (default: none).
+    pub limits: Limits,
 }
 
 impl Default for QueueOptions {
@@ -167,6 +250,7 @@ impl Default for QueueOptions {
             retry: RetryPolicy::default(),
             retention: None,
             aging: Duration::from_secs(1),
+            limits: Limits::default(),
         }
     }
 }
@@ -199,6 +283,28 @@ impl QueueOptions {
     /// Sets how much waiting one priority level is worth ([`EnqueueOptions::priority`]).
     pub fn aging(mut self, aging: Duration) -> Self {
         self.aging = aging;
+        self
+    }
+
+    /// Limits the whole queue: at most `limit.concurrency` of its jobs run at once, at most
+    /// `limit.starts` start per window.
+    pub fn limit(mut self, limit: Limit) -> Self {
+        self.limits.queue = Some(limit);
+        self
+    }
+
+    /// Limits the jobs of `group` ([`EnqueueOptions::group`]).
+    pub fn group_limit(mut self, group: impl Into<String>, limit: Limit) -> Self {
+        let group = group.into();
+        self.limits.groups.retain(|(name, _)| *name != group);
+        self.limits.groups.push((group, limit));
+        self
+    }
+
+    /// Limits each group that has no limit of its own, separately: `Limit::concurrency(2)`
+    /// lets every customer run two jobs at once.
+    pub fn every_group(mut self, limit: Limit) -> Self {
+        self.limits.every_group = Some(limit);
         self
     }
 

@@ -38,6 +38,7 @@
 //!   `actor_jobs` (to 0.01, say) so it is vacuumed every few thousand changes.
 
 mod acker;
+mod limited;
 mod listen;
 mod many;
 mod pool;
@@ -181,6 +182,9 @@ struct Inner {
     changed: Arc<Notify>,
     /// Running jobs announced cancelled on the channel.
     cancels: Arc<listen::Cancels>,
+    /// With limits: the connection that leases under them, and the limits as parameters.
+    limited: Option<(tokio::sync::Mutex<Option<limited::LimitedLeaser>>, limited::LimitParams)>,
+    url: String,
     /// The queue's `LISTEN`/`NOTIFY` channel.
     channel: String,
     /// To the acknowledger task; taken by [`JobBackend::close`].
@@ -239,6 +243,9 @@ where
             now: Arc::new(move || clock.now()),
         };
         let acker = tokio::spawn(acker::run(Arc::clone(&pool), settings, ack_rx));
+        let limited = (!options.queue.limits.is_empty()).then(|| {
+            (tokio::sync::Mutex::new(None), limited::LimitParams::new(&options.queue.limits))
+        });
         let queue = PgQueue {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
@@ -247,6 +254,8 @@ where
                 clock,
                 changed,
                 cancels,
+                limited,
+                url: url.to_owned(),
                 channel,
                 acks: Some(acks),
                 acker: Some(acker),
@@ -365,12 +374,12 @@ where
         let priority = options.priority;
         let rank = crate::options::rank(due, priority, self.inner.options.queue.aging_ms());
         let (name, channel) = (&self.inner.name, &self.inner.channel);
-        let (key, idem) = (&options.key, &options.idempotency_key);
+        let (key, idem, group) = (&options.key, &options.idempotency_key, &options.group);
         let inserted = self
             .inner
             .pool
             .with("enqueueing a job", |live| async move {
-                let params: [&(dyn ToSql + Sync); 10] = [
+                let params: [&(dyn ToSql + Sync); 11] = [
                     name,
                     key,
                     idem,
@@ -381,6 +390,7 @@ where
                     channel,
                     &priority,
                     &rank,
+                    group,
                 ];
                 live.client.query_opt(&live.st.enqueue, &params).await
             })
@@ -417,6 +427,21 @@ where
         let name = &self.inner.name;
         let worker = &self.inner.options.worker;
         let max = i64::try_from(max).unwrap_or(i64::MAX);
+        if let Some((leaser, params)) = &self.inner.limited {
+            let mut leaser = leaser.lock().await;
+            if leaser.as_ref().is_none_or(limited::LimitedLeaser::is_closed) {
+                *leaser = Some(limited::LimitedLeaser::connect(&self.inner.url).await?);
+            }
+            let Some(connection) = leaser.as_mut() else { return Err(JobError::Closed) };
+            let found = connection
+                .lease(name, ms(now), max, until, worker, EXPIRED, params)
+                .await
+                .map_err(|e| JobError::backend("leasing jobs within limits", e));
+            if found.is_err() {
+                *leaser = None;
+            }
+            return found?.iter().map(rows::leased).collect();
+        }
         let found = self
             .inner
             .pool

@@ -319,6 +319,7 @@ where
             attempt: 0,
             max_attempts: options.attempts_under(retry),
             priority: options.priority,
+            group: options.group.clone(),
             started_at: None,
             updated_at: self.now,
             batch: 0,
@@ -329,6 +330,7 @@ where
             payload: payload.clone(),
             max_attempts: meta.max_attempts,
             priority: meta.priority,
+            group: options.group,
             created_at: self.now,
         };
         // The payload is encoded before anything changes: if it cannot be, nothing has.
@@ -379,7 +381,11 @@ where
     }
 
     fn lease(&mut self, max: usize) -> Vec<Leased<P>> {
-        let picked: Vec<u64> = self.st.leasable_now(self.now).take(max).collect();
+        let picked: Vec<u64> = if self.shared.options.limits.is_empty() {
+            self.st.leasable_now(self.now).take(max).collect()
+        } else {
+            self.pick_within_limits(max)
+        };
         let until = self.shared.options.lease_until(self.now);
         let mut leased = Vec::with_capacity(picked.len());
         for id in picked {
@@ -390,6 +396,7 @@ where
                     payload,
                     max_attempts: 0,
                     priority: 0,
+                    group: None,
                     created_at: 0,
                 }))),
                 None => self.shared.tree.get(&(id, PART_JOB)),
@@ -430,6 +437,61 @@ where
             });
         }
         leased
+    }
+
+    /// Up to `max` leasable jobs, in lease order, that the queue's limits let start now; their
+    /// starts are recorded.
+    fn pick_within_limits(&mut self, max: usize) -> Vec<u64> {
+        let limits = &self.shared.options.limits;
+        let now = self.now;
+        let window = |limit: &crate::Limit| {
+            limit.starts.map_or(0, |(_, per)| crate::clock::duration_ms(per))
+        };
+        let running = self.st.counts[JobStatus::Running as usize];
+        let mut queue_room = limits.queue.map(|limit| {
+            let started = self.st.recent_starts(&None, window(&limit), now);
+            limit.room(running, started)
+        });
+        let candidates: Vec<(u64, Option<String>)> = self
+            .st
+            .leasable_now(now)
+            .map(|id| (id, self.st.jobs.get(&id).and_then(|meta| meta.group.clone())))
+            .collect();
+        let mut group_room: HashMap<String, u64> = HashMap::new();
+        let mut picked = Vec::new();
+        for (id, group) in candidates {
+            if picked.len() >= max || queue_room == Some(0) {
+                break;
+            }
+            if let Some(group) = &group
+                && let Some(limit) = limits.of(group)
+            {
+                let room = match group_room.get_mut(group) {
+                    Some(room) => room,
+                    None => {
+                        let running = self.st.running_by_group.get(group).copied().unwrap_or(0);
+                        let started =
+                            self.st.recent_starts(&Some(group.clone()), window(&limit), now);
+                        group_room.entry(group.clone()).or_insert(limit.room(running, started))
+                    }
+                };
+                if *room == 0 {
+                    continue;
+                }
+                *room -= 1;
+                if limit.starts.is_some() {
+                    self.st.started(Some(group.clone()), now);
+                }
+            }
+            if let Some(room) = queue_room.as_mut() {
+                *room -= 1;
+            }
+            if limits.queue.is_some_and(|limit| limit.starts.is_some()) {
+                self.st.started(None, now);
+            }
+            picked.push(id);
+        }
+        picked
     }
 
     /// Whether `lease` is the current, unexpired lease of its job.

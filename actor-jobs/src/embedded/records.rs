@@ -31,6 +31,7 @@ pub(super) struct Spec<P> {
     pub(super) payload: P,
     pub(super) max_attempts: u32,
     pub(super) priority: i16,
+    pub(super) group: Option<String>,
     pub(super) created_at: Millis,
 }
 
@@ -96,6 +97,7 @@ where
         attempt: progress.attempt,
         max_attempts: spec.max_attempts,
         priority: spec.priority,
+        group: spec.group,
         created_at: spec.created_at,
         updated_at: progress.updated_at,
         visible_at: progress.visible_at,
@@ -131,6 +133,7 @@ where
                         payload: (),
                         max_attempts: spec.max_attempts,
                         priority: spec.priority,
+                        group: spec.group,
                         created_at: spec.created_at,
                     },
                 ));
@@ -157,6 +160,7 @@ where
                     attempt: progress.attempt,
                     max_attempts: spec.max_attempts,
                     priority: spec.priority,
+                    group: spec.group,
                     started_at: progress.started_at,
                     updated_at: progress.updated_at,
                     batch: 0,

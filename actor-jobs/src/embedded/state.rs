@@ -1,7 +1,7 @@
 //! The embedded queue's index: everything but payloads and results, in memory, rebuilt from the
 //! store at open. Only the engine changes it; readers take the lock briefly.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use crate::model::{JobId, JobStatus, Millis};
 
@@ -18,6 +18,7 @@ pub(super) struct Meta {
     pub(super) attempt: u32,
     pub(super) max_attempts: u32,
     pub(super) priority: i16,
+    pub(super) group: Option<String>,
     pub(super) started_at: Option<Millis>,
     pub(super) updated_at: Millis,
     /// The engine batch that last changed it: the change is durable once that batch is.
@@ -40,6 +41,10 @@ pub(super) struct State {
     /// The lowest priority of any job so far (at most 0): how far past `now` the ranks of
     /// due jobs can reach.
     pub(super) lowest_priority: i16,
+    /// Running jobs of each limit group.
+    pub(super) running_by_group: HashMap<String, u64>,
+    /// Recent starts, for rate limits: of the whole queue (`None`) and of each group.
+    pub(super) starts: HashMap<Option<String>, VecDeque<Millis>>,
     /// Running jobs by (lease end, id).
     pub(super) leased: BTreeSet<(Millis, u64)>,
     /// (status, id) of every job, for listing.
@@ -106,6 +111,11 @@ impl State {
         }
         self.by_status.insert((meta.status, id));
         self.counts[meta.status as usize] += 1;
+        if meta.status == JobStatus::Running
+            && let Some(group) = &meta.group
+        {
+            *self.running_by_group.entry(group.clone()).or_default() += 1;
+        }
         if let Some((_, until)) = meta.lease {
             self.leased.insert((until, id));
         }
@@ -133,6 +143,19 @@ impl State {
         else {
             return;
         };
+        if (old_status == JobStatus::Running) != (status == JobStatus::Running)
+            && let Some(group) = self.jobs.get(&id).and_then(|meta| meta.group.clone())
+        {
+            let running = self.running_by_group.entry(group.clone()).or_default();
+            if status == JobStatus::Running {
+                *running += 1;
+            } else {
+                *running = running.saturating_sub(1);
+                if *running == 0 {
+                    self.running_by_group.remove(&group);
+                }
+            }
+        }
         if matches!(old_status, JobStatus::Queued | JobStatus::Failed) {
             self.unready(id, old_visible, priority);
         }
@@ -168,6 +191,26 @@ impl State {
                 self.keys.entry(key).or_default().insert(id);
             }
         }
+    }
+
+    /// Starts of `scope` (the queue, or a group) within `window` before `now`; older ones are
+    /// forgotten.
+    pub(super) fn recent_starts(
+        &mut self,
+        scope: &Option<String>,
+        window: Millis,
+        now: Millis,
+    ) -> u64 {
+        let Some(starts) = self.starts.get_mut(scope) else { return 0 };
+        while starts.front().is_some_and(|&at| at.saturating_add(window) <= now) {
+            starts.pop_front();
+        }
+        starts.len() as u64
+    }
+
+    /// Records a start of `scope` at `now`.
+    pub(super) fn started(&mut self, scope: Option<String>, now: Millis) {
+        self.starts.entry(scope).or_default().push_back(now);
     }
 
     /// Forgets a purged job.

@@ -49,11 +49,13 @@ where
     let mut visible = Vec::with_capacity(jobs.len());
     let mut priorities = Vec::with_capacity(jobs.len());
     let mut ranks = Vec::with_capacity(jobs.len());
+    let mut groups = Vec::with_capacity(jobs.len());
     let aging = queue.inner.options.queue.aging_ms();
     for (payload, options) in &jobs {
         let due = options.visible_from(now);
         priorities.push(options.priority);
         ranks.push(crate::options::rank(due, options.priority, aging));
+        groups.push(options.group.clone());
         payloads.push(rows::encode(JobId(0), "payload", payload)?);
         attempts.push(i32::try_from(options.attempts_under(&retry)).unwrap_or(i32::MAX));
         visible.push(ms(due));
@@ -62,12 +64,12 @@ where
     }
     let (ids_ref, keys_ref, idems_ref, payloads_ref, attempts_ref, visible_ref) =
         (&ids, &keys, &idems, &payloads, &attempts, &visible);
-    let (priorities_ref, ranks_ref) = (&priorities, &ranks);
+    let (priorities_ref, ranks_ref, groups_ref) = (&priorities, &ranks, &groups);
     let inserted = queue
         .inner
         .pool
         .with("enqueueing jobs", |live| async move {
-            let params: [&(dyn ToSql + Sync); 11] = [
+            let params: [&(dyn ToSql + Sync); 12] = [
                 name,
                 ids_ref,
                 keys_ref,
@@ -79,6 +81,7 @@ where
                 channel,
                 priorities_ref,
                 ranks_ref,
+                groups_ref,
             ];
             live.client.query(&live.st.enqueue_many, &params).await
         })

@@ -107,6 +107,7 @@ pub(super) fn record<P: DeserializeOwned, R: DeserializeOwned>(
         attempt: u32::try_from(get::<i32>(row, "attempt")?).unwrap_or(0),
         max_attempts: u32::try_from(get::<i32>(row, "max_attempts")?).unwrap_or(0),
         priority: get::<i16>(row, "priority")?,
+        group: get(row, "grp")?,
         created_at: millis(row, "created_at")?,
         updated_at: millis(row, "updated_at")?,
         visible_at: millis(row, "visible_at")?,

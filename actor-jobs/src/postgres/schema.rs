@@ -7,7 +7,7 @@ use tokio_postgres::NoTls;
 use crate::error::JobError;
 
 /// The schema version this release creates and reads.
-pub const SCHEMA_VERSION: i32 = 4;
+pub const SCHEMA_VERSION: i32 = 5;
 
 /// Migrations, in order: the statements that bring the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -77,6 +77,15 @@ const MIGRATIONS: &[&str] = &[
     UPDATE actor_jobs SET rank = visible_at;
     CREATE INDEX actor_jobs_ranked ON actor_jobs (queue, rank, id)
         WHERE state IN ('queued', 'failed');
+",
+    // Version 5: limit groups, and the recent starts that rate limits count ('' is the whole
+    // queue's).
+    r"
+    ALTER TABLE actor_jobs ADD COLUMN grp text;
+    CREATE INDEX actor_jobs_running_groups ON actor_jobs (queue, grp)
+        WHERE state = 'running' AND grp IS NOT NULL;
+    CREATE TABLE actor_job_starts (queue text NOT NULL, grp text NOT NULL, at bigint NOT NULL);
+    CREATE INDEX actor_job_starts_recent ON actor_job_starts (queue, grp, at);
 ",
 ];
 

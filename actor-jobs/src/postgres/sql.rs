@@ -13,13 +13,13 @@ use tokio_postgres::{Client, Statement};
 
 /// The columns a job record is read from.
 pub(super) const COLUMNS: &str = "id, key, idempotency_key, payload, state, result, error, attempt, \
-    max_attempts, priority, created_at, updated_at, visible_at, retry_at, started_at, lease_token, lease_until";
+    max_attempts, priority, grp, created_at, updated_at, visible_at, retry_at, started_at, lease_token, lease_until";
 
 /// The state after a failed or expired attempt: dead at the last one.
 const RETRY_STATE: &str = "CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'failed' END";
 
 /// Only the oldest unfinished job of a key may run: per-key order across processes.
-const KEY_TURN: &str = "(j.key IS NULL OR j.id = (SELECT min(k.id) FROM actor_jobs k \
+pub(super) const KEY_TURN: &str = "(j.key IS NULL OR j.id = (SELECT min(k.id) FROM actor_jobs k \
     WHERE k.queue = j.queue AND k.key = j.key AND k.state IN ('queued', 'running', 'failed')))";
 
 /// `$delays[attempt]` milliseconds after `$now`: when a failed attempt runs again.
@@ -55,8 +55,8 @@ impl Statements {
                 .prepare(
                     "WITH ins AS ( \
                        INSERT INTO actor_jobs (queue, key, idempotency_key, payload, state, max_attempts, \
-                         created_at, updated_at, visible_at, priority, rank) \
-                       VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6, $7, $9, $10) \
+                         created_at, updated_at, visible_at, priority, rank, grp) \
+                       VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6, $7, $9, $10, $11) \
                        ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
                        RETURNING id), \
                      woke AS (SELECT pg_notify($8, '') FROM ins LIMIT 1) \
@@ -267,12 +267,12 @@ impl Statements {
                 .prepare(
                     "WITH ins AS ( \
                        INSERT INTO actor_jobs (id, queue, key, idempotency_key, payload, state, max_attempts, \
-                         created_at, updated_at, visible_at, priority, rank) \
+                         created_at, updated_at, visible_at, priority, rank, grp) \
                        SELECT j.id, $1, j.key, j.idem, j.payload, 'queued', j.attempts, $7, $7, j.visible, \
-                         j.priority, j.rank \
+                         j.priority, j.rank, j.grp \
                        FROM unnest($2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::integer[], $8::bigint[], \
-                         $10::smallint[], $11::bigint[]) \
-                         AS j(id, key, idem, payload, attempts, visible, priority, rank) \
+                         $10::smallint[], $11::bigint[], $12::text[]) \
+                         AS j(id, key, idem, payload, attempts, visible, priority, rank, grp) \
                        ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
                        RETURNING id), \
                      woke AS (SELECT pg_notify($9, '') FROM ins LIMIT 1) \

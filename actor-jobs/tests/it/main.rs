@@ -5,4 +5,6 @@ mod conformance;
 mod consumer;
 mod damage;
 mod embedded;
+mod limits;
+mod schedule;
 mod support;

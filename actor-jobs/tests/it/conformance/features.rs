@@ -100,3 +100,68 @@ pub(super) async fn snooze<B: JobBackend<String, u64>>(queue: B) {
     assert_eq!(job.attempt, 2);
     assert_eq!(queue.fail(job.lease, "2".into()).await.unwrap(), FailOutcome::Dead);
 }
+
+/// The options of [`group_limits`]: two of `acme` at once, one of any other group.
+pub(super) fn group_limit_options(options: actor_jobs::QueueOptions) -> actor_jobs::QueueOptions {
+    options
+        .group_limit("acme", actor_jobs::Limit::concurrency(2))
+        .every_group(actor_jobs::Limit::concurrency(1))
+}
+
+/// A group limited to 2 never has 3 running; every other group is limited to 1; jobs
+/// without a group are not limited.
+pub(super) async fn group_limits<B: JobBackend<String, u64>>(queue: B) {
+    let group = |g: &str| EnqueueOptions::new().group(g);
+    for n in 0..6 {
+        queue.enqueue(format!("acme {n}"), group("acme")).await.unwrap();
+    }
+    for n in 0..3 {
+        queue.enqueue(format!("globex {n}"), group("globex")).await.unwrap();
+    }
+    for n in 0..2 {
+        queue.enqueue(format!("free {n}"), EnqueueOptions::new()).await.unwrap();
+    }
+    let count = |jobs: &[actor_jobs::Leased<String>], prefix: &str| {
+        jobs.iter().filter(|job| job.payload.starts_with(prefix)).count()
+    };
+    let first = queue.lease(100).await.unwrap();
+    assert_eq!(
+        (count(&first, "acme"), count(&first, "globex"), count(&first, "free")),
+        (2, 1, 2),
+        "{first:?}"
+    );
+    assert!(queue.lease(100).await.unwrap().is_empty(), "a group went over its limit");
+    // One acme job ends: one more may start, no more.
+    let acme: Vec<_> = first.iter().filter(|job| job.payload.starts_with("acme")).collect();
+    queue.complete(acme[0].lease, 0).await.unwrap();
+    let next = queue.lease(100).await.unwrap();
+    assert_eq!((count(&next, "acme"), next.len()), (1, 1), "{next:?}");
+    // A failure frees its place too (the retry waits for the backoff).
+    queue.fail(acme[1].lease, "x".into()).await.unwrap();
+    let after_failure = queue.lease(100).await.unwrap();
+    assert_eq!(count(&after_failure, "acme"), 1, "{after_failure:?}");
+    assert_eq!(queue.stats().await.unwrap().running, 2 + 1 + 2 - 2 + 1 + 1);
+}
+
+/// A queue limited to 50 starts a second, leased as fast as it allows for 10 s: within 10%
+/// of 500 starts, and never more than 50 in any second.
+pub(super) async fn rate_limit<B: JobBackend<String, u64>>(queue: B) {
+    let jobs: Vec<(String, EnqueueOptions)> =
+        (0..1_000).map(|n| (format!("job {n}"), EnqueueOptions::new())).collect();
+    queue.enqueue_many(jobs).await.unwrap();
+    let start = queue.now();
+    let mut starts = Vec::new();
+    while queue.now() < start + 10_000 {
+        for job in queue.lease(100).await.unwrap() {
+            starts.push(queue.now());
+            queue.complete(job.lease, 0).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let within: Vec<_> = starts.iter().filter(|&&at| at < start + 10_000).collect();
+    assert!((450..=550).contains(&within.len()), "{} starts in 10 s", within.len());
+    for (i, &at) in starts.iter().enumerate() {
+        let in_window = starts[..=i].iter().filter(|&&before| before + 1_000 > at).count();
+        assert!(in_window <= 50, "{in_window} starts within a second ending at {at}");
+    }
+}
