@@ -94,6 +94,7 @@ pub struct ConsumerSpec<W: Actor, P, R, B: JobBackend<P, R>> {
     workers: usize,
     max_in_flight: Option<usize>,
     autoscale: Option<Autoscale>,
+    name: Arc<str>,
 }
 
 impl<W: Actor, P, R, B: JobBackend<P, R>> fmt::Debug for ConsumerSpec<W, P, R, B> {
@@ -125,7 +126,13 @@ where
         let factory = FactorySpec::new(workers, build, move |job| wrap(Work { job }))
             .routing(Routing::KeyPersistent)
             .name("jobs");
-        ConsumerSpec { factory, workers: workers.max(1), max_in_flight: None, autoscale: None }
+        ConsumerSpec {
+            factory,
+            workers: workers.max(1),
+            max_in_flight: None,
+            autoscale: None,
+            name: Arc::from("jobs"),
+        }
     }
 
     /// The factory's routing mode.
@@ -134,9 +141,12 @@ where
         self
     }
 
-    /// The factory's name, for its workers' names and its logs (default `jobs`).
+    /// The consumer's name, for its workers' names, its logs and the `queue` label of its
+    /// metrics (default `jobs`).
     pub fn name(mut self, name: impl Into<Arc<str>>) -> Self {
-        self.factory = self.factory.name(name);
+        let name = name.into();
+        self.factory = self.factory.name(Arc::clone(&name));
+        self.name = name;
         self
     }
 
@@ -175,7 +185,7 @@ where
         P: Clone,
     {
         let factory = self.factory.spawn()?;
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Counters::new(Arc::clone(&self.name)));
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(feed::run(feed::Feed {
             backend,

@@ -101,6 +101,7 @@ pub mod embedded;
 pub mod postgres;
 #[cfg(feature = "cron")]
 pub mod schedule;
+pub mod telemetry;
 
 pub use backend::JobBackend;
 #[cfg(feature = "consumer")]

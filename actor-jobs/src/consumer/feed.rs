@@ -146,6 +146,7 @@ where
                 backend: feed.backend.clone(),
                 counters: Arc::clone(&feed.counters),
                 settled: false,
+                leased_at: tokio::time::Instant::now(),
                 types: std::marker::PhantomData,
             };
             // Refused only while draining: the ticket's drop fails this attempt, so the job

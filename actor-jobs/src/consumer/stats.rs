@@ -1,11 +1,14 @@
 //! [`ConsumerStats`]: what a consumer did, counted in jobs and attempts, not factory runs.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 
 use crate::error::JobError;
 use crate::model::FailOutcome;
+use crate::telemetry::{self, Outcome};
 
 /// A consumer's counters. A job that failed one attempt and succeeded on the next counts as
 /// one `retried` and one `succeeded`; a job out of attempts counts as `dead`.
@@ -37,7 +40,7 @@ pub struct ConsumerStats {
 }
 
 /// The live counters behind [`ConsumerStats`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Counters {
     attempts: AtomicU64,
     succeeded: AtomicU64,
@@ -55,12 +58,48 @@ pub(crate) struct Counters {
     acking: AtomicUsize,
     /// Notified when a held job is handed back and when an acknowledgement is durable.
     pub(crate) settled: Notify,
+    /// The consumer's name: the `queue` label of its metrics.
+    name: Arc<str>,
 }
 
 impl Counters {
+    pub(crate) fn new(name: Arc<str>) -> Self {
+        Counters {
+            attempts: AtomicU64::new(0),
+            succeeded: AtomicU64::new(0),
+            retried: AtomicU64::new(0),
+            dead: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+            snoozed: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            abandoned: AtomicU64::new(0),
+            handed_back: AtomicU64::new(0),
+            held: AtomicUsize::new(0),
+            acking: AtomicUsize::new(0),
+            settled: Notify::new(),
+            name,
+        }
+    }
+
     pub(crate) fn leased(&self, jobs: usize) {
         self.attempts.fetch_add(jobs as u64, Ordering::Relaxed);
         self.held.fetch_add(jobs, Ordering::AcqRel);
+        telemetry::started(&self.name, jobs);
+    }
+
+    /// An attempt ended with `outcome`, `run` after its lease (for the metrics).
+    pub(crate) fn finished(&self, outcome: Outcome, run: Duration) {
+        telemetry::finished(&self.name, outcome, run);
+    }
+
+    /// The metrics outcome of a change the handler asked for.
+    pub(crate) fn outcome_of<T>(result: &Result<T, JobError>, ok: Outcome) -> Outcome {
+        match result {
+            Ok(_) => ok,
+            Err(JobError::LeaseLost(_)) => Outcome::Lost,
+            Err(JobError::Cancelled(_)) => Outcome::Cancelled,
+            Err(_) => Outcome::Error,
+        }
     }
 
     /// A held job was handed back, its acknowledgement sent.

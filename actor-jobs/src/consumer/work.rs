@@ -5,6 +5,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actor_factory::Job;
 use tokio::sync::oneshot;
@@ -13,6 +14,7 @@ use super::stats::Counters;
 use crate::backend::JobBackend;
 use crate::error::JobError;
 use crate::model::{FailOutcome, JobId, Lease, Leased};
+use crate::telemetry::Outcome;
 
 /// How the factory routes a durable job: by its ordering key, or by its id when it has none.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -30,6 +32,8 @@ pub struct Ticket<P, R, B: JobBackend<P, R>> {
     pub(super) backend: B,
     pub(super) counters: Arc<Counters>,
     pub(super) settled: bool,
+    /// When the job was leased: its run time is measured from here.
+    pub(super) leased_at: tokio::time::Instant,
     pub(super) types: std::marker::PhantomData<fn(R)>,
 }
 
@@ -55,6 +59,7 @@ impl<P, R, B: JobBackend<P, R>> Drop for Ticket<P, R, B> {
             "the handler ended without completing the job (it was stopped, stuck or dropped it)"
         };
         self.counters.abandoned();
+        self.counters.finished(Outcome::Abandoned, self.leased_at.elapsed());
         let (backend, lease) = (self.backend.clone(), self.leased.lease);
         let ack = Ack::send(&self.counters, move |counters| async move {
             let outcome = backend.fail(lease, reason.to_owned()).await;
@@ -134,7 +139,7 @@ impl<T> fmt::Debug for Ack<T> {
 
 /// What settling a [`Work`] hands back: the lease, the backend, the counters, and the factory's
 /// job, dropped once the outcome is recorded.
-type Settled<P, R, B> = (Lease, B, Arc<Counters>, Job<JobKey, Ticket<P, R, B>>);
+type Settled<P, R, B> = (Lease, B, Arc<Counters>, Job<JobKey, Ticket<P, R, B>>, Duration);
 
 /// A leased durable job, as a worker's handler receives it: its payload, and the means to
 /// complete or fail it. The factory counts the job done when the `Work` is dropped, so keep it
@@ -198,7 +203,8 @@ impl<P, R, B: JobBackend<P, R>> Work<P, R, B> {
         ticket.settled = true;
         let (lease, backend, counters) =
             (ticket.leased.lease, ticket.backend.clone(), Arc::clone(&ticket.counters));
-        (lease, backend, counters, self.job)
+        let run = ticket.leased_at.elapsed();
+        (lease, backend, counters, self.job, run)
     }
 
     /// Acknowledges the job with its result. The acknowledgement is sent at once, and the
@@ -219,10 +225,11 @@ impl<P, R, B: JobBackend<P, R>> Work<P, R, B> {
         R: Send + 'static,
         P: Send + Sync + 'static,
     {
-        let (lease, backend, counters, job) = self.settle();
+        let (lease, backend, counters, job, run) = self.settle();
         let ack = Ack::send(&counters, move |counters| async move {
             let outcome = backend.complete(lease, result).await;
             counters.completed(&outcome);
+            counters.finished(Counters::outcome_of(&outcome, Outcome::Succeeded), run);
             outcome
         });
         drop(job);
@@ -244,10 +251,15 @@ impl<P, R, B: JobBackend<P, R>> Work<P, R, B> {
         R: Send + 'static,
         P: Send + Sync + 'static,
     {
-        let (lease, backend, counters, job) = self.settle();
+        let (lease, backend, counters, job, run) = self.settle();
         let error = error.into();
         let ack = Ack::send(&counters, move |counters| async move {
             let outcome = backend.fail(lease, error).await;
+            let failed = match &outcome {
+                Ok(FailOutcome::Dead) => Outcome::Dead,
+                _ => Counters::outcome_of(&outcome, Outcome::Retried),
+            };
+            counters.finished(failed, run);
             match &outcome {
                 Ok(failed) => counters.failed(*failed),
                 Err(JobError::LeaseLost(_)) => counters.lost(),
@@ -276,10 +288,11 @@ impl<P, R, B: JobBackend<P, R>> Work<P, R, B> {
         R: Send + 'static,
         P: Send + Sync + 'static,
     {
-        let (lease, backend, counters, job) = self.settle();
+        let (lease, backend, counters, job, run) = self.settle();
         let ack = Ack::send(&counters, move |counters| async move {
             let outcome = backend.snooze(lease, delay).await;
             counters.snoozed(&outcome);
+            counters.finished(Counters::outcome_of(&outcome, Outcome::Snoozed), run);
             outcome
         });
         drop(job);

@@ -6,5 +6,6 @@ mod consumer;
 mod damage;
 mod embedded;
 mod limits;
+mod metrics;
 mod schedule;
 mod support;
