@@ -108,10 +108,10 @@ struct Tenth;
 impl Tenth {
     async fn run(&mut self, work: actor_jobs::Work<u64, u64, Queue>) {
         let n = *work.payload();
-        if n % 10 == 0 {
-            let _ = work.fail("every tenth job fails");
+        if n.is_multiple_of(10) {
+            drop(work.fail("every tenth job fails"));
         } else {
-            let _ = work.complete(n);
+            drop(work.complete(n));
         }
     }
 }
