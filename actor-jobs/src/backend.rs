@@ -208,6 +208,21 @@ pub trait JobBackend<P, R>: Clone + Send + Sync + 'static {
         limit: usize,
     ) -> impl Future<Output = Result<Vec<JobId>, JobError>> + Send;
 
+    /// Up to `limit` ids of jobs in `status`, newest first (for dashboards: the latest failures, say).
+    ///
+    /// # Errors
+    ///
+    /// A database error.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it reads only.
+    fn recent(
+        &self,
+        status: JobStatus,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<JobId>, JobError>> + Send;
+
     /// Job counts by status, and how many are due and how long the oldest has waited.
     ///
     /// # Errors

@@ -18,7 +18,9 @@
 //!   (queued in the factory or running) at a time. By default the consumer adapts: twice the
 //!   workers for slow jobs, up to about 100 ms of work at the recent rate for fast ones (at
 //!   most 1,024), leased in batches of at least a quarter of that, one statement each. The
-//!   rest wait in the durable queue, where their leases do not tick.
+//!   rest wait in the durable queue, where their leases do not tick. Priorities order the
+//!   durable queue: a job of higher priority overtakes the jobs there, not those already
+//!   leased ahead; cap `max_in_flight` where overtaking matters more than throughput.
 //! - **Acknowledgements are sent, not awaited, by default.** [`Work::complete`] and
 //!   [`Work::fail`] send the acknowledgement at once and return an [`Ack`]; the worker takes
 //!   its next job when its handler returns, and the acknowledgements of all workers share a

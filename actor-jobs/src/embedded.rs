@@ -242,6 +242,17 @@ where
             .collect())
     }
 
+    async fn recent(&self, status: JobStatus, limit: usize) -> Result<Vec<JobId>, JobError> {
+        let st = self.inner.shared.lock();
+        Ok(st
+            .by_status
+            .range((status, 0)..=(status, u64::MAX))
+            .rev()
+            .take(limit)
+            .map(|&(_, id)| JobId(id))
+            .collect())
+    }
+
     async fn stats(&self) -> Result<QueueStats, JobError> {
         let now = self.now();
         let st = self.inner.shared.lock();

@@ -95,6 +95,8 @@ mod options;
 
 #[cfg(feature = "consumer")]
 pub mod consumer;
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 #[cfg(feature = "postgres")]

@@ -190,7 +190,7 @@ impl Limit {
     }
 
     /// How many more may start now, given `running` and `started` (starts within the window).
-    #[cfg(any(feature = "embedded", feature = "postgres"))]
+    #[cfg(feature = "embedded")]
     pub(crate) fn room(&self, running: u64, started: u64) -> u64 {
         let by_running =
             self.concurrency.map_or(u64::MAX, |c| u64::from(c).saturating_sub(running));

@@ -570,6 +570,20 @@ where
         found.iter().map(|row| job_id(row, "id")).collect()
     }
 
+    async fn recent(&self, status: JobStatus, limit: usize) -> Result<Vec<JobId>, JobError> {
+        let name = &self.inner.name;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let state = status.as_str();
+        let found = self
+            .inner
+            .pool
+            .with("listing recent jobs", |live| async move {
+                live.client.query(&live.st.recent, &[name, &state, &limit]).await
+            })
+            .await?;
+        found.iter().map(|row| job_id(row, "id")).collect()
+    }
+
     async fn stats(&self) -> Result<QueueStats, JobError> {
         let now = self.now();
         let name = &self.inner.name;

@@ -118,6 +118,19 @@ pub struct Schedule<P> {
     catch_up: CatchUp,
 }
 
+impl<P> Clone for Schedule<P> {
+    fn clone(&self) -> Self {
+        Schedule {
+            name: self.name.clone(),
+            cron: self.cron.clone(),
+            zone: self.zone,
+            payload: Arc::clone(&self.payload),
+            options: self.options.clone(),
+            catch_up: self.catch_up,
+        }
+    }
+}
+
 impl<P> fmt::Debug for Schedule<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Schedule")
@@ -188,6 +201,16 @@ impl<P> Schedule<P> {
     /// The schedule's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The cron expression, as parsed.
+    pub fn expression(&self) -> String {
+        self.cron.pattern.to_string()
+    }
+
+    /// The time zone's IANA name.
+    pub fn zone(&self) -> &'static str {
+        self.zone.name()
     }
 
     /// The first tick strictly after `at` (wall-clock milliseconds), if there is one.

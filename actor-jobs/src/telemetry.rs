@@ -15,6 +15,7 @@
 //! | `actor_jobs_due` | gauge | queue | jobs due that no worker took yet ([`report`]) |
 //! | `actor_jobs_oldest_due_seconds` | gauge | queue | how long the oldest due job has waited ([`report`]) |
 
+#[cfg(any(feature = "consumer", feature = "metrics"))]
 use std::time::Duration;
 
 #[cfg(feature = "metrics")]
@@ -23,6 +24,7 @@ use crate::backend::JobBackend;
 use crate::model::{JobStatus, QueueStats};
 
 /// How an attempt ended, as the `outcome` label says it.
+#[cfg(feature = "consumer")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(not(feature = "metrics"), allow(dead_code, reason = "read only by the metrics"))]
 pub(crate) enum Outcome {
@@ -37,6 +39,7 @@ pub(crate) enum Outcome {
     Error,
 }
 
+#[cfg(feature = "consumer")]
 impl Outcome {
     #[cfg_attr(not(feature = "metrics"), allow(dead_code, reason = "read only by the metrics"))]
     fn label(self) -> &'static str {
@@ -54,6 +57,7 @@ impl Outcome {
 }
 
 /// `jobs` attempts started by the consumer of `queue`.
+#[cfg(feature = "consumer")]
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables, reason = "no metrics"))]
 pub(crate) fn started(queue: &str, jobs: usize) {
     #[cfg(feature = "metrics")]
@@ -62,6 +66,7 @@ pub(crate) fn started(queue: &str, jobs: usize) {
 }
 
 /// An attempt of `queue` ended with `outcome`, `run` after its lease.
+#[cfg(feature = "consumer")]
 #[cfg_attr(not(feature = "metrics"), allow(unused_variables, reason = "no metrics"))]
 pub(crate) fn finished(queue: &str, outcome: Outcome, run: Duration) {
     #[cfg(feature = "metrics")]

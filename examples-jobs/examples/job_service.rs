@@ -61,6 +61,91 @@ fn start_process(backend: &Backend, addr: &str) -> Result<(Child, Option<SocketA
     Ok((child, listening))
 }
 
+/// Enqueues a document with `extra` fields (a priority, a group); answers its id.
+async fn submit(addr: SocketAddr, extra: Value, retries: &AtomicU64) -> Result<u64, BoxError> {
+    let mut body = serde_json::json!({ "text": "a small document", "work_ms": 0 });
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    let (_, answer) =
+        call(addr, Method::POST, "/jobs", Some(body.to_string()), None, retries).await?;
+    answer["id"].as_u64().ok_or_else(|| format!("no id in {answer}").into())
+}
+
+/// Waits until job `id` is finished; answers it.
+async fn finished(addr: SocketAddr, id: u64, retries: &AtomicU64) -> Result<Value, BoxError> {
+    loop {
+        let (_, job) = call(addr, Method::GET, &format!("/jobs/{id}"), None, None, retries).await?;
+        if matches!(job["status"].as_str(), Some("succeeded" | "dead" | "cancelled")) {
+            return Ok(job);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Priorities, a rate-limited group, the schedule, the dashboard and the metrics, shown on
+/// the running service.
+async fn features(addr: SocketAddr, retries: &AtomicU64) -> Result<(), BoxError> {
+    // A rate-limited group: 30 jobs for `partner-api`, at most 20 starts a second.
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for _ in 0..30 {
+        ids.push(submit(addr, serde_json::json!({ "group": "partner-api" }), retries).await?);
+    }
+    let mut starts = Vec::new();
+    for id in ids {
+        starts.push(finished(addr, id, retries).await?["started_at"].as_u64().unwrap_or(0));
+    }
+    starts.sort_unstable();
+    let span_ms = starts.last().zip(starts.first()).map_or(0, |(last, first)| last - first);
+    println!(
+        "
+rate limit: 30 jobs of the group partner-api (20 starts a second) started over {:.2} s, done after {:.2} s",
+        span_ms as f64 / 1e3,
+        started.elapsed().as_secs_f64()
+    );
+    if span_ms < 900 {
+        return Err(format!("the rate limit did not hold: 30 starts within {span_ms} ms").into());
+    }
+    // Priorities: 40 slow jobs wait, then one of priority 5 arrives; it overtakes them.
+    let mut waiting = Vec::new();
+    for _ in 0..40 {
+        waiting.push(submit(addr, serde_json::json!({ "work_ms": 40 }), retries).await?);
+    }
+    let urgent = submit(addr, serde_json::json!({ "priority": 5 }), retries).await?;
+    let urgent_done = finished(addr, urgent, retries).await?["updated_at"].as_u64().unwrap_or(0);
+    let mut before = 0;
+    for id in waiting {
+        if finished(addr, id, retries).await?["updated_at"].as_u64().unwrap_or(0) < urgent_done {
+            before += 1;
+        }
+    }
+    println!(
+        "priority: a priority-5 job enqueued behind 40 waiting jobs finished after {before} of them"
+    );
+    // The schedule, as the dashboard sees it, and the metrics.
+    let (_, overview) =
+        call(addr, Method::GET, "/dashboard/api/overview", None, None, retries).await?;
+    for schedule in overview["schedules"].as_array().into_iter().flatten() {
+        println!(
+            "schedule {}: `{}` ({}), next run at {} ms",
+            schedule["name"].as_str().unwrap_or("?"),
+            schedule["expression"].as_str().unwrap_or("?"),
+            schedule["zone"].as_str().unwrap_or("?"),
+            schedule["next"]
+        );
+    }
+    println!("dashboard: http://{addr}/dashboard (counts {})", overview["counts"]);
+    let (_, text) = client::request(addr, Method::GET, "/metrics", None, None).await?;
+    let lines: Vec<&str> =
+        text.lines().filter(|line| line.starts_with("actor_jobs_finished_total")).collect();
+    println!("GET /metrics: {} lines, for example:", text.lines().count());
+    for line in lines.iter().take(3) {
+        println!("  {line}");
+    }
+    Ok(())
+}
+
 fn start_service(backend: &Backend, addr: &str) -> Result<(Child, SocketAddr), BoxError> {
     let (child, listening) = start_process(backend, addr)?;
     Ok((child, listening.ok_or("the service does not listen")?))
@@ -304,6 +389,7 @@ fn drive(backend: &Backend, quick: bool) -> Result<(), BoxError> {
     let (_, stats) = runtime.block_on(call(addr, Method::GET, "/stats", None, None, &retries))?;
     let (status, _) =
         runtime.block_on(call(addr, Method::GET, "/jobs/999999", None, None, &retries))?;
+    runtime.block_on(features(addr, &retries))?;
     service.kill()?;
     service.wait()?;
     for mut worker in worker_processes {

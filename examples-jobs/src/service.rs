@@ -8,9 +8,16 @@
 //!   unknown); `DELETE /jobs/{id}` cancels a queued job (`409` if it is running or finished).
 //! - `GET /jobs?status=dead` lists job ids by status; `GET /stats` answers queue depth, the
 //!   age of the oldest due job, counts by status, and the worker pool's counters.
+//! - A job may carry `"priority": 5` (higher runs first, lower ones age in) and
+//!   `"group": "partner-api"`: the group `partner-api` starts at most 20 jobs a second
+//!   (a rate-limited remote API), every other group at most 2 jobs at once.
+//! - A schedule, `digest`, enqueues a low-priority job every 10 seconds (one per tick, however
+//!   many processes run it on PostgreSQL).
+//! - `GET /dashboard` is the queue's dashboard; `GET /metrics` the Prometheus metrics.
 //!
 //! A job "indexes" its text: it takes `work_ms` milliseconds and returns the number of words.
-//! A text containing `flaky` fails its first attempt, to show a retry.
+//! A text containing `flaky` fails its first attempt, to show a retry; `doomed` fails every
+//! attempt, to show a dead letter.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -18,9 +25,11 @@ use std::time::Duration;
 
 use actor_core::actor;
 use actor_factory::Autoscale;
+use actor_jobs::dashboard::Dashboard;
 use actor_jobs::{
-    Consumer, ConsumerSpec, EmbeddedQueue, EnqueueOptions, JobBackend, JobError, JobId, JobRecord,
-    JobState, JobStatus, PgOptions, PgQueue, QueueOptions, RetryPolicy, Work,
+    CatchUp, Consumer, ConsumerSpec, EmbeddedQueue, EnqueueOptions, JobBackend, JobError, JobId,
+    JobRecord, JobState, JobStatus, Limit, PgOptions, PgQueue, QueueOptions, RetryPolicy, Schedule,
+    Scheduler, Work,
 };
 use actor_store::Store;
 use axum::Json;
@@ -66,6 +75,10 @@ impl<B: JobBackend<Document, u64>> Indexer<B> {
             let _ = work.fail("flaky document: first attempt fails on purpose").await;
             return;
         }
+        if doc.text.contains("doomed") {
+            let _ = work.fail("doomed document: every attempt fails on purpose").await;
+            return;
+        }
         let words = doc.text.split_whitespace().count() as u64;
         if let Err(error) = work.complete(words).await {
             tracing::warn!(%error, "could not acknowledge a job; it will run again");
@@ -73,13 +86,43 @@ impl<B: JobBackend<Document, u64>> Indexer<B> {
     }
 }
 
-/// The queue options of the service: 10 s leases, 5 attempts, retries after 100 ms doubling.
+/// The queue options of the service: 10 s leases, 5 attempts, retries after 100 ms doubling,
+/// the group `partner-api` at 20 starts a second, every other group 2 jobs at once.
 pub fn queue_options() -> QueueOptions {
-    QueueOptions::new().visibility_timeout(Duration::from_secs(10)).retry(RetryPolicy {
-        max_attempts: 5,
-        backoff: Duration::from_millis(100),
-        max_backoff: Duration::from_secs(5),
+    QueueOptions::new()
+        .visibility_timeout(Duration::from_secs(10))
+        .retry(RetryPolicy {
+            max_attempts: 5,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(5),
+        })
+        .group_limit("partner-api", Limit::rate(20, Duration::from_secs(1)))
+        .every_group(Limit::concurrency(2))
+}
+
+/// The service's schedules: a digest every 10 seconds, at low priority.
+pub fn schedules() -> Vec<Schedule<Document>> {
+    let digest = Schedule::new("digest", "*/10 * * * * *", |tick| Document {
+        text: format!("digest of the last ten seconds before {}", tick.at),
+        work_ms: 20,
     })
+    .map(|schedule| schedule.options(EnqueueOptions::new().priority(-1)).catch_up(CatchUp::Skip));
+    // A constant expression: it parses.
+    digest.into_iter().collect()
+}
+
+/// The process's Prometheus recorder, installed at the first service started.
+fn prometheus() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .install_recorder()
+                .map_err(|error| tracing::warn!(%error, "no Prometheus metrics"))
+                .ok()
+        })
+        .as_ref()
 }
 
 /// A running service: its queue, and its workers if it runs any. On the embedded store the
@@ -90,6 +133,23 @@ pub struct Service<B: JobBackend<Document, u64> = Queue> {
     store: Option<Store>,
     queue: B,
     workers: Option<Consumer<Indexer<B>, Document, u64, B>>,
+    scheduler: Option<Scheduler>,
+    gauges: tokio::task::JoinHandle<()>,
+}
+
+impl<B: JobBackend<Document, u64>> Service<B> {
+    /// A service on `queue`: its schedules and metrics start.
+    fn start(
+        store: Option<Store>,
+        queue: B,
+        workers: Option<Consumer<Indexer<B>, Document, u64, B>>,
+    ) -> Self {
+        prometheus();
+        let scheduler = Some(Scheduler::spawn(queue.clone(), schedules()));
+        let gauges =
+            actor_jobs::telemetry::report(queue.clone(), "indexer", Duration::from_secs(5));
+        Service { store, queue, workers, scheduler, gauges }
+    }
 }
 
 fn spawn_workers<B: JobBackend<Document, u64>>(
@@ -104,6 +164,8 @@ fn spawn_workers<B: JobBackend<Document, u64>>(
         .idle_for(Duration::from_secs(2));
     let spec = ConsumerSpec::new(1, || Ok(Indexer { backend: PhantomData }), IndexerMessage::index)
         .name("indexer")
+        // Few jobs leased ahead, so that a job of higher priority overtakes the queue.
+        .max_in_flight(8)
         .stuck_after(Duration::from_secs(65))
         .autoscale(autoscale);
     Ok(spec.spawn(queue.clone())?)
@@ -120,7 +182,7 @@ impl Service<Queue> {
         let store = Store::open(dir)?;
         let queue = Queue::open(&store, "documents", queue_options()).await?;
         let workers = spawn_workers(&queue, workers)?;
-        Ok(Service { store: Some(store), queue, workers: Some(workers) })
+        Ok(Service::start(Some(store), queue, Some(workers)))
     }
 }
 
@@ -141,7 +203,7 @@ impl Service<PgJobs> {
             PgOptions::new().queue(queue_options()).poll_interval(Duration::from_millis(20));
         let queue = PgJobs::connect(url, queue, options).await?;
         let workers = if workers == 0 { None } else { Some(spawn_workers(&queue, workers)?) };
-        Ok(Service { store: None, queue, workers })
+        Ok(Service::start(None, queue, workers))
     }
 }
 
@@ -153,11 +215,18 @@ impl<B: JobBackend<Document, u64>> Service<B> {
             workers: self.workers.as_ref().map(|w| w.factory().clone()),
             dropped: Arc::new(AtomicU64::new(0)),
         };
+        let dashboard = Dashboard::new("indexer", self.queue.clone()).schedules(&schedules());
         axum::Router::new()
             .route("/jobs", axum::routing::post(enqueue::<B>).get(list::<B>))
             .route("/jobs/{id}", get(status::<B>).delete(cancel::<B>))
             .route("/stats", get(stats::<B>))
+            .route("/metrics", get(metrics))
+            .route(
+                "/dashboard/",
+                get(|| async { axum::response::Redirect::permanent("/dashboard") }),
+            )
             .with_state(app)
+            .nest("/dashboard", dashboard.router())
     }
 
     /// The queue.
@@ -175,12 +244,16 @@ impl<B: JobBackend<Document, u64>> Service<B> {
     /// # Errors
     ///
     /// A store that fails to close cleanly.
-    pub async fn shutdown(self) -> Result<(), BoxError> {
-        if let Some(workers) = self.workers {
+    pub async fn shutdown(mut self) -> Result<(), BoxError> {
+        if let Some(scheduler) = self.scheduler.take() {
+            scheduler.stop().await;
+        }
+        self.gauges.abort();
+        if let Some(workers) = self.workers.take() {
             workers.shutdown().await;
         }
-        self.queue.close().await;
-        if let Some(store) = self.store {
+        self.queue.clone().close().await;
+        if let Some(store) = self.store.take() {
             store.close().await?;
         }
         Ok(())
@@ -256,15 +329,38 @@ impl From<JobError> for ApiError {
     }
 }
 
+/// The body of `POST /jobs`.
+#[derive(Debug, Deserialize)]
+struct EnqueueRequest {
+    text: String,
+    work_ms: u64,
+    #[serde(default)]
+    priority: i16,
+    #[serde(default)]
+    group: Option<String>,
+}
+
+/// `GET /metrics`: the Prometheus text format.
+async fn metrics() -> Response {
+    match prometheus() {
+        Some(handle) => handle.render().into_response(),
+        None => (StatusCode::NOT_FOUND, "no metrics recorder in this process").into_response(),
+    }
+}
+
 async fn enqueue<B: JobBackend<Document, u64>>(
     State(app): State<App<B>>,
     headers: HeaderMap,
-    Json(doc): Json<Document>,
+    Json(request): Json<EnqueueRequest>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    if doc.work_ms > 60_000 {
+    if request.work_ms > 60_000 {
         return Err(ApiError(StatusCode::UNPROCESSABLE_ENTITY, "work_ms is at most 60000".into()));
     }
-    let mut options = EnqueueOptions::new();
+    let doc = Document { text: request.text, work_ms: request.work_ms };
+    let mut options = EnqueueOptions::new().priority(request.priority);
+    if let Some(group) = request.group {
+        options = options.group(group);
+    }
     if let Some(key) = headers.get("idempotency-key") {
         let key = key.to_str().map_err(|_| {
             ApiError(StatusCode::BAD_REQUEST, "the Idempotency-Key header is not text".into())

@@ -1,5 +1,8 @@
 //! The job service over real HTTP on loopback: enqueue, idempotency, polling, errors, stats;
-//! and clients that go away mid-request lose no job.
+//! and clients that go away mid-request lose no job; the dashboard in a real browser.
+
+#[path = "http/browser.rs"]
+mod browser;
 
 /// The job service over real HTTP on loopback: enqueue, idempotency, polling, errors, stats.
 #[test]

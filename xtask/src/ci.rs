@@ -93,7 +93,7 @@ const LIBRARIES: &[(&str, &[&str])] = &[
     ("actor-core", &[]),
     ("actor-store", &[]),
     ("actor-factory", &[]),
-    ("actor-jobs", &["embedded", "postgres", "consumer"]),
+    ("actor-jobs", &["embedded", "postgres", "consumer", "cron", "metrics", "dashboard"]),
 ];
 
 /// The packages whose examples CI runs with `--quick`.

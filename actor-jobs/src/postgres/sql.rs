@@ -39,6 +39,7 @@ pub(super) struct Statements {
     pub(super) state_of: Statement,
     pub(super) status: Statement,
     pub(super) list: Statement,
+    pub(super) recent: Statement,
     pub(super) stats: Statement,
     pub(super) next_due: Statement,
     pub(super) busy: Statement,
@@ -217,6 +218,16 @@ impl Statements {
                        UNION ALL SELECT id, state FROM actor_jobs WHERE queue = $1 \
                          AND state IN ('succeeded', 'dead', 'cancelled')) j \
                      WHERE state = $2 ORDER BY id LIMIT $3",
+                )
+                .await?,
+            recent: client
+                .prepare(
+                    "SELECT id FROM ( \
+                       SELECT id, state FROM actor_jobs WHERE queue = $1 AND state IN ('queued', 'failed') \
+                       UNION ALL SELECT id, state FROM actor_jobs WHERE queue = $1 AND state = 'running' \
+                       UNION ALL SELECT id, state FROM actor_jobs WHERE queue = $1 \
+                         AND state IN ('succeeded', 'dead', 'cancelled')) j \
+                     WHERE state = $2 ORDER BY id DESC LIMIT $3",
                 )
                 .await?,
             stats: client
