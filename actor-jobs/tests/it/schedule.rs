@@ -32,15 +32,23 @@ async fn hundred_ticks<B: JobBackend<String, u64>>(queues: [B; 3]) -> Vec<String
     for scheduler in schedulers {
         scheduler.stop().await;
     }
+    // Each handle's clock is the wall time it read when it opened, advanced by tokio's: like
+    // processes on different hosts, they differ, and a stopping scheduler enqueues the ticks
+    // due by its own clock. The ticks expected run from the first to the last due by the
+    // fastest clock, at least 100.
+    let fastest = queues.iter().map(JobBackend::now).max().unwrap();
     let queue = &queues[0];
     let mut keys = Vec::new();
     for id in queue.list(JobStatus::Queued, 10_000).await.unwrap() {
         let record = queue.status(id).await.unwrap().unwrap();
         keys.push(record.idempotency_key.unwrap());
     }
+    let last = schedule.last_at_or_before(fastest).unwrap();
     let expected: BTreeSet<String> =
-        (0..100).map(|n| schedule.tick_key(first + n * 1_000)).collect();
+        (0..=(last - first) / 1_000).map(|n| schedule.tick_key(first + n * 1_000)).collect();
+    assert!(expected.len() >= 100, "{} ticks", expected.len());
     let found: BTreeSet<String> = keys.iter().cloned().collect();
+    assert_eq!(keys.len(), found.len(), "a tick was enqueued twice");
     assert_eq!(found, expected, "one job per tick, for every tick");
     keys
 }
@@ -51,7 +59,7 @@ async fn three_schedulers_on_the_embedded_queue_enqueue_each_tick_once() {
     let store = Store::open(dir.path()).unwrap();
     let queue = EmbeddedQueue::<String, u64>::open(&store, "cron", options()).await.unwrap();
     let keys = hundred_ticks([queue.clone(), queue.clone(), queue]).await;
-    assert_eq!(keys.len(), 100);
+    assert_eq!(keys.len(), 100, "one clock: exactly the 100 ticks");
     store.close().await.unwrap();
 }
 
@@ -65,7 +73,7 @@ async fn three_processes_on_postgres_enqueue_each_tick_once() {
     };
     let queues = [open().await, open().await, open().await];
     let keys = hundred_ticks(queues).await;
-    assert_eq!(keys.len(), 100, "exactly 100 jobs for 100 ticks");
+    assert!(keys.len() >= 100, "{} jobs", keys.len());
 }
 
 #[tokio::test(start_paused = true)]
