@@ -18,10 +18,14 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::records::{Entry, EntryKey, JobTree, PART_JOB, PART_STATE, Progress, Spec};
 use super::state::{Meta, State};
+
+mod limits;
+mod recover;
 use crate::clock::Clock;
 use crate::error::JobError;
 use crate::model::{FailOutcome, JobId, JobState, JobStatus, Lease, Leased, Millis};
 use crate::options::{EXPIRED, EnqueueOptions, QueueOptions};
+pub(super) use recover::recover;
 
 /// Commands decided in one batch, at most.
 const MAX_BATCH: usize = 4096;
@@ -439,61 +443,6 @@ where
         leased
     }
 
-    /// Up to `max` leasable jobs, in lease order, that the queue's limits let start now; their
-    /// starts are recorded.
-    fn pick_within_limits(&mut self, max: usize) -> Vec<u64> {
-        let limits = &self.shared.options.limits;
-        let now = self.now;
-        let window = |limit: &crate::Limit| {
-            limit.starts.map_or(0, |(_, per)| crate::clock::duration_ms(per))
-        };
-        let running = self.st.counts[JobStatus::Running as usize];
-        let mut queue_room = limits.queue.map(|limit| {
-            let started = self.st.recent_starts(&None, window(&limit), now);
-            limit.room(running, started)
-        });
-        let candidates: Vec<(u64, Option<String>)> = self
-            .st
-            .leasable_now(now)
-            .map(|id| (id, self.st.jobs.get(&id).and_then(|meta| meta.group.clone())))
-            .collect();
-        let mut group_room: HashMap<String, u64> = HashMap::new();
-        let mut picked = Vec::new();
-        for (id, group) in candidates {
-            if picked.len() >= max || queue_room == Some(0) {
-                break;
-            }
-            if let Some(group) = &group
-                && let Some(limit) = limits.of(group)
-            {
-                let room = match group_room.get_mut(group) {
-                    Some(room) => room,
-                    None => {
-                        let running = self.st.running_by_group.get(group).copied().unwrap_or(0);
-                        let started =
-                            self.st.recent_starts(&Some(group.clone()), window(&limit), now);
-                        group_room.entry(group.clone()).or_insert(limit.room(running, started))
-                    }
-                };
-                if *room == 0 {
-                    continue;
-                }
-                *room -= 1;
-                if limit.starts.is_some() {
-                    self.st.started(Some(group.clone()), now);
-                }
-            }
-            if let Some(room) = queue_room.as_mut() {
-                *room -= 1;
-            }
-            if limits.queue.is_some_and(|limit| limit.starts.is_some()) {
-                self.st.started(None, now);
-            }
-            picked.push(id);
-        }
-        picked
-    }
-
     /// Whether `lease` is the current, unexpired lease of its job.
     fn running(&self, lease: Lease) -> Result<(), JobError> {
         let meta = self.st.jobs.get(&lease.id.0).ok_or(JobError::NotFound(lease.id))?;
@@ -600,52 +549,4 @@ where
         }
         removable.len()
     }
-}
-
-/// Interrupted jobs of an earlier process, made due again at open: decided and written like
-/// any other batch, before the queue serves.
-pub(super) async fn recover<P, R>(
-    shared: &Shared<P, R>,
-    interrupted: &[u64],
-) -> Result<(), StoreError>
-where
-    P: Serialize + DeserializeOwned + Clone,
-    R: Serialize + DeserializeOwned + Clone,
-{
-    if interrupted.is_empty() {
-        return Ok(());
-    }
-    let now = shared.clock.now();
-    let mut writes = Writes { batch: shared.tree.batch(), any: false, failed: None };
-    let mut fresh = HashMap::new();
-    {
-        let mut st = shared.lock();
-        st.batch += 1;
-        let mut d = Decider { st: &mut st, shared, writes: &mut writes, fresh: &mut fresh, now };
-        for &id in interrupted {
-            let Some(meta) = d.st.jobs.get(&id) else { continue };
-            let (attempt, max, visible_at) = (meta.attempt, meta.max_attempts, meta.visible_at);
-            let error = crate::options::interrupted_message(attempt);
-            if attempt >= max {
-                d.st.set_status(id, JobStatus::Dead, visible_at, None, now);
-                d.progress(id, JobState::Dead { error });
-            } else {
-                // Its place in the queue is kept: it goes before jobs enqueued after it.
-                d.st.set_status(id, JobStatus::Failed, visible_at.min(now), None, now);
-                d.progress(id, JobState::Failed { error, retry_at: now });
-            }
-        }
-    }
-    if let Some(error) = writes.failed {
-        return Err(error);
-    }
-    shared.tree.apply(writes.batch).await?;
-    let mut st = shared.lock();
-    st.durable = st.batch;
-    tracing::info!(
-        queue = shared.tree.name(),
-        jobs = interrupted.len(),
-        "jobs interrupted by a restart are due again"
-    );
-    Ok(())
 }
