@@ -72,6 +72,13 @@ where
     ///
     /// The job back, if the queue is full (with [`Backpressure::Reject`]) or the factory is
     /// draining.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe. The job is queued at one instant, under the factory's lock, and the future
+    /// returns at that instant: if it is dropped before, the job was not queued (it is dropped
+    /// with the future) and the submitter no longer counts among those waiting for room
+    /// ([`FactoryStats::waiting`]); room it was woken for passes to the next waiter.
     pub async fn submit(&self, key: K, payload: M) -> Result<SubmissionId, SubmitError<K, M>> {
         self.shared.submit(key, payload, None, JobOptions::new(), true).await
     }
@@ -79,6 +86,10 @@ where
     /// [`Factory::submit`] with options (a time-to-live).
     ///
     /// # Errors
+    ///
+    /// As [`Factory::submit`].
+    ///
+    /// # Cancel safety
     ///
     /// As [`Factory::submit`].
     pub async fn submit_with(
@@ -95,6 +106,10 @@ where
     /// only if the second attempt fails too. Keeps a clone of the payload for that.
     ///
     /// # Errors
+    ///
+    /// As [`Factory::submit`].
+    ///
+    /// # Cancel safety
     ///
     /// As [`Factory::submit`].
     pub async fn submit_retrying(
@@ -167,6 +182,12 @@ where
 
     /// Stops accepting jobs, waits until every queued and running job has ended, stops the
     /// workers and returns the final counters.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: the factory stops accepting jobs at the first poll, and the rest is waiting.
+    /// If the future is dropped, the factory still refuses new jobs and its queued and running
+    /// jobs still end; the workers are stopped by the next `drain`, which waits again.
     pub async fn drain(&self) -> FactoryStats {
         self.shared.lock().accepting = false;
         // Wake submitters waiting for room: they get `Closed` now.

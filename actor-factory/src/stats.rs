@@ -110,6 +110,8 @@ pub struct FactoryStats {
     pub queued: usize,
     /// Jobs being handled.
     pub in_flight: usize,
+    /// Submitters waiting for room in a full queue ([`Backpressure::Wait`](crate::Backpressure::Wait)).
+    pub waiting: usize,
     /// Jobs accepted by `submit`.
     pub submitted: u64,
     /// Jobs handled to completion.
@@ -134,10 +136,11 @@ impl fmt::Display for FactoryStats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "workers={} queued={} in_flight={} submitted={} processed={} failed={} retried={} discarded={} replaced={} queue_wait=({}) processing=({})",
+            "workers={} queued={} in_flight={} waiting={} submitted={} processed={} failed={} retried={} discarded={} replaced={} queue_wait=({}) processing=({})",
             self.workers,
             self.queued,
             self.in_flight,
+            self.waiting,
             self.submitted,
             self.processed,
             self.failed,

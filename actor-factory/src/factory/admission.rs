@@ -11,6 +11,31 @@ use super::*;
 use crate::error::SubmitError;
 use crate::job::{DiscardReason, Discarded, JobOptions, SubmissionId};
 
+/// A submitter counted in `State::waiting` until it is admitted, refused or dropped.
+struct Registered<'a, W: Actor, K, M> {
+    shared: &'a Shared<W, K, M>,
+    /// Whether the count is still to be taken back.
+    counted: bool,
+}
+
+impl<W: Actor, K, M> Registered<'_, W, K, M> {
+    /// Takes the count back under a lock the caller already holds.
+    fn leave(mut self, st: &mut State<W, K, M>) {
+        st.waiting -= 1;
+        self.counted = false;
+    }
+}
+
+impl<W: Actor, K, M> Drop for Registered<'_, W, K, M> {
+    fn drop(&mut self) {
+        if self.counted {
+            // Not `lock()`: a destructor cannot carry that method's bounds.
+            self.shared.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).waiting -=
+                1;
+        }
+    }
+}
+
 /// Why `admit` refused a job.
 pub(super) enum Refusal {
     Full,
@@ -32,11 +57,13 @@ where
         wait: bool,
     ) -> Result<SubmissionId, SubmitError<K, M>> {
         let wait = wait && self.backpressure == Backpressure::Wait;
-        let mut registered = false;
+        // Counted among the factory's waiting submitters from the first refusal on; the guard
+        // takes the count back however this future ends, dropped included.
+        let mut registered: Option<Registered<'_, W, K, M>> = None;
         loop {
             // Registering for room costs a lock inside `Notify`: only once the queue was full.
             let mut room = pin!(self.room.notified());
-            if registered {
+            if registered.is_some() {
                 room.as_mut().enable();
             }
             let mut fx = Effects { now: Some(Instant::now()), ..Effects::default() };
@@ -44,8 +71,8 @@ where
                 let mut st = self.lock();
                 let admitted = self.admit(&mut st, &mut fx);
                 if let Ok(()) = admitted {
-                    if registered {
-                        st.waiting -= 1;
+                    if let Some(registered) = registered.take() {
+                        registered.leave(&mut st);
                     }
                     let id = self.insert(&mut st, key, payload, retry, options, &mut fx);
                     drop(st);
@@ -54,21 +81,24 @@ where
                 }
                 if let Err(Refusal::Full) = admitted
                     && wait
-                    && !registered
+                    && registered.is_none()
                 {
                     st.waiting += 1;
+                    registered = Some(Registered { shared: self, counted: true });
+                    // Registered, so wait at the next turn rather than now: the room may have
+                    // been made between this refusal and `enable`.
+                    drop(st);
+                    self.run(fx);
+                    continue;
                 }
                 admitted
             };
             self.run(fx);
             match admitted {
-                Err(Refusal::Full) if wait && !registered => registered = true,
                 Err(Refusal::Full) if wait => room.await,
                 Err(Refusal::Full) => return Err(SubmitError::Full { key, payload }),
                 Err(Refusal::Closed) | Ok(()) => {
-                    if registered {
-                        self.lock().waiting -= 1;
-                    }
+                    // `registered` is dropped on return, taking its count back.
                     return Err(SubmitError::Closed { key, payload });
                 }
             }

@@ -196,6 +196,7 @@ impl<W: Actor, K, M> State<W, K, M> {
             workers: self.slots.len(),
             queued: self.queued,
             in_flight: self.slots.iter().filter(|s| s.current.is_some()).count(),
+            waiting: self.waiting,
             submitted: self.totals.submitted,
             processed,
             failed,

@@ -277,6 +277,33 @@ async fn a_full_queue_rejects_or_waits() {
     assert!(stats.queue_wait.max >= Duration::from_millis(100));
 }
 
+/// Cancel safety of `submit`: a submitter dropped while waiting for room leaves no trace, neither
+/// its job nor its place among the waiting, and the next waiter still gets the room.
+#[tokio::test(start_paused = true)]
+async fn a_submit_dropped_while_waiting_for_room_leaves_nothing_behind() {
+    let log = Log::default();
+    let factory = spec(1, &log).queue(2, Backpressure::Wait).spawn().unwrap();
+    factory.submit(0, Task::Sleep(Duration::from_millis(100), 0)).await.unwrap();
+    factory.submit(1, Task::Record(1)).await.unwrap();
+    factory.submit(2, Task::Record(2)).await.unwrap();
+    {
+        let mut dropped = std::pin::pin!(factory.submit(3, Task::Record(3)));
+        let first = std::future::poll_fn(|cx| std::task::Poll::Ready(dropped.as_mut().poll(cx)));
+        assert!(first.await.is_pending(), "the queue is full: the submit waits");
+        assert_eq!(factory.stats().waiting, 1);
+    }
+    assert_eq!(factory.stats().waiting, 0, "the dropped submitter is no longer counted");
+    let start = tokio::time::Instant::now();
+    factory.submit(4, Task::Record(4)).await.unwrap();
+    assert_eq!(start.elapsed(), Duration::from_millis(100), "woken by the first room made");
+    let stats = factory.drain().await;
+    assert_eq!((stats.submitted, stats.processed, stats.waiting), (4, 4, 0));
+    assert!(
+        log.lock().unwrap().iter().all(|&(key, _)| key != 3),
+        "the dropped job never ran: {log:?}"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn autoscaling_grows_under_load_and_shrinks_when_idle_without_losing_jobs() {
     use actor_factory::Autoscale;
