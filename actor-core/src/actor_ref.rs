@@ -19,7 +19,7 @@ use std::time::Duration;
 use crate::actor::Actor;
 use crate::control::{ActorCell, ActorControl, ActorId, KILL, STOP};
 use crate::error::{AskError, SendError, StopReason, TrySendError};
-use crate::mailbox::{self, MailboxSender};
+use crate::mailbox::MailboxSender;
 use crate::reply::{self, Reply};
 
 /// A typed reference to a running actor: cheap to clone, `Send + Sync`.
@@ -50,7 +50,7 @@ impl<A: Actor> ActorRef<A> {
         if !self.accepting() {
             return Err(SendError(msg));
         }
-        self.tx.send(msg).await.map_err(mailbox::send_error)
+        self.tx.send(&self.cell.bound, msg).await
     }
 
     /// Sends a message if the mailbox has room right now; never waits.
@@ -63,7 +63,7 @@ impl<A: Actor> ActorRef<A> {
         if !self.accepting() {
             return Err(TrySendError::Closed(msg));
         }
-        self.tx.try_send(msg).map_err(mailbox::try_send_error)
+        self.tx.try_send(&self.cell.bound, msg)
     }
 
     /// Sends a request built around a fresh [`Reply`] and waits for the answer.
@@ -107,7 +107,7 @@ impl<A: Actor> ActorRef<A> {
             return Err(AskError::Closed);
         }
         let (reply, rx) = Reply::channel();
-        if self.tx.send(make(reply)).await.is_err() {
+        if self.tx.send(&self.cell.bound, make(reply)).await.is_err() {
             return Err(AskError::Closed);
         }
         reply::settle(rx.await)
@@ -196,7 +196,7 @@ impl<A: Actor> ActorRef<A> {
     /// How many more messages the mailbox accepts right now without waiting (`None` if
     /// unbounded).
     pub fn free_capacity(&self) -> Option<usize> {
-        mailbox::free_capacity(&self.tx)
+        self.cell.bound.free()
     }
 
     /// An untyped control handle that does not keep the actor alive.

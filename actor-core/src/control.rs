@@ -10,6 +10,7 @@ use std::task::Waker;
 use tokio::sync::Notify;
 
 use crate::error::StopReason;
+use crate::mailbox::{Bound, Mailbox};
 
 /// A process-unique actor identifier, assigned at spawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -54,27 +55,34 @@ pub(crate) fn accepting(control: u8) -> bool {
 
 /// State shared by every reference to one actor and by its task. Kept small: every actor has
 /// one.
+///
+/// In declaration order (`repr(C)`): what senders and the task read on every message first,
+/// the rarely used parts in between, and the mailbox's bound, which every send writes, last,
+/// more than a cache line away from `control`, so that senders writing the count do not take
+/// the line the task reads after every message.
+#[repr(C)]
 pub(crate) struct ActorCell {
-    pub(crate) id: ActorId,
-    pub(crate) name: Cow<'static, str>,
     /// `RUNNING`, `RESTART`, `STOP`, `FAIL` or `KILL`; it only increases within an incarnation.
-    /// Read by the task after every
-    /// handler (and, for `KILL`, at every poll).
+    /// Read by senders and by the task after every handler (and, for `KILL`, at every poll).
     pub(crate) control: AtomicU8,
-    /// Whether the actor may have registry entries to remove when it stops.
-    pub(crate) registered: AtomicBool,
-    /// How many shared handlers may run at once (fits in what would be padding).
-    pub(crate) max_shared: u32,
     /// Set by a stop or kill from outside the actor: its supervisor must not restart it.
     pub(crate) final_stop: AtomicBool,
+    /// Whether the actor may have registry entries to remove when it stops.
+    pub(crate) registered: AtomicBool,
     /// A supervised `Restart::Permanent` child: stopping itself starts a new incarnation.
     pub(crate) restart_on_normal_exit: AtomicBool,
+    /// How many shared handlers may run at once (fits in what would be padding).
+    pub(crate) max_shared: u32,
+    pub(crate) id: ActorId,
+    pub(crate) name: Cow<'static, str>,
     /// Live `ActorRef`s; the actor is asked to stop when this reaches zero.
     pub(crate) refs: AtomicUsize,
     /// Everything that changes rarely, under one lock.
     slow: Mutex<Slow>,
     /// Woken when the stop reason is published.
     stopped: Notify,
+    /// The mailbox's capacity, its count of queued messages and its waiting senders.
+    pub(crate) bound: Bound,
 }
 
 #[derive(Default)]
@@ -122,6 +130,7 @@ impl ActorCell {
         name: Option<Cow<'static, str>>,
         type_name: &'static str,
         max_shared: usize,
+        mailbox: Mailbox,
     ) -> Self {
         ActorCell {
             id: ActorId::next(),
@@ -132,6 +141,7 @@ impl ActorCell {
             final_stop: AtomicBool::new(false),
             restart_on_normal_exit: AtomicBool::new(false),
             refs: AtomicUsize::new(0),
+            bound: Bound::new(mailbox),
             slow: Mutex::new(Slow::default()),
             stopped: Notify::new(),
         }

@@ -42,6 +42,8 @@ use crate::mailbox::{self, MailboxReceiver};
 use crate::registry;
 use crate::reply;
 use crate::spawn::SpawnOptions;
+#[cfg(test)]
+use tokio::sync::Notify;
 
 mod finish;
 mod guard;
@@ -86,9 +88,13 @@ fn spawn_task<A: Actor>(
 ) -> Result<ActorRef<A>, SpawnError> {
     options.validate()?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
-    let (tx, rx) = mailbox::channel(options.mailbox);
-    let cell =
-        Arc::new(ActorCell::new(options.name, std::any::type_name::<A>(), options.max_shared));
+    let (tx, rx) = mailbox::channel();
+    let cell = Arc::new(ActorCell::new(
+        options.name,
+        std::any::type_name::<A>(),
+        options.max_shared,
+        options.mailbox,
+    ));
     if let Some(restarter) = &restarter {
         cell.restart_on_normal_exit.store(restarter.restarts_on_normal_exit(), Ordering::Relaxed);
     }
@@ -213,12 +219,15 @@ fn run<A: Actor>(mut task: ActorTask<A>) -> impl Future<Output = ()> + Send {
 impl<A: Actor> ActorTask<A> {
     /// Runs one incarnation of the actor: `on_start`, then messages until it stops or fails.
     async fn incarnation(&mut self) -> StopReason {
-        let failed = self.start().await;
-        if let Some(started) = self.extras.as_mut().and_then(|extras| extras.started.take()) {
-            // Nobody waiting any more is fine.
-            let _ = started.send(failed.clone());
-        }
-        if let Some(failed) = failed {
+        // A block, so that the outcome is not stored across the message loop.
+        if let Some(failed) = {
+            let failed = self.start().await;
+            if let Some(started) = self.extras.as_mut().and_then(|extras| extras.started.take()) {
+                // Nobody waiting any more is fine.
+                let _ = started.send(failed.clone());
+            }
+            failed
+        } {
             return failed;
         }
         if let Some(restarter) = self.restarter() {
@@ -287,3 +296,6 @@ impl<A: Actor> ActorTask<A> {
         }
     }
 }
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod sizes;

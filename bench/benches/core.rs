@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 use std::process::Command;
 use std::time::Instant;
 
-use actor_core::{Actor, ActorRef, Context, Reply};
+use actor_core::{Actor, ActorRef, Context, Mailbox, Reply};
 use bench::counter::{Baseline, Counter, Locked, Macro, Run, ask, contended, tell};
 use bench::sample::{Sample, median, percentiles};
 
@@ -53,6 +53,11 @@ struct Core(ActorRef<Total>);
 impl Core {
     fn spawn() -> Self {
         Core(actor_core::spawn(Total(0)).expect("inside a runtime"))
+    }
+
+    fn spawn_with(capacity: usize) -> Self {
+        let options = actor_core::SpawnOptions::new().with_mailbox(Mailbox::Bounded(capacity));
+        Core(options.spawn(Total(0)).expect("inside a runtime"))
     }
 }
 
@@ -171,6 +176,36 @@ async fn throughput(sizes: &Sizes, only: &dyn Fn(&str) -> bool) -> Vec<Sample> {
         locked.push(sample("contended", "mutex", run));
     }
     results.extend(median(base).into_iter().chain(median(core)).chain(median(locked)));
+    results
+}
+
+/// The mailbox capacities the `mailbox` workload compares.
+const CAPACITIES: [usize; 5] = [16, 64, 256, 1024, 4096];
+
+/// `tell` and `contended` at each of [`CAPACITIES`], the floor's channel and actor-core's
+/// mailbox of the same capacity, interleaved; one sample per workload, system and capacity.
+async fn mailbox_sweep(sizes: &Sizes) -> Vec<(Sample, usize)> {
+    let mut results = Vec::new();
+    for capacity in CAPACITIES {
+        let (mut base_tell, mut core_tell, mut base_cont, mut core_cont) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..sizes.rounds {
+            let (b, task) = Baseline::spawn_with(capacity);
+            base_tell.push(sample("mailbox_tell", "baseline", tell(b, sizes.tell).await));
+            task.await.expect("baseline actor");
+            let run = tell(Core::spawn_with(capacity), sizes.tell).await;
+            core_tell.push(sample("mailbox_tell", "actor-core", run));
+            let (b, task) = Baseline::spawn_with(capacity);
+            let run = contended(b, sizes.tasks, sizes.per_task).await;
+            base_cont.push(sample("mailbox_contended", "baseline", run));
+            task.await.expect("baseline actor");
+            let run = contended(Core::spawn_with(capacity), sizes.tasks, sizes.per_task).await;
+            core_cont.push(sample("mailbox_contended", "actor-core", run));
+        }
+        for rounds in [base_tell, core_tell, base_cont, core_cont] {
+            results.extend(median(rounds).map(|sample| (sample, capacity)));
+        }
+    }
     results
 }
 
@@ -304,6 +339,39 @@ fn markdown(samples: &[Sample], quick: bool) -> String {
     md
 }
 
+/// The mailbox-capacity table, if the sweep ran.
+fn sweep_markdown(sweep: &[(Sample, usize)]) -> String {
+    if sweep.is_empty() {
+        return String::new();
+    }
+    let find = |workload: &str, system: &str, capacity: usize| {
+        sweep
+            .iter()
+            .find(|(s, c)| s.workload == workload && s.system == system && *c == capacity)
+            .map_or(f64::NAN, |(s, _)| s.per_sec)
+    };
+    let mut md = String::from(
+        "\n### Mailbox capacity\n\n`tell` (one sender) and `contended` (1,000 asking tasks) with the floor's channel and actor-core's mailbox both of the capacity shown; per second, median round.\n\n| capacity | tell floor | tell actor-core | ratio | contended floor | contended actor-core | ratio |\n|---|---|---|---|---|---|---|\n",
+    );
+    for capacity in CAPACITIES {
+        let (bt, ct) = (
+            find("mailbox_tell", "baseline", capacity),
+            find("mailbox_tell", "actor-core", capacity),
+        );
+        let (bc, cc) = (
+            find("mailbox_contended", "baseline", capacity),
+            find("mailbox_contended", "actor-core", capacity),
+        );
+        let _ = writeln!(
+            md,
+            "| {capacity} | {bt:.0} | {ct:.0} | {:.2}× | {bc:.0} | {cc:.0} | {:.2}× |",
+            ct / bt,
+            cc / bc
+        );
+    }
+    md
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let quick = args.iter().any(|a| a == "--quick");
@@ -330,12 +398,19 @@ fn main() {
     // `--only tell,ask` runs a subset, for quick comparisons while optimising.
     let only: Vec<&str> = match args.iter().position(|a| a == "--only") {
         Some(i) => args.get(i + 1).map_or(Vec::new(), |list| list.split(',').collect()),
-        None => vec!["tell", "ask", "contended", "spawn"],
+        None => vec!["tell", "ask", "contended", "spawn", "mailbox"],
     };
     let selected = |workload: &str| only.contains(&workload);
     let mut samples = runtime.block_on(throughput(sizes, &selected));
     for sample in &samples {
         println!("{}", sample.json());
+    }
+    let mut sweep = Vec::new();
+    if selected("mailbox") {
+        sweep = runtime.block_on(mailbox_sweep(sizes));
+        for (sample, capacity) in &sweep {
+            println!("{}", sample.json_with(&[("capacity", *capacity as f64)]));
+        }
     }
     if selected("spawn") {
         // Alternate the systems, one process per run, and keep each system's median run.
@@ -352,6 +427,7 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--markdown")
         && let Some(path) = args.get(i + 1)
     {
-        std::fs::write(path, markdown(&samples, quick)).expect("write the markdown table");
+        let md = markdown(&samples, quick) + &sweep_markdown(&sweep);
+        std::fs::write(path, md).expect("write the markdown table");
     }
 }

@@ -32,7 +32,12 @@ pub struct Baseline(mpsc::Sender<BaseMsg>);
 impl Baseline {
     /// Spawns the actor; it ends when every sender is dropped.
     pub fn spawn() -> (Self, tokio::task::JoinHandle<()>) {
-        let (tx, mut rx) = mpsc::channel(1024);
+        Self::spawn_with(1024)
+    }
+
+    /// [`Baseline::spawn`] with a channel of `capacity`.
+    pub fn spawn_with(capacity: usize) -> (Self, tokio::task::JoinHandle<()>) {
+        let (tx, mut rx) = mpsc::channel(capacity);
         let task = tokio::spawn(async move {
             let mut total = 0u64;
             while let Some(msg) = rx.recv().await {

@@ -1,7 +1,8 @@
 //! The message loop: messages in mailbox order, shared handlers overlapping until an exclusive
 //! one arrives, control requests seen after every handler.
 
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
+use std::pin::pin;
 use std::sync::atomic::Ordering;
 use std::task::{Poll, Waker};
 
@@ -17,7 +18,7 @@ impl<A: Actor> ActorTask<A> {
                 RUNNING => {}
                 STOP => {
                     if !closed {
-                        self.rx.close();
+                        self.rx.close(&self.cell.bound);
                         closed = true;
                     }
                 }
@@ -52,7 +53,20 @@ impl<A: Actor> ActorTask<A> {
                     if let Some(heartbeat) = self.heartbeat() {
                         heartbeat.progress();
                     }
-                    self.actor.handle(msg, &self.ctx).await;
+                    {
+                        let mut handler = pin!(self.actor.handle(msg, &self.ctx));
+                        let (rx, bound) = (&mut self.rx, &self.cell.bound);
+                        poll_fn(|cx| {
+                            let polled = handler.as_mut().poll(cx);
+                            if polled.is_pending() {
+                                // Waiting in a handler: the places of the messages taken go
+                                // back to the senders.
+                                rx.flush(bound);
+                            }
+                            polled
+                        })
+                        .await;
+                    }
                     if let Some(heartbeat) = self.heartbeat() {
                         heartbeat.idle();
                     }
@@ -73,7 +87,7 @@ impl<A: Actor> ActorTask<A> {
             loop {
                 let control = self.cell.control.load(Ordering::Acquire);
                 if control == STOP && !closed {
-                    self.rx.close();
+                    self.rx.close(&self.cell.bound);
                     closed = true;
                 }
                 let accepting = self.pending.is_none()
@@ -93,6 +107,8 @@ impl<A: Actor> ActorTask<A> {
                     if accepting && let Poll::Ready(next) = poll_next(rx, cell, watch, waker, cx) {
                         return Poll::Ready(Some(next));
                     }
+                    // Waiting: the places of the messages taken go back to the senders.
+                    rx.flush(&cell.bound);
                     Poll::Pending
                 })
                 .await;
@@ -158,7 +174,7 @@ fn poll_next<M>(
     registered: &mut Option<Waker>,
     cx: &mut std::task::Context<'_>,
 ) -> Poll<Next<M>> {
-    if let Poll::Ready(next) = rx.poll_recv(cx) {
+    if let Poll::Ready(next) = rx.poll_recv(&cell.bound, cx) {
         return Poll::Ready(next.map_or(Next::Closed, Next::Message));
     }
     if watch_control && cell.watch(registered, cx) != RUNNING {

@@ -176,9 +176,117 @@ async fn invalid_options_are_typed_errors() {
     assert!(matches!(zero.unwrap_err(), SpawnError::ZeroCapacity));
     let zero_shared = SpawnOptions::new().with_max_shared(0).spawn(Probe::default());
     assert!(matches!(zero_shared.unwrap_err(), SpawnError::ZeroSharedLimit));
+    let huge =
+        SpawnOptions::new().with_mailbox(Mailbox::Bounded(usize::MAX)).spawn(Probe::default());
+    assert!(matches!(huge.unwrap_err(), SpawnError::CapacityTooLarge(usize::MAX)));
+    let largest = u32::MAX as usize - 1;
+    let largest =
+        SpawnOptions::new().with_mailbox(Mailbox::Bounded(largest)).spawn(Probe::default());
+    assert_eq!(largest.unwrap().free_capacity(), Some(u32::MAX as usize - 1));
 }
 
 #[test]
 fn spawning_outside_a_runtime_is_an_error_not_a_panic() {
     assert!(matches!(actor_core::spawn(Probe::default()).unwrap_err(), SpawnError::NoRuntime));
+}
+
+/// The room a mailbox gives back is never lost: a sender dropped while waiting for room passes
+/// its wake-up on, and the next waiting sender gets in (cancel safety of `tell`).
+#[tokio::test]
+async fn a_tell_dropped_while_waiting_passes_the_room_on() {
+    let probe =
+        SpawnOptions::new().with_mailbox(Mailbox::Bounded(2)).spawn(Probe::default()).unwrap();
+    let gate = pause(&probe).await;
+    probe.tell(ProbeMsg::Add(1)).await.unwrap();
+    probe.tell(ProbeMsg::Add(2)).await.unwrap();
+
+    let mut dropped = Box::pin(probe.tell(ProbeMsg::Add(100)));
+    assert!(poll_once(&mut dropped).await.is_pending());
+    let mut waiting = Box::pin(probe.tell(ProbeMsg::Add(4)));
+    assert!(poll_once(&mut waiting).await.is_pending());
+    assert_eq!(probe.free_capacity(), Some(0));
+
+    gate.send(()).unwrap();
+    drop(dropped);
+    waiting.await.unwrap();
+    assert_eq!(probe.ask(ProbeMsg::Total).await.unwrap(), 7, "the dropped tell enqueued nothing");
+}
+
+/// The bound holds under concurrency: senders on both threads, tiny mailboxes, waiting
+/// senders and `try_tell` senders that retry a full mailbox. Every message arrives, in order per sender.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tiny_mailboxes_deliver_everything_in_order_under_concurrent_senders() {
+    let _serial = crate::support::REAL_TIME.lock().await;
+    for capacity in [1, 2, 3, 7, 64] {
+        let probe = SpawnOptions::new()
+            .with_mailbox(Mailbox::Bounded(capacity))
+            .spawn(Probe::default())
+            .unwrap();
+        let senders: Vec<_> = (0..6u32)
+            .map(|sender| {
+                let probe = probe.clone();
+                tokio::spawn(async move {
+                    for seq in 0..2_000 {
+                        if seq % 5 == 0 {
+                            // The waiting path and the immediate path, interleaved.
+                            let mut msg = ProbeMsg::Record { sender, seq };
+                            loop {
+                                match probe.try_tell(msg) {
+                                    Ok(()) => break,
+                                    Err(TrySendError::Full(back)) => {
+                                        msg = back;
+                                        tokio::task::yield_now().await;
+                                    }
+                                    Err(other) => panic!("unexpected: {other:?}"),
+                                }
+                            }
+                        } else {
+                            probe.tell(ProbeMsg::Record { sender, seq }).await.unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for sender in senders {
+            sender.await.unwrap();
+        }
+        let log = probe.ask(ProbeMsg::Log).await.unwrap();
+        assert_eq!(log.len(), 12_000, "capacity {capacity}");
+        for sender in 0..6 {
+            let seqs: Vec<u32> =
+                log.iter().filter(|(s, _)| *s == sender).map(|(_, seq)| *seq).collect();
+            assert_eq!(
+                seqs,
+                (0..2_000).collect::<Vec<_>>(),
+                "capacity {capacity}, sender {sender}"
+            );
+        }
+        probe.shutdown().await;
+    }
+}
+
+/// Senders waiting for room on a mailbox that closes get their messages back; none hangs.
+#[tokio::test]
+async fn senders_waiting_for_room_get_their_messages_back_when_the_actor_stops() {
+    let probe =
+        SpawnOptions::new().with_mailbox(Mailbox::Bounded(1)).spawn(Probe::default()).unwrap();
+    let gate = pause(&probe).await;
+    probe.tell(ProbeMsg::Add(1)).await.unwrap();
+    let waiting: Vec<_> = (0..3u64)
+        .map(|n| {
+            let probe = probe.clone();
+            tokio::spawn(async move { probe.tell(ProbeMsg::Add(10 + n)).await })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    probe.stop();
+    drop(gate);
+    for (n, waiting) in waiting.into_iter().enumerate() {
+        match waiting.await.unwrap() {
+            Err(actor_core::SendError(ProbeMsg::Add(back))) => assert_eq!(back, 10 + n as u64),
+            Ok(()) => {}
+            Err(other) => panic!("unexpected: {other:?}"),
+        }
+    }
+    assert!(matches!(probe.stopped().await, actor_core::StopReason::Normal));
 }
