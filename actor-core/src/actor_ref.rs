@@ -50,7 +50,7 @@ impl<A: Actor> ActorRef<A> {
         if !self.accepting() {
             return Err(SendError(msg));
         }
-        self.tx.send(&self.cell.bound, msg).await
+        self.tx.send(msg).await
     }
 
     /// Sends a message if the mailbox has room right now; never waits.
@@ -63,7 +63,7 @@ impl<A: Actor> ActorRef<A> {
         if !self.accepting() {
             return Err(TrySendError::Closed(msg));
         }
-        self.tx.try_send(&self.cell.bound, msg)
+        self.tx.try_send(msg)
     }
 
     /// Sends a request built around a fresh [`Reply`] and waits for the answer.
@@ -107,7 +107,7 @@ impl<A: Actor> ActorRef<A> {
             return Err(AskError::Closed);
         }
         let (reply, rx) = Reply::channel();
-        if self.tx.send(&self.cell.bound, make(reply)).await.is_err() {
+        if self.tx.send(make(reply)).await.is_err() {
             return Err(AskError::Closed);
         }
         reply::settle(rx.await)
@@ -196,7 +196,7 @@ impl<A: Actor> ActorRef<A> {
     /// How many more messages the mailbox accepts right now without waiting (`None` if
     /// unbounded).
     pub fn free_capacity(&self) -> Option<usize> {
-        self.cell.bound.free()
+        self.tx.free()
     }
 
     /// An untyped control handle that does not keep the actor alive.

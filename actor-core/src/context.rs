@@ -180,20 +180,20 @@ impl<A: Actor> Context<A> {
         F: Future<Output = T> + Send + 'static,
         T: Send + 'static,
     {
-        let (tx, cell) = (self.tx.clone(), Arc::clone(&self.cell));
+        let tx = self.tx.clone();
         self.spawn_task(async move {
             let output = task.await;
             // The actor may have stopped meanwhile; the result is then of no use to anyone.
-            let _ = tx.send(&cell.bound, to_message(output)).await;
+            let _ = tx.send(to_message(output)).await;
         })
     }
 
     /// Sends `msg` to this actor after `delay`, unless the actor stops first.
     pub fn send_after(&self, delay: Duration, msg: A::Message) -> TaskHandle {
-        let (tx, cell) = (self.tx.clone(), Arc::clone(&self.cell));
+        let tx = self.tx.clone();
         self.spawn_task(async move {
             tokio::time::sleep(delay).await;
-            let _ = tx.send(&cell.bound, msg).await;
+            let _ = tx.send(msg).await;
         })
     }
 
@@ -205,14 +205,14 @@ impl<A: Actor> Context<A> {
         period: Duration,
         mut make: impl FnMut() -> A::Message + Send + 'static,
     ) -> TaskHandle {
-        let (tx, cell) = (self.tx.clone(), Arc::clone(&self.cell));
+        let tx = self.tx.clone();
         self.spawn_task(async move {
             let start = tokio::time::Instant::now() + period;
             let mut interval = tokio::time::interval_at(start, period);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 interval.tick().await;
-                if tx.send(&cell.bound, make()).await.is_err() {
+                if tx.send(make()).await.is_err() {
                     break;
                 }
             }
@@ -280,8 +280,6 @@ impl<A: Actor> Drop for Context<A> {
         if self.cell.is_alive() {
             registry::remove_actor(&self.cell);
             self.cell.publish(StopReason::Killed);
-            // The mailbox is gone with the task: senders waiting for room find it closed.
-            self.cell.bound.wake_all();
             tracing::debug!("actor dropped with its runtime");
         }
     }

@@ -10,7 +10,6 @@ use std::task::Waker;
 use tokio::sync::Notify;
 
 use crate::error::StopReason;
-use crate::mailbox::{Bound, Mailbox};
 
 /// A process-unique actor identifier, assigned at spawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,12 +54,6 @@ pub(crate) fn accepting(control: u8) -> bool {
 
 /// State shared by every reference to one actor and by its task. Kept small: every actor has
 /// one.
-///
-/// In declaration order (`repr(C)`): what senders and the task read on every message first,
-/// the rarely used parts in between, and the mailbox's bound, which every send writes, last,
-/// more than a cache line away from `control`, so that senders writing the count do not take
-/// the line the task reads after every message.
-#[repr(C)]
 pub(crate) struct ActorCell {
     /// `RUNNING`, `RESTART`, `STOP`, `FAIL` or `KILL`; it only increases within an incarnation.
     /// Read by senders and by the task after every handler (and, for `KILL`, at every poll).
@@ -81,8 +74,6 @@ pub(crate) struct ActorCell {
     slow: Mutex<Slow>,
     /// Woken when the stop reason is published.
     stopped: Notify,
-    /// The mailbox's capacity, its count of queued messages and its waiting senders.
-    pub(crate) bound: Bound,
 }
 
 #[derive(Default)]
@@ -130,7 +121,6 @@ impl ActorCell {
         name: Option<Cow<'static, str>>,
         type_name: &'static str,
         max_shared: usize,
-        mailbox: Mailbox,
     ) -> Self {
         ActorCell {
             id: ActorId::next(),
@@ -141,7 +131,6 @@ impl ActorCell {
             final_stop: AtomicBool::new(false),
             restart_on_normal_exit: AtomicBool::new(false),
             refs: AtomicUsize::new(0),
-            bound: Bound::new(mailbox),
             slow: Mutex::new(Slow::default()),
             stopped: Notify::new(),
         }

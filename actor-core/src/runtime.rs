@@ -88,13 +88,9 @@ fn spawn_task<A: Actor>(
 ) -> Result<ActorRef<A>, SpawnError> {
     options.validate()?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
-    let (tx, rx) = mailbox::channel();
-    let cell = Arc::new(ActorCell::new(
-        options.name,
-        std::any::type_name::<A>(),
-        options.max_shared,
-        options.mailbox,
-    ));
+    let (tx, rx) = mailbox::channel(options.mailbox);
+    let cell =
+        Arc::new(ActorCell::new(options.name, std::any::type_name::<A>(), options.max_shared));
     if let Some(restarter) = &restarter {
         cell.restart_on_normal_exit.store(restarter.restarts_on_normal_exit(), Ordering::Relaxed);
     }

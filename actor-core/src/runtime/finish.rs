@@ -19,7 +19,7 @@ pub(super) async fn finish<A: Actor>(
     // only once no sender is between reserving a slot and filling it.
     let pending = task.pending.take();
     dropping(DropCause::Unhandled, || drop(pending));
-    task.rx.discard_all(&task.cell.bound).await;
+    task.rx.discard_all();
 
     let killed = matches!(reason, StopReason::Killed);
     task.ctx.shutdown(killed).await;

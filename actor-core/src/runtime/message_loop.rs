@@ -18,7 +18,7 @@ impl<A: Actor> ActorTask<A> {
                 RUNNING => {}
                 STOP => {
                     if !closed {
-                        self.rx.close(&self.cell.bound);
+                        self.rx.close();
                         closed = true;
                     }
                 }
@@ -55,13 +55,13 @@ impl<A: Actor> ActorTask<A> {
                     }
                     {
                         let mut handler = pin!(self.actor.handle(msg, &self.ctx));
-                        let (rx, bound) = (&mut self.rx, &self.cell.bound);
+                        let rx = &mut self.rx;
                         poll_fn(|cx| {
                             let polled = handler.as_mut().poll(cx);
                             if polled.is_pending() {
                                 // Waiting in a handler: the places of the messages taken go
                                 // back to the senders.
-                                rx.flush(bound);
+                                rx.flush();
                             }
                             polled
                         })
@@ -87,7 +87,7 @@ impl<A: Actor> ActorTask<A> {
             loop {
                 let control = self.cell.control.load(Ordering::Acquire);
                 if control == STOP && !closed {
-                    self.rx.close(&self.cell.bound);
+                    self.rx.close();
                     closed = true;
                 }
                 let accepting = self.pending.is_none()
@@ -108,7 +108,7 @@ impl<A: Actor> ActorTask<A> {
                         return Poll::Ready(Some(next));
                     }
                     // Waiting: the places of the messages taken go back to the senders.
-                    rx.flush(&cell.bound);
+                    rx.flush();
                     Poll::Pending
                 })
                 .await;
@@ -174,7 +174,7 @@ fn poll_next<M>(
     registered: &mut Option<Waker>,
     cx: &mut std::task::Context<'_>,
 ) -> Poll<Next<M>> {
-    if let Poll::Ready(next) = rx.poll_recv(&cell.bound, cx) {
+    if let Poll::Ready(next) = rx.poll_recv(cx) {
         return Poll::Ready(next.map_or(Next::Closed, Next::Message));
     }
     if watch_control && cell.watch(registered, cx) != RUNNING {

@@ -1,0 +1,267 @@
+//! The mailbox's queue: a `VecDeque` under a mutex, drained by the actor a batch at a time.
+//!
+//! Senders push under the lock; the actor takes everything queued in one lock (it swaps the
+//! shared queue with its own, empty one) and then handles the batch without touching shared
+//! memory. The count of places against the capacity lives under the same lock, so a send costs
+//! one lock and no other atomic operation, and the actor's wake-up is taken by the first sender
+//! after the actor began to wait: no wake per message while the actor is already scheduled.
+//!
+//! An idle mailbox holds no buffer until its first message; the buffers it grows are kept.
+
+use std::collections::VecDeque;
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
+
+use tokio::sync::Notify;
+
+use super::Mailbox;
+use crate::drop_cause::{DropCause, dropping};
+use crate::error::{SendError, TrySendError};
+
+/// After how many handled messages the actor gives their places back at most.
+const RELEASE_BATCH: usize = 32;
+
+/// The capacity that stands for "unbounded".
+const UNBOUNDED: usize = usize::MAX;
+
+/// The largest capacity of a bounded mailbox.
+pub(crate) const MAX_CAPACITY: usize = UNBOUNDED - 1;
+
+/// What senders and the actor share.
+struct Shared<M> {
+    state: Mutex<State<M>>,
+    /// Senders waiting for room; each woken sender wakes the next while room is left.
+    room: Notify,
+}
+
+struct State<M> {
+    queue: VecDeque<M>,
+    /// Places taken: the messages in `queue`, plus those the actor took and has not given back.
+    queued: usize,
+    capacity: usize,
+    /// Set once; afterwards nothing is accepted.
+    closed: bool,
+    /// The actor's waker while it waits for mail; taken by the sender that wakes it.
+    receiver: Option<Waker>,
+}
+
+impl<M> Shared<M> {
+    fn lock(&self) -> MutexGuard<'_, State<M>> {
+        // Nothing panics under this lock (a message's destructor never runs under it).
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Why a push failed, with the message.
+enum Refused<M> {
+    Full(M),
+    Closed(M),
+}
+
+/// The sending side of a mailbox. Cheap to clone.
+pub(crate) struct MailboxSender<M>(Arc<Shared<M>>);
+
+impl<M> Clone for MailboxSender<M> {
+    fn clone(&self) -> Self {
+        MailboxSender(Arc::clone(&self.0))
+    }
+}
+
+impl<M> MailboxSender<M> {
+    /// Pushes `msg` if there is room; returns whether room is left after it.
+    #[inline]
+    fn push(&self, msg: M) -> Result<bool, Refused<M>> {
+        let mut state = self.0.lock();
+        if state.closed {
+            return Err(Refused::Closed(msg));
+        }
+        if state.queued >= state.capacity {
+            return Err(Refused::Full(msg));
+        }
+        state.queued += 1;
+        state.queue.push_back(msg);
+        let room_left = state.queued < state.capacity;
+        let receiver = state.receiver.take();
+        drop(state);
+        if let Some(receiver) = receiver {
+            receiver.wake();
+        }
+        Ok(room_left)
+    }
+
+    /// Enqueues `msg`, waiting for room first.
+    ///
+    /// Cancel safe: until the future returns, nothing was enqueued; room it was woken for
+    /// passes to the next waiting sender.
+    #[inline]
+    pub(crate) async fn send(&self, msg: M) -> Result<(), SendError<M>> {
+        match self.push(msg) {
+            Ok(_) => Ok(()),
+            Err(Refused::Closed(msg)) => Err(SendError(msg)),
+            Err(Refused::Full(msg)) => self.wait_and_send(msg).await,
+        }
+    }
+
+    /// The slow path of [`send`](Self::send): registers for room, then retries.
+    #[cold]
+    async fn wait_and_send(&self, mut msg: M) -> Result<(), SendError<M>> {
+        loop {
+            let mut room = pin!(self.0.room.notified());
+            // Registered before retrying, so room made after the retry wakes this sender.
+            room.as_mut().enable();
+            match self.push(msg) {
+                Ok(room_left) => {
+                    if room_left {
+                        // Pass the wake-up on to the next waiting sender.
+                        self.0.room.notify_one();
+                    }
+                    return Ok(());
+                }
+                Err(Refused::Closed(back)) => return Err(SendError(back)),
+                Err(Refused::Full(back)) => msg = back,
+            }
+            room.await;
+        }
+    }
+
+    /// Enqueues `msg` if there is room now.
+    #[inline]
+    pub(crate) fn try_send(&self, msg: M) -> Result<(), TrySendError<M>> {
+        match self.push(msg) {
+            Ok(_) => Ok(()),
+            Err(Refused::Full(msg)) => Err(TrySendError::Full(msg)),
+            Err(Refused::Closed(msg)) => Err(TrySendError::Closed(msg)),
+        }
+    }
+
+    /// Whether the mailbox is closed.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.0.lock().closed
+    }
+
+    /// The number of messages that can be enqueued without waiting (`None` if unbounded).
+    pub(crate) fn free(&self) -> Option<usize> {
+        let state = self.0.lock();
+        (state.capacity != UNBOUNDED).then(|| state.capacity.saturating_sub(state.queued))
+    }
+}
+
+/// The receiving side of a mailbox, owned by the actor's task. Messages still queued when it
+/// is dropped are dropped as [`DropCause::Unhandled`], and waiting senders get theirs back.
+pub(crate) struct MailboxReceiver<M> {
+    shared: Arc<Shared<M>>,
+    /// The batch being handled, taken from the shared queue in one swap.
+    batch: VecDeque<M>,
+    /// Messages taken whose places have not been given back yet.
+    unreleased: usize,
+}
+
+impl<M> MailboxReceiver<M> {
+    /// Polls for the next message; `None` once closed and empty.
+    #[inline]
+    pub(crate) fn poll_recv(&mut self, cx: &mut std::task::Context<'_>) -> Poll<Option<M>> {
+        // Take part in tokio's cooperative scheduling, as its own channels do: an actor under a
+        // flood of messages yields now and then.
+        let coop = std::task::ready!(tokio::task::coop::poll_proceed(cx));
+        if (self.batch.is_empty() || self.unreleased >= RELEASE_BATCH) && self.refill(cx) {
+            return Poll::Ready(None);
+        }
+        match self.batch.pop_front() {
+            Some(msg) => {
+                coop.made_progress();
+                self.unreleased += 1;
+                Poll::Ready(Some(msg))
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    /// Gives back the places of the messages taken and, if the batch is empty, takes what is
+    /// queued; with nothing queued, leaves the waker for the next sender. Returns true if the
+    /// mailbox is closed and empty.
+    #[cold]
+    fn refill(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        let released = std::mem::take(&mut self.unreleased);
+        let ended = {
+            let mut state = self.shared.lock();
+            state.queued -= released;
+            if self.batch.is_empty() {
+                std::mem::swap(&mut self.batch, &mut state.queue);
+            }
+            let ended = self.batch.is_empty() && state.closed;
+            if self.batch.is_empty() && !state.closed {
+                match &state.receiver {
+                    Some(waker) if waker.will_wake(cx.waker()) => {}
+                    _ => state.receiver = Some(cx.waker().clone()),
+                }
+            }
+            ended
+        };
+        if released > 0 {
+            self.shared.room.notify_one();
+        }
+        ended
+    }
+
+    /// Gives back the places of every message taken; called whenever the task is about to
+    /// wait, so that room is never withheld while the actor waits.
+    #[inline]
+    pub(crate) fn flush(&mut self) {
+        if self.unreleased > 0 {
+            let released = std::mem::take(&mut self.unreleased);
+            self.shared.lock().queued -= released;
+            self.shared.room.notify_one();
+        }
+    }
+
+    /// Refuses new messages; those already queued can still be received. Senders waiting for
+    /// room are woken to find the mailbox closed.
+    pub(crate) fn close(&mut self) {
+        self.shared.lock().closed = true;
+        self.shared.room.notify_waiters();
+    }
+
+    /// Closes the mailbox and drops every queued message as [`DropCause::Unhandled`]; nothing
+    /// arrives later.
+    pub(crate) fn discard_all(&mut self) {
+        self.close();
+        let queued = std::mem::take(&mut self.shared.lock().queue);
+        let batch = std::mem::take(&mut self.batch);
+        dropping(DropCause::Unhandled, || drop((batch, queued)));
+    }
+}
+
+impl<M> Drop for MailboxReceiver<M> {
+    fn drop(&mut self) {
+        // Messages are dropped here, outside the lock, as unhandled.
+        self.discard_all();
+    }
+}
+
+/// Creates a mailbox.
+pub(crate) fn channel<M>(mailbox: Mailbox) -> (MailboxSender<M>, MailboxReceiver<M>) {
+    let capacity = match mailbox {
+        Mailbox::Bounded(n) => n,
+        Mailbox::Unbounded => UNBOUNDED,
+    };
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            queue: VecDeque::new(),
+            queued: 0,
+            capacity,
+            closed: false,
+            receiver: None,
+        }),
+        room: Notify::new(),
+    });
+    let receiver =
+        MailboxReceiver { shared: Arc::clone(&shared), batch: VecDeque::new(), unreleased: 0 };
+    (MailboxSender(shared), receiver)
+}
+
+/// The size of a mailbox's shared part, for the size assertions.
+#[cfg(test)]
+pub(crate) fn shared_size<M>() -> usize {
+    std::mem::size_of::<Shared<M>>()
+}
