@@ -6,9 +6,9 @@
 
 mod queue;
 
-pub(crate) use self::queue::{MAX_CAPACITY, MailboxReceiver, MailboxSender, channel};
 #[cfg(test)]
 pub(crate) use self::queue::shared_size;
+pub(crate) use self::queue::{MAX_CAPACITY, MailboxReceiver, MailboxSender, channel};
 
 /// How an actor's mailbox is sized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,6 +40,9 @@ struct State<M> {
     /// Places taken: the messages in `queue`, plus those the actor took and has not given back.
     queued: usize,
     capacity: usize,
+    /// Senders waiting for room, so that giving places back wakes somebody only if somebody
+    /// waits (a `u32`: it fits beside `closed`).
+    waiting: u32,
     /// Set once; afterwards nothing is accepted.
     closed: bool,
     /// The actor's waker while it waits for mail; taken by the sender that wakes it.
@@ -106,6 +109,7 @@ impl<M> MailboxSender<M> {
     /// The slow path of [`send`](Self::send): registers for room, then retries.
     #[cold]
     async fn wait_and_send(&self, mut msg: M) -> Result<(), SendError<M>> {
+        let _waiting = Waiting::new(&self.0);
         loop {
             let mut room = pin!(self.0.room.notified());
             // Registered before retrying, so room made after the retry wakes this sender.
@@ -147,6 +151,23 @@ impl<M> MailboxSender<M> {
     }
 }
 
+/// A sender counted among those waiting for room, from its first refusal until it returns or
+/// is dropped.
+struct Waiting<'a, M>(&'a Shared<M>);
+
+impl<'a, M> Waiting<'a, M> {
+    fn new(shared: &'a Shared<M>) -> Self {
+        shared.lock().waiting += 1;
+        Waiting(shared)
+    }
+}
+
+impl<M> Drop for Waiting<'_, M> {
+    fn drop(&mut self) {
+        self.0.lock().waiting -= 1;
+    }
+}
+
 /// The receiving side of a mailbox, owned by the actor's task. Messages still queued when it
 /// is dropped are dropped as [`DropCause::Unhandled`], and waiting senders get theirs back.
 pub(crate) struct MailboxReceiver<M> {
@@ -183,7 +204,7 @@ impl<M> MailboxReceiver<M> {
     #[cold]
     fn refill(&mut self, cx: &mut std::task::Context<'_>) -> bool {
         let released = std::mem::take(&mut self.unreleased);
-        let ended = {
+        let (ended, wake) = {
             let mut state = self.shared.lock();
             state.queued -= released;
             if self.batch.is_empty() {
@@ -196,9 +217,9 @@ impl<M> MailboxReceiver<M> {
                     _ => state.receiver = Some(cx.waker().clone()),
                 }
             }
-            ended
+            (ended, released > 0 && state.waiting > 0)
         };
-        if released > 0 {
+        if wake {
             self.shared.room.notify_one();
         }
         ended
@@ -210,8 +231,14 @@ impl<M> MailboxReceiver<M> {
     pub(crate) fn flush(&mut self) {
         if self.unreleased > 0 {
             let released = std::mem::take(&mut self.unreleased);
-            self.shared.lock().queued -= released;
-            self.shared.room.notify_one();
+            let wake = {
+                let mut state = self.shared.lock();
+                state.queued -= released;
+                state.waiting > 0
+            };
+            if wake {
+                self.shared.room.notify_one();
+            }
         }
     }
 
@@ -250,6 +277,7 @@ pub(crate) fn channel<M>(mailbox: Mailbox) -> (MailboxSender<M>, MailboxReceiver
             queue: VecDeque::new(),
             queued: 0,
             capacity,
+            waiting: 0,
             closed: false,
             receiver: None,
         }),
@@ -264,4 +292,101 @@ pub(crate) fn channel<M>(mailbox: Mailbox) -> (MailboxSender<M>, MailboxReceiver
 #[cfg(test)]
 pub(crate) fn shared_size<M>() -> usize {
     std::mem::size_of::<Shared<M>>()
+}
+
+#[cfg(test)]
+mod model {
+    //! The queue against a model of what it promises, over random sequences of operations: the
+    //! same messages come out in the same order, a send is refused exactly when the model is
+    //! full or closed, and the free room is what the model says once the actor has waited.
+
+    use std::collections::VecDeque;
+    use std::task::{Context, Poll, Waker};
+
+    use super::*;
+    use crate::error::TrySendError;
+
+    /// A small deterministic generator (xorshift), so that a failure can be replayed.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    #[test]
+    fn the_queue_behaves_like_its_model() {
+        let mut cx = Context::from_waker(Waker::noop());
+        for seed in 1..=200u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            let capacity = 1 + rng.below(40) as usize;
+            let (tx, mut rx) = channel::<u64>(Mailbox::Bounded(capacity));
+            // The model: messages accepted and not yet received, and places not yet given back.
+            let mut queued: VecDeque<u64> = VecDeque::new();
+            let mut taken_unreleased = 0usize;
+            let mut closed = false;
+            let mut next = 0u64;
+            for step in 0..2_000 {
+                match rng.below(10) {
+                    0..=4 => {
+                        let held = queued.len() + taken_unreleased;
+                        match tx.try_send(next) {
+                            Ok(()) => {
+                                assert!(!closed && held < capacity, "seed {seed} step {step}");
+                                queued.push_back(next);
+                            }
+                            Err(TrySendError::Full(back)) => {
+                                assert!(!closed && held >= capacity, "seed {seed} step {step}");
+                                assert_eq!(back, next);
+                            }
+                            Err(TrySendError::Closed(back)) => {
+                                assert!(closed, "seed {seed} step {step}");
+                                assert_eq!(back, next);
+                            }
+                        }
+                        next += 1;
+                    }
+                    5..=7 => match rx.poll_recv(&mut cx) {
+                        Poll::Ready(Some(msg)) => {
+                            assert_eq!(Some(msg), queued.pop_front(), "seed {seed} step {step}");
+                            // One more place held, or the earlier ones given back.
+                            let now = rx.unreleased;
+                            assert!(
+                                now == taken_unreleased + 1 || now == 1,
+                                "seed {seed} step {step}: {taken_unreleased} -> {now}"
+                            );
+                            taken_unreleased = now;
+                        }
+                        Poll::Ready(None) => {
+                            assert!(closed && queued.is_empty(), "seed {seed} step {step}");
+                        }
+                        Poll::Pending => {
+                            assert!(!closed && queued.is_empty(), "seed {seed} step {step}");
+                            assert_eq!(rx.unreleased, 0, "waiting gives every place back");
+                            taken_unreleased = 0;
+                        }
+                    },
+                    8 => {
+                        // The actor waits in a handler.
+                        rx.flush();
+                        taken_unreleased = 0;
+                        assert_eq!(tx.free(), Some(capacity - queued.len()), "seed {seed}");
+                    }
+                    _ => {
+                        if rng.below(20) == 0 {
+                            rx.close();
+                            closed = true;
+                            assert!(tx.is_closed());
+                        }
+                    }
+                }
+                assert!(rx.unreleased <= RELEASE_BATCH, "seed {seed} step {step}");
+                assert!(queued.len() + rx.unreleased <= capacity, "seed {seed} step {step}");
+            }
+        }
+    }
 }
