@@ -37,7 +37,7 @@ pub struct Context<A: Actor> {
 }
 
 #[derive(Default)]
-struct Extras {
+pub(crate) struct Extras {
     /// Background tasks and timers.
     tasks: JoinSet<()>,
     children: Vec<Child>,
@@ -250,11 +250,14 @@ impl<A: Actor> Context<A> {
         )
     }
 
-    /// Cancels background tasks and stops (or, if `kill`, kills) children in reverse order of
-    /// spawning.
-    pub(crate) async fn shutdown(&self, kill: bool) {
-        let extras = self.extras.lock().unwrap_or_else(PoisonError::into_inner).take();
-        let Some(extras) = extras else { return };
+    /// Takes the background tasks and children of a stopping actor, if it ever had any.
+    pub(crate) fn take_extras(&self) -> Option<Box<Extras>> {
+        self.extras.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// Cancels the background tasks of `extras`, then stops (or, if `kill`, kills) its children
+    /// in reverse order of spawning.
+    pub(crate) async fn shutdown(extras: Box<Extras>, kill: bool) {
         let Extras { mut tasks, children, .. } = *extras;
         tasks.shutdown().await;
         for Child(child) in children.iter().rev() {

@@ -144,9 +144,10 @@ impl ActorCell {
     /// Asks the task to stop gracefully (`STOP`), to fail (`FAIL`) or to die (`KILL`).
     pub(crate) fn request(&self, state: u8) {
         self.control.fetch_max(state, Ordering::SeqCst);
-        let waker = self.slow().waker.clone();
-        if let Some(waker) = waker {
-            waker.wake();
+        // Woken by reference, under the lock: no clone of the waker. A runtime never polls a
+        // task inside `wake`, so nothing here can take the lock again.
+        if let Some(waker) = &self.slow().waker {
+            waker.wake_by_ref();
         }
     }
 
@@ -271,6 +272,10 @@ impl ActorCell {
     }
 
     pub(crate) async fn wait_stopped(&self) -> StopReason {
+        // Already stopped: no registration.
+        if let Some(reason) = self.stop_reason() {
+            return reason;
+        }
         loop {
             let notified = self.stopped.notified();
             let mut notified = std::pin::pin!(notified);

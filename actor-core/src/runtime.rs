@@ -50,7 +50,6 @@ mod guard;
 mod message_loop;
 mod restart;
 
-use self::finish::finish;
 use self::guard::{Interrupt, guarded};
 pub(crate) use self::restart::{Decision, Restarter};
 
@@ -206,9 +205,9 @@ fn run<A: Actor>(mut task: ActorTask<A>) -> impl Future<Output = ()> + Send {
             }
         };
 
-        // The stop sequence runs once: boxed, so that its futures do not enlarge every actor's
-        // task for its whole life.
-        Box::pin(finish(task, reason, on_stop_done)).await;
+        // The stop sequence, in place: see `finish`.
+        let reason = task.finish(reason, on_stop_done).await;
+        task.release(reason);
     }
 }
 

@@ -74,7 +74,9 @@ impl<A: Actor> ActorTask<A> {
             return Err((reason, false));
         }
         // The old incarnation ends as any other would: its tasks and children, then `on_stop`.
-        self.ctx.shutdown(false).await;
+        if let Some(extras) = self.ctx.take_extras() {
+            Context::<A>::shutdown(extras, false).await;
+        }
         let interrupted = {
             let mut on_stop = pin!(Some(self.actor.on_stop(&self.ctx, &reason)));
             guarded(&self.cell, on_stop.as_mut()).await.err()
