@@ -164,7 +164,7 @@ pub enum SpawnError {
     /// A bounded mailbox needs room for at least one message.
     #[error("a bounded mailbox needs a capacity of at least 1")]
     ZeroCapacity,
-    /// A bounded mailbox's capacity of `usize::MAX`, which a mailbox cannot count; use
+    /// A bounded mailbox's capacity beyond what a mailbox counts (2^32 - 2 messages); use
     /// [`Mailbox::Unbounded`](crate::Mailbox::Unbounded).
     #[error("a bounded mailbox capacity of {0} is too large; use an unbounded mailbox")]
     CapacityTooLarge(usize),

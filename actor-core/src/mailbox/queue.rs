@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
@@ -22,15 +23,17 @@ use crate::error::{SendError, TrySendError};
 /// After how many handled messages the actor gives their places back at most.
 const RELEASE_BATCH: usize = 32;
 
-/// The capacity that stands for "unbounded".
-const UNBOUNDED: usize = usize::MAX;
+/// The capacity that stands for "unbounded": more places than any memory holds messages.
+const UNBOUNDED: u32 = u32::MAX;
 
-/// The largest capacity of a bounded mailbox.
-pub(crate) const MAX_CAPACITY: usize = UNBOUNDED - 1;
+/// The largest capacity of a bounded mailbox: a little over four billion messages.
+pub(crate) const MAX_CAPACITY: usize = UNBOUNDED as usize - 1;
 
 /// What senders and the actor share.
 struct Shared<M> {
     state: Mutex<State<M>>,
+    /// `State::closed`, readable without the lock (set under it).
+    closed: AtomicBool,
     /// Senders waiting for room; each woken sender wakes the next while room is left.
     room: Notify,
 }
@@ -39,12 +42,11 @@ struct State<M> {
     queue: VecDeque<M>,
     /// Places taken: the messages in `queue`, plus those the actor took and has not given back.
     queued: usize,
-    capacity: usize,
+    /// The capacity (a `u32`, so that it packs with `waiting`); [`UNBOUNDED`] for none.
+    capacity: u32,
     /// Senders waiting for room, so that giving places back wakes somebody only if somebody
     /// waits (a `u32`: it fits beside `closed`).
     waiting: u32,
-    /// Set once; afterwards nothing is accepted.
-    closed: bool,
     /// The actor's waker while it waits for mail; taken by the sender that wakes it.
     receiver: Option<Waker>,
 }
@@ -76,15 +78,16 @@ impl<M> MailboxSender<M> {
     #[inline]
     fn push(&self, msg: M) -> Result<bool, Refused<M>> {
         let mut state = self.0.lock();
-        if state.closed {
+        // Set under this lock: the relaxed read sees it.
+        if self.0.closed.load(Ordering::Relaxed) {
             return Err(Refused::Closed(msg));
         }
-        if state.queued >= state.capacity {
+        if state.capacity != UNBOUNDED && state.queued >= state.capacity as usize {
             return Err(Refused::Full(msg));
         }
         state.queued += 1;
         state.queue.push_back(msg);
-        let room_left = state.queued < state.capacity;
+        let room_left = state.queued < state.capacity as usize;
         let receiver = state.receiver.take();
         drop(state);
         if let Some(receiver) = receiver {
@@ -141,13 +144,14 @@ impl<M> MailboxSender<M> {
 
     /// Whether the mailbox is closed.
     pub(crate) fn is_closed(&self) -> bool {
-        self.0.lock().closed
+        self.0.closed.load(Ordering::Acquire)
     }
 
     /// The number of messages that can be enqueued without waiting (`None` if unbounded).
     pub(crate) fn free(&self) -> Option<usize> {
         let state = self.0.lock();
-        (state.capacity != UNBOUNDED).then(|| state.capacity.saturating_sub(state.queued))
+        (state.capacity != UNBOUNDED)
+            .then(|| (state.capacity as usize).saturating_sub(state.queued))
     }
 }
 
@@ -210,8 +214,9 @@ impl<M> MailboxReceiver<M> {
             if self.batch.is_empty() {
                 std::mem::swap(&mut self.batch, &mut state.queue);
             }
-            let ended = self.batch.is_empty() && state.closed;
-            if self.batch.is_empty() && !state.closed {
+            let closed = self.shared.closed.load(Ordering::Relaxed);
+            let ended = self.batch.is_empty() && closed;
+            if self.batch.is_empty() && !closed {
                 match &state.receiver {
                     Some(waker) if waker.will_wake(cx.waker()) => {}
                     _ => state.receiver = Some(cx.waker().clone()),
@@ -245,7 +250,11 @@ impl<M> MailboxReceiver<M> {
     /// Refuses new messages; those already queued can still be received. Senders waiting for
     /// room are woken to find the mailbox closed.
     pub(crate) fn close(&mut self) {
-        self.shared.lock().closed = true;
+        {
+            // Under the lock, so that a sender holding it sees either all or nothing.
+            let _state = self.shared.lock();
+            self.shared.closed.store(true, Ordering::Release);
+        }
         self.shared.room.notify_waiters();
     }
 
@@ -269,7 +278,8 @@ impl<M> Drop for MailboxReceiver<M> {
 /// Creates a mailbox.
 pub(crate) fn channel<M>(mailbox: Mailbox) -> (MailboxSender<M>, MailboxReceiver<M>) {
     let capacity = match mailbox {
-        Mailbox::Bounded(n) => n,
+        // Validated: at most `MAX_CAPACITY`.
+        Mailbox::Bounded(n) => u32::try_from(n).unwrap_or(UNBOUNDED - 1),
         Mailbox::Unbounded => UNBOUNDED,
     };
     let shared = Arc::new(Shared {
@@ -278,9 +288,9 @@ pub(crate) fn channel<M>(mailbox: Mailbox) -> (MailboxSender<M>, MailboxReceiver
             queued: 0,
             capacity,
             waiting: 0,
-            closed: false,
             receiver: None,
         }),
+        closed: AtomicBool::new(false),
         room: Notify::new(),
     });
     let receiver =
