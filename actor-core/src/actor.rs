@@ -110,6 +110,13 @@ pub trait Actor: Sized + Send + 'static {
         std::future::ready(PanicAction::Stop)
     }
 
+    /// The name of a message, for its span when the actor traces its messages
+    /// ([`SpawnOptions::with_message_spans`]); `#[actor]` names each message after its method.
+    fn message_name(msg: &Self::Message) -> &'static str {
+        let _ = msg;
+        "message"
+    }
+
     /// Handles a message exclusively: nothing else of this actor runs meanwhile.
     fn handle(
         &mut self,

@@ -217,6 +217,7 @@ pub mod reply;
 mod runtime;
 pub mod spawn;
 pub mod supervision;
+pub mod trace;
 
 pub use crate::actor::{Actor, Dispatch, PanicAction};
 pub use crate::actor_ref::{ActorRef, WeakActorRef};
@@ -234,6 +235,7 @@ pub use crate::mailbox::Mailbox;
 pub use crate::private::__private;
 pub use crate::reply::Reply;
 pub use crate::spawn::{SpawnOptions, spawn, start};
+pub use crate::trace::set_message_spans;
 /// Turns an inherent `impl` block into an actor; see the [crate docs](crate#quick-start).
 pub use actor_macros::actor;
 

@@ -87,7 +87,8 @@ fn spawn_task<A: Actor>(
 ) -> Result<ActorRef<A>, SpawnError> {
     options.validate()?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
-    let (tx, rx) = mailbox::channel(options.mailbox);
+    let traced = options.message_spans();
+    let (tx, rx) = mailbox::channel(options.mailbox, traced);
     let cell =
         Arc::new(ActorCell::new(options.name, std::any::type_name::<A>(), options.max_shared));
     if let Some(restarter) = &restarter {

@@ -61,6 +61,7 @@ pub struct SpawnOptions {
     pub(crate) mailbox: Mailbox,
     pub(crate) max_shared: usize,
     pub(crate) stuck_after: Option<std::time::Duration>,
+    pub(crate) message_spans: Option<bool>,
 }
 
 impl SpawnOptions {
@@ -75,6 +76,7 @@ impl SpawnOptions {
             mailbox: Mailbox::Bounded(Mailbox::DEFAULT_CAPACITY),
             max_shared: Self::DEFAULT_MAX_SHARED,
             stuck_after: None,
+            message_spans: None,
         }
     }
 
@@ -105,6 +107,27 @@ impl SpawnOptions {
     pub fn with_stuck_after(mut self, threshold: std::time::Duration) -> Self {
         self.stuck_after = Some(threshold);
         self
+    }
+
+    /// Gives every message the actor handles a `tracing` span of its own, or none (the
+    /// default, unless [`set_message_spans`](crate::set_message_spans) turned them on for
+    /// every actor).
+    ///
+    /// The span is named `message`, with the fields `actor` (the actor's name), `message`
+    /// ([`Actor::message_name`](crate::Actor::message_name)) and `otel.name`
+    /// (`"<actor>.<message>"`, the name OpenTelemetry exporters show). Its parent is the span
+    /// that was current where the message was sent (`tell`, `ask`, a timer's spawner): so a
+    /// request's trace follows it through a chain of actors, and each message of an actor is
+    /// its own span rather than a child of the actor's life. A message sent outside any span
+    /// starts a trace of its own. An actor without message spans pays one branch per message.
+    pub fn with_message_spans(mut self, on: bool) -> Self {
+        self.message_spans = Some(on);
+        self
+    }
+
+    /// Whether the actor's messages get spans: this option, else the process-wide default.
+    pub fn message_spans(&self) -> bool {
+        self.message_spans.unwrap_or_else(crate::trace::message_spans_by_default)
     }
 
     /// The stuck-handler threshold, if the actor is monitored.

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
 use tokio::sync::Notify;
+use tracing::Span;
 
 use super::Mailbox;
 use crate::drop_cause::{DropCause, dropping};
@@ -32,8 +33,10 @@ pub(crate) const MAX_CAPACITY: usize = UNBOUNDED as usize - 1;
 /// What senders and the actor share.
 struct Shared<M> {
     state: Mutex<State<M>>,
-    /// `State::closed`, readable without the lock (set under it).
+    /// Whether the mailbox is closed; set under the lock, readable without it.
     closed: AtomicBool,
+    /// Whether each message carries its sender's span (the actor traces its messages).
+    traced: bool,
     /// Senders waiting for room; each woken sender wakes the next while room is left.
     room: Notify,
 }
@@ -49,6 +52,8 @@ struct State<M> {
     waiting: u32,
     /// The actor's waker while it waits for mail; taken by the sender that wakes it.
     receiver: Option<Waker>,
+    /// With message spans: the span current at each sender, in step with `queue`.
+    spans: Option<Box<VecDeque<Span>>>,
 }
 
 impl<M> Shared<M> {
@@ -77,6 +82,8 @@ impl<M> MailboxSender<M> {
     /// Pushes `msg` if there is room; returns whether room is left after it.
     #[inline]
     fn push(&self, msg: M) -> Result<bool, Refused<M>> {
+        // Read before the lock; dropped after it, if the message is refused.
+        let span = self.0.traced.then(Span::current);
         let mut state = self.0.lock();
         // Set under this lock: the relaxed read sees it.
         if self.0.closed.load(Ordering::Relaxed) {
@@ -87,6 +94,9 @@ impl<M> MailboxSender<M> {
         }
         state.queued += 1;
         state.queue.push_back(msg);
+        if let (Some(spans), Some(span)) = (state.spans.as_mut(), span) {
+            spans.push_back(span);
+        }
         let room_left = state.queued < state.capacity as usize;
         let receiver = state.receiver.take();
         drop(state);
@@ -180,6 +190,22 @@ pub(crate) struct MailboxReceiver<M> {
     batch: VecDeque<M>,
     /// Messages taken whose places have not been given back yet.
     unreleased: usize,
+    /// With message spans: the senders' spans of `batch`, and the span of the message in hand.
+    spans: Option<Box<Spans>>,
+}
+
+/// What a receiver with message spans keeps, boxed: most actors have none.
+struct Spans {
+    /// The senders' spans of the batch, in step with it.
+    batch: VecDeque<Span>,
+    /// The span of the message being handled.
+    current: Span,
+}
+
+impl Default for Spans {
+    fn default() -> Self {
+        Spans { batch: VecDeque::new(), current: Span::none() }
+    }
 }
 
 impl<M> MailboxReceiver<M> {
@@ -213,6 +239,9 @@ impl<M> MailboxReceiver<M> {
             state.queued -= released;
             if self.batch.is_empty() {
                 std::mem::swap(&mut self.batch, &mut state.queue);
+                if let (Some(mine), Some(theirs)) = (self.spans.as_mut(), state.spans.as_mut()) {
+                    std::mem::swap(&mut mine.batch, &mut **theirs);
+                }
             }
             let closed = self.shared.closed.load(Ordering::Relaxed);
             let ended = self.batch.is_empty() && closed;
@@ -228,6 +257,33 @@ impl<M> MailboxReceiver<M> {
             self.shared.room.notify_one();
         }
         ended
+    }
+
+    /// Whether the actor traces its messages.
+    #[inline]
+    pub(crate) fn traced(&self) -> bool {
+        self.spans.is_some()
+    }
+
+    /// Opens the span of the message just received, a child of the span current where it was
+    /// sent; see [`enter`](Self::enter).
+    #[cold]
+    pub(crate) fn begin_message(&mut self, actor: &str, message: &'static str) {
+        if let Some(spans) = self.spans.as_mut() {
+            let parent = spans.batch.pop_front().unwrap_or_else(Span::none);
+            spans.current = crate::trace::message_span(actor, message, parent);
+        }
+    }
+
+    /// Enters the span of the message in hand, if the actor traces its messages.
+    #[inline]
+    pub(crate) fn enter(&self) -> Option<tracing::span::Entered<'_>> {
+        self.spans.as_ref().map(|spans| spans.current.enter())
+    }
+
+    /// The span of the message in hand (a disabled one if the actor does not trace).
+    pub(crate) fn current_span(&self) -> Span {
+        self.spans.as_ref().map_or_else(Span::none, |spans| spans.current.clone())
     }
 
     /// Gives back the places of every message taken; called whenever the task is about to
@@ -262,9 +318,17 @@ impl<M> MailboxReceiver<M> {
     /// arrives later.
     pub(crate) fn discard_all(&mut self) {
         self.close();
-        let queued = std::mem::take(&mut self.shared.lock().queue);
+        let (queued, spans) = {
+            let mut state = self.shared.lock();
+            let spans = state.spans.as_mut().map(|spans| std::mem::take(&mut **spans));
+            (std::mem::take(&mut state.queue), spans)
+        };
         let batch = std::mem::take(&mut self.batch);
         dropping(DropCause::Unhandled, || drop((batch, queued)));
+        drop(spans);
+        if let Some(mine) = self.spans.as_mut() {
+            mine.batch.clear();
+        }
     }
 }
 
@@ -275,8 +339,8 @@ impl<M> Drop for MailboxReceiver<M> {
     }
 }
 
-/// Creates a mailbox.
-pub(crate) fn channel<M>(mailbox: Mailbox) -> (MailboxSender<M>, MailboxReceiver<M>) {
+/// Creates a mailbox; with `traced`, each message carries the span current at its sender.
+pub(crate) fn channel<M>(mailbox: Mailbox, traced: bool) -> (MailboxSender<M>, MailboxReceiver<M>) {
     let capacity = match mailbox {
         // Validated: at most `MAX_CAPACITY`.
         Mailbox::Bounded(n) => u32::try_from(n).unwrap_or(UNBOUNDED - 1),
@@ -288,13 +352,19 @@ pub(crate) fn channel<M>(mailbox: Mailbox) -> (MailboxSender<M>, MailboxReceiver
             queued: 0,
             capacity,
             waiting: 0,
+            spans: traced.then(Box::default),
             receiver: None,
         }),
         closed: AtomicBool::new(false),
+        traced,
         room: Notify::new(),
     });
-    let receiver =
-        MailboxReceiver { shared: Arc::clone(&shared), batch: VecDeque::new(), unreleased: 0 };
+    let receiver = MailboxReceiver {
+        shared: Arc::clone(&shared),
+        batch: VecDeque::new(),
+        unreleased: 0,
+        spans: traced.then(Box::default),
+    };
     (MailboxSender(shared), receiver)
 }
 
@@ -334,7 +404,7 @@ mod model {
         for seed in 1..=200u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let capacity = 1 + rng.below(40) as usize;
-            let (tx, mut rx) = channel::<u64>(Mailbox::Bounded(capacity));
+            let (tx, mut rx) = channel::<u64>(Mailbox::Bounded(capacity), false);
             // The model: messages accepted and not yet received, and places not yet given back.
             let mut queued: VecDeque<u64> = VecDeque::new();
             let mut taken_unreleased = 0usize;

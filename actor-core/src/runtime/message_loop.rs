@@ -3,8 +3,10 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::pin;
+
 use std::sync::atomic::Ordering;
 use std::task::{Poll, Waker};
+use tracing::Instrument;
 
 use super::*;
 
@@ -31,21 +33,29 @@ impl<A: Actor> ActorTask<A> {
                 None => {
                     let watch = !closed;
                     let (rx, cell, waker) = (&mut self.rx, &*self.cell, &mut self.waker);
-                    match poll_fn(|cx| poll_next(rx, cell, watch, waker, cx)).await {
+                    let msg = match poll_fn(|cx| poll_next(rx, cell, watch, waker, cx)).await {
                         Next::Message(msg) => msg,
                         Next::Closed => return StopReason::Normal,
                         Next::Control => continue,
+                    };
+                    if self.rx.traced() {
+                        self.rx.begin_message(&self.cell.name, A::message_name(&msg));
                     }
+                    msg
                 }
             };
             tracing::trace!("message");
             // Taken apart in one statement, so that nothing derived from the dispatch outlives it
             // except what the shared phase needs.
             let first = {
-                let (first, exclusive) = match self.actor.handle_shared(msg, &self.ctx) {
-                    Dispatch::Exclusive(msg) => (None, Some(msg)),
-                    Dispatch::Done => continue,
-                    Dispatch::Pending(first) => (Some(first), None),
+                let (first, exclusive) = {
+                    // A synchronous shared handler runs right here, in the message's span.
+                    let _entered = self.rx.enter();
+                    match self.actor.handle_shared(msg, &self.ctx) {
+                        Dispatch::Exclusive(msg) => (None, Some(msg)),
+                        Dispatch::Done => continue,
+                        Dispatch::Pending(first) => (Some(first), None),
+                    }
                 };
                 if let Some(msg) = exclusive {
                     // Ends the shared borrow of the actor (`first` is `None` here).
@@ -57,7 +67,10 @@ impl<A: Actor> ActorTask<A> {
                         let mut handler = pin!(self.actor.handle(msg, &self.ctx));
                         let rx = &mut self.rx;
                         poll_fn(|cx| {
-                            let polled = handler.as_mut().poll(cx);
+                            let polled = {
+                                let _entered = rx.enter();
+                                handler.as_mut().poll(cx)
+                            };
                             if polled.is_pending() {
                                 // Waiting in a handler: the places of the messages taken go
                                 // back to the senders.
@@ -79,7 +92,7 @@ impl<A: Actor> ActorTask<A> {
             // Shared phase: keep starting shared handlers until an exclusive message arrives, the
             // limit is reached or the mailbox ends; then let every one of them finish.
             let mut in_flight = FuturesUnordered::new();
-            in_flight.push(first);
+            in_flight.push(first.instrument(self.rx.current_span()));
             let mut ended = false;
             if let Some(heartbeat) = self.heartbeat() {
                 heartbeat.progress();
@@ -128,9 +141,16 @@ impl<A: Actor> ActorTask<A> {
                     Some(Next::Closed) => ended = true,
                     Some(Next::Message(msg)) => {
                         tracing::trace!("message");
+                        if self.rx.traced() {
+                            self.rx.begin_message(&self.cell.name, A::message_name(&msg));
+                        }
                         // Called on the field (not through a held `&A`), so the task is `Send`
                         // without `A: Sync`.
-                        match self.actor.handle_shared(msg, &self.ctx) {
+                        let dispatch = {
+                            let _entered = self.rx.enter();
+                            self.actor.handle_shared(msg, &self.ctx)
+                        };
+                        match dispatch {
                             Dispatch::Done => {}
                             Dispatch::Pending(fut) => {
                                 if in_flight.is_empty()
@@ -139,7 +159,7 @@ impl<A: Actor> ActorTask<A> {
                                     // Busy again after waiting for mail.
                                     heartbeat.progress();
                                 }
-                                in_flight.push(fut);
+                                in_flight.push(fut.instrument(self.rx.current_span()));
                             }
                             Dispatch::Exclusive(msg) => self.pending = Some(msg),
                         }

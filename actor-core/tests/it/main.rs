@@ -19,4 +19,5 @@ mod shared;
 mod stuck;
 mod supervision;
 mod timers;
+mod tracing_spans;
 mod ui;

@@ -24,6 +24,13 @@ pub(super) fn actor_impl(actor: &ActorImpl<'_>, options: &Options) -> TokenStrea
     });
     let handle_shared = handle_shared(actor, phantom_arm.as_ref());
     let hooks = actor.hooks.iter().map(hook);
+    let name_arms = actor.handlers.iter().map(|handler| {
+        let variant = &handler.variant;
+        let method = handler.method.sig.ident.to_string();
+        quote!(#name::#variant { .. } => #method,)
+    });
+    let phantom_name_arm =
+        phantom_arm.as_ref().map(|_| quote!(#name::__Phantom(_, never) => match *never {},));
     quote! {
         impl #impl_generics ::actor_core::__private::Actor for #ty #where_clause {
             type Message = #name #ty_generics;
@@ -31,6 +38,13 @@ pub(super) fn actor_impl(actor: &ActorImpl<'_>, options: &Options) -> TokenStrea
             #default_options
 
             #(#hooks)*
+
+            fn message_name(msg: &Self::Message) -> &'static str {
+                match msg {
+                    #(#name_arms)*
+                    #phantom_name_arm
+                }
+            }
 
             async fn handle(&mut self, msg: Self::Message, __ctx: &::actor_core::__private::Context<Self>) {
                 let _ = __ctx;

@@ -40,6 +40,12 @@ impl ClockMessage {
 }
 impl ::actor_core::__private::Actor for Clock {
     type Message = ClockMessage;
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            ClockMessage::NowMs { .. } => "now_ms",
+            ClockMessage::Ping { .. } => "ping",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

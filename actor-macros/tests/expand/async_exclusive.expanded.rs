@@ -47,6 +47,12 @@ impl StoreMessage {
 }
 impl ::actor_core::__private::Actor for Store {
     type Message = StoreMessage;
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            StoreMessage::Save { .. } => "save",
+            StoreMessage::Saved { .. } => "saved",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

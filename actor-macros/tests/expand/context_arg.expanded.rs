@@ -74,6 +74,14 @@ impl TickerMessage {
 }
 impl ::actor_core::__private::Actor for Ticker {
     type Message = TickerMessage;
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            TickerMessage::Schedule { .. } => "schedule",
+            TickerMessage::Tick { .. } => "tick",
+            TickerMessage::Ticks { .. } => "ticks",
+            TickerMessage::Finish { .. } => "finish",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

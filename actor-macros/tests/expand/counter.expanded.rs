@@ -66,6 +66,13 @@ impl CounterMessage {
 }
 impl ::actor_core::__private::Actor for Counter {
     type Message = CounterMessage;
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            CounterMessage::Add { .. } => "add",
+            CounterMessage::Total { .. } => "total",
+            CounterMessage::Double { .. } => "double",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

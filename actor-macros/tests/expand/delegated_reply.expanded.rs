@@ -66,6 +66,13 @@ impl OracleMessage {
 }
 impl ::actor_core::__private::Actor for Oracle {
     type Message = OracleMessage;
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            OracleMessage::SlowAnswer { .. } => "slow_answer",
+            OracleMessage::NoAnswer { .. } => "no_answer",
+            OracleMessage::Asked { .. } => "asked",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

@@ -37,6 +37,11 @@ impl ::actor_core::__private::Actor for Worker {
             .with_name("worker")
             .with_stuck_after(::core::time::Duration::from_millis(30000u64))
     }
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            WorkerMessage::Work { .. } => "work",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

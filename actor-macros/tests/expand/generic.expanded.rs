@@ -65,6 +65,14 @@ impl<V: Clone + Send + 'static> CacheMessage<V> {
 }
 impl<V: Clone + Send + 'static> ::actor_core::__private::Actor for Cache<V> {
     type Message = CacheMessage<V>;
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            CacheMessage::Put { .. } => "put",
+            CacheMessage::Get { .. } => "get",
+            CacheMessage::Len { .. } => "len",
+            CacheMessage::__Phantom(_, never) => match *never {}
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

@@ -70,6 +70,11 @@ impl ::actor_core::__private::Actor for Engine {
         let _ = (__ctx, __panic);
         Self::on_panic(self, __panic)
     }
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            EngineMessage::Rev { .. } => "rev",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

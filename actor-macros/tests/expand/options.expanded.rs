@@ -44,6 +44,12 @@ impl ::actor_core::__private::Actor for Worker {
             .with_max_shared(4)
             .with_name("worker")
     }
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            WorkerMessage::Block { .. } => "block",
+            WorkerMessage::Ping { .. } => "ping",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

@@ -48,6 +48,12 @@ impl MeetingMessage {
 }
 impl ::actor_core::__private::Actor for Meeting {
     type Message = MeetingMessage;
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            MeetingMessage::Meet { .. } => "meet",
+            MeetingMessage::NextRound { .. } => "next_round",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

@@ -41,6 +41,12 @@ impl ConfigMessage {
 }
 impl ::actor_core::__private::Actor for Config {
     type Message = ConfigMessage;
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            ConfigMessage::Name { .. } => "name",
+            ConfigMessage::Port { .. } => "port",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

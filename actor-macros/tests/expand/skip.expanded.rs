@@ -39,6 +39,11 @@ impl GreeterMessage {
 }
 impl ::actor_core::__private::Actor for Greeter {
     type Message = GreeterMessage;
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            GreeterMessage::Greet { .. } => "greet",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

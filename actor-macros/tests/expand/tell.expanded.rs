@@ -38,6 +38,12 @@ impl MetricsMessage {
 }
 impl ::actor_core::__private::Actor for Metrics {
     type Message = MetricsMessage;
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            MetricsMessage::Hit { .. } => "hit",
+            MetricsMessage::Hits { .. } => "hits",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

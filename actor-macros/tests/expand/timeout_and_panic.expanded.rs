@@ -45,6 +45,12 @@ impl ::actor_core::__private::Actor for Slow {
         ::actor_core::__private::SpawnOptions::new()
             .with_mailbox(::actor_core::__private::Mailbox::Unbounded)
     }
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            SlowMessage::Wait { .. } => "wait",
+            SlowMessage::Explode { .. } => "explode",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

@@ -69,6 +69,14 @@ impl LogMessage {
 }
 impl ::actor_core::__private::Actor for Log {
     type Message = LogMessage;
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            LogMessage::Push { .. } => "push",
+            LogMessage::Len { .. } => "len",
+            LogMessage::FirstAndLast { .. } => "first_and_last",
+            LogMessage::Clear { .. } => "clear",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,

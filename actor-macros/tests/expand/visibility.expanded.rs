@@ -44,6 +44,12 @@ impl CounterMessage {
 }
 impl ::actor_core::__private::Actor for Counter {
     type Message = CounterMessage;
+    fn message_name(msg: &Self::Message) -> &'static str {
+        match msg {
+            CounterMessage::Add { .. } => "add",
+            CounterMessage::Total { .. } => "total",
+        }
+    }
     async fn handle(
         &mut self,
         msg: Self::Message,
