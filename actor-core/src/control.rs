@@ -289,7 +289,7 @@ impl ActorCell {
     }
 }
 
-fn short_type_name(full: &'static str) -> &'static str {
+pub(crate) fn short_type_name(full: &'static str) -> &'static str {
     // `my_crate::module::Counter<T>` -> `Counter<T>`: cut at the last `::` before any generics.
     let end = full.find('<').unwrap_or(full.len());
     match full[..end].rfind("::") {

@@ -211,6 +211,8 @@ pub mod error;
 pub mod handle;
 pub mod heartbeat;
 pub mod mailbox;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod private;
 pub mod registry;
 pub mod reply;

@@ -88,6 +88,8 @@ fn spawn_task<A: Actor>(
     options.validate()?;
     let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
     let traced = options.message_spans();
+    #[cfg(feature = "metrics")]
+    let metered = options.metrics();
     let (tx, rx) = mailbox::channel(options.mailbox, traced);
     let cell =
         Arc::new(ActorCell::new(options.name, std::any::type_name::<A>(), options.max_shared));
@@ -101,8 +103,26 @@ fn spawn_task<A: Actor>(
         }
         heartbeat
     });
-    let extras = (restarter.is_some() || heartbeat.is_some() || started.is_some())
-        .then(|| Box::new(TaskExtras { restarter, heartbeat, started }));
+    #[cfg(feature = "metrics")]
+    let metrics = metered.then(|| {
+        crate::metrics::ActorMetrics::new(
+            crate::control::short_type_name(std::any::type_name::<A>()),
+            cell.name.as_ref(),
+        )
+    });
+    #[cfg(not(feature = "metrics"))]
+    let metrics = None::<()>;
+    let extras =
+        (restarter.is_some() || heartbeat.is_some() || started.is_some() || metrics.is_some())
+            .then(|| {
+                Box::new(TaskExtras {
+                    restarter,
+                    heartbeat,
+                    started,
+                    #[cfg(feature = "metrics")]
+                    metrics,
+                })
+            });
     let actor_ref = ActorRef::new(tx.clone(), Arc::clone(&cell));
     let span = tracing::info_span!("actor", name = %cell.name, id = cell.id.get());
     let ctx = Context::new(Arc::clone(&cell), tx);
@@ -153,6 +173,9 @@ struct TaskExtras<A> {
     heartbeat: Option<Arc<Heartbeat>>,
     /// Told how the first `on_start` ended (`None`: it succeeded), for a caller waiting for it.
     started: Option<oneshot::Sender<Option<StopReason>>>,
+    /// The actor's metric handles, if it reports metrics.
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::ActorMetrics>,
 }
 
 impl<A: Actor> ActorTask<A> {
@@ -166,10 +189,22 @@ impl<A: Actor> ActorTask<A> {
         self.extras.as_ref().and_then(|extras| extras.heartbeat.as_deref())
     }
 
+    /// The actor's metric handles, if it reports metrics.
+    #[cfg(feature = "metrics")]
+    #[inline]
+    fn metrics(&self) -> Option<&crate::metrics::ActorMetrics> {
+        self.extras.as_ref().and_then(|extras| extras.metrics.as_ref())
+    }
+
     /// The reason of an interruption: a kill, or the failure recorded with it (a stuck actor).
     fn interrupted(&self) -> StopReason {
         match self.cell.take_failure() {
             Some(reason) => {
+                // Only the watchdog records a failure with a kill.
+                #[cfg(feature = "metrics")]
+                if let Some(metrics) = self.metrics() {
+                    metrics.stuck();
+                }
                 self.cell.settle_interrupt();
                 reason
             }
@@ -240,6 +275,10 @@ impl<A: Actor> ActorTask<A> {
                 Ok(reason) => reason,
                 Err(Interrupt::Panicked(panic)) => {
                     tracing::error!(%panic, "handler panicked");
+                    #[cfg(feature = "metrics")]
+                    if let Some(metrics) = self.metrics() {
+                        metrics.panicked();
+                    }
                     match Box::pin(self.after_panic(&panic)).await {
                         Ok(PanicAction::Resume) => {
                             tracing::warn!("the actor resumes after the panic (on_panic)");

@@ -62,6 +62,8 @@ pub struct SpawnOptions {
     pub(crate) max_shared: usize,
     pub(crate) stuck_after: Option<std::time::Duration>,
     pub(crate) message_spans: Option<bool>,
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Option<bool>,
 }
 
 impl SpawnOptions {
@@ -77,6 +79,8 @@ impl SpawnOptions {
             max_shared: Self::DEFAULT_MAX_SHARED,
             stuck_after: None,
             message_spans: None,
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
     }
 
@@ -128,6 +132,20 @@ impl SpawnOptions {
     /// Whether the actor's messages get spans: this option, else the process-wide default.
     pub fn message_spans(&self) -> bool {
         self.message_spans.unwrap_or_else(crate::trace::message_spans_by_default)
+    }
+
+    /// Reports the actor's metrics ([`metrics`](crate::metrics)), or not (the default, unless
+    /// [`set_metrics`](crate::metrics::set_metrics) turned them on for every actor).
+    #[cfg(feature = "metrics")]
+    pub fn with_metrics(mut self, on: bool) -> Self {
+        self.metrics = Some(on);
+        self
+    }
+
+    /// Whether the actor reports metrics: this option, else the process-wide default.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(&self) -> bool {
+        self.metrics.unwrap_or_else(crate::metrics::by_default)
     }
 
     /// The stuck-handler threshold, if the actor is monitored.

@@ -6,6 +6,7 @@
 //! - [`postgres_url`] and [`unique_name`]: the test PostgreSQL server, or a skip.
 //! - [`self_exe_child`]: the self-re-executing pattern of `harness = false` crash tests.
 //! - [`damage`]: copy a store's directory and flip a byte of its files.
+//! - `metrics` (feature `metrics`): a recording recorder.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
 pub mod damage;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 
 /// Any error, boxed.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -90,7 +90,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 /// The published library crates, in dependency order, with the features each one has.
 const LIBRARIES: &[(&str, &[&str])] = &[
     ("actor-macros", &[]),
-    ("actor-core", &[]),
+    ("actor-core", &["metrics"]),
     ("actor-store", &[]),
     ("actor-factory", &[]),
     ("actor-jobs", &["embedded", "postgres", "consumer", "cron", "metrics", "dashboard"]),

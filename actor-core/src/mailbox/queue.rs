@@ -259,6 +259,13 @@ impl<M> MailboxReceiver<M> {
         ended
     }
 
+    /// The messages taken from the mailbox with its last take and not yet handled: what waits
+    /// behind the message in hand, as of that take.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn backlog(&self) -> usize {
+        self.batch.len()
+    }
+
     /// Whether the actor traces its messages.
     #[inline]
     pub(crate) fn traced(&self) -> bool {

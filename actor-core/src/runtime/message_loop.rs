@@ -41,6 +41,10 @@ impl<A: Actor> ActorTask<A> {
                     if self.rx.traced() {
                         self.rx.begin_message(&self.cell.name, A::message_name(&msg));
                     }
+                    #[cfg(feature = "metrics")]
+                    if let Some(metrics) = self.metrics() {
+                        metrics.taken(self.rx.backlog());
+                    }
                     msg
                 }
             };
@@ -53,7 +57,11 @@ impl<A: Actor> ActorTask<A> {
                     let _entered = self.rx.enter();
                     match self.actor.handle_shared(msg, &self.ctx) {
                         Dispatch::Exclusive(msg) => (None, Some(msg)),
-                        Dispatch::Done => continue,
+                        Dispatch::Done => {
+                            #[cfg(feature = "metrics")]
+                            self.handled();
+                            continue;
+                        }
                         Dispatch::Pending(first) => (Some(first), None),
                     }
                 };
@@ -83,6 +91,8 @@ impl<A: Actor> ActorTask<A> {
                     if let Some(heartbeat) = self.heartbeat() {
                         heartbeat.idle();
                     }
+                    #[cfg(feature = "metrics")]
+                    self.handled();
                     continue;
                 }
                 first
@@ -144,6 +154,10 @@ impl<A: Actor> ActorTask<A> {
                         if self.rx.traced() {
                             self.rx.begin_message(&self.cell.name, A::message_name(&msg));
                         }
+                        #[cfg(feature = "metrics")]
+                        if let Some(metrics) = self.metrics() {
+                            metrics.taken(self.rx.backlog());
+                        }
                         // Called on the field (not through a held `&A`), so the task is `Send`
                         // without `A: Sync`.
                         let dispatch = {
@@ -201,4 +215,15 @@ fn poll_next<M>(
         return Poll::Ready(Next::Control);
     }
     Poll::Pending
+}
+
+#[cfg(feature = "metrics")]
+impl<A: Actor> ActorTask<A> {
+    /// Records the time of the handler of the message taken last (with metrics on).
+    #[inline]
+    fn handled(&self) {
+        if let Some(metrics) = self.metrics() {
+            metrics.handled();
+        }
+    }
 }

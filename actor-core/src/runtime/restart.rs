@@ -117,6 +117,10 @@ impl<A: Actor> ActorTask<A> {
                         return Err((reason, true));
                     }
                     tracing::info!(%reason, "actor restarted");
+                    #[cfg(feature = "metrics")]
+                    if let Some(metrics) = self.metrics() {
+                        metrics.restarted();
+                    }
                     return Ok(());
                 }
                 Err(error) => {

@@ -68,7 +68,17 @@ impl<A: Actor> Restarter<A> for ChildRestarter<A> {
             Restart::Transient => reason.is_abnormal(),
             Restart::Temporary => false,
         };
-        let event = |event| {
+        let event = |event: SupervisionEvent| {
+            #[cfg(feature = "metrics")]
+            match &event {
+                SupervisionEvent::Restarting { child, .. } => {
+                    crate::metrics::supervisor_restart(child)
+                }
+                SupervisionEvent::Escalated { child, .. } => {
+                    crate::metrics::supervisor_escalation(child)
+                }
+                _ => {}
+            }
             // Nobody listening is fine.
             let _ = link.shared.events.send(event);
         };

@@ -12,6 +12,7 @@ mod links;
 mod macro_lints;
 mod macros;
 mod messaging;
+mod metrics;
 mod ownership;
 mod panics;
 mod registry;
