@@ -18,6 +18,8 @@ mod health;
 mod routing;
 mod spec;
 mod state;
+#[cfg(feature = "metrics")]
+mod telemetry;
 mod workers;
 
 use std::fmt;
@@ -233,6 +235,8 @@ struct Shared<W: Actor, K, M> {
     idle: Notify,
     /// The number of workers taking new jobs, updated by every resize.
     workers: tokio::sync::watch::Sender<usize>,
+    #[cfg(feature = "metrics")]
+    metrics: telemetry::FactoryMetrics,
 }
 
 impl<W, K, M> Shared<W, K, M>
@@ -243,5 +247,19 @@ where
 {
     fn lock(&self) -> MutexGuard<'_, State<W, K, M>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl<W, K, M> Shared<W, K, M>
+where
+    W: Actor,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    M: Send + 'static,
+{
+    /// Sets the depth gauges from the state, after a change under the lock.
+    fn record_depth(&self, st: &State<W, K, M>) {
+        let in_flight = st.slots.iter().filter(|slot| slot.current.is_some()).count();
+        self.metrics.depth(st.queued, in_flight);
     }
 }

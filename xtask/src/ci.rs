@@ -92,7 +92,7 @@ const LIBRARIES: &[(&str, &[&str])] = &[
     ("actor-macros", &[]),
     ("actor-core", &["metrics"]),
     ("actor-store", &[]),
-    ("actor-factory", &[]),
+    ("actor-factory", &["metrics"]),
     ("actor-jobs", &["embedded", "postgres", "consumer", "cron", "metrics", "dashboard"]),
 ];
 

@@ -163,6 +163,8 @@ where
         st.totals.submitted += 1;
         st.queued += 1;
         self.route(st, entry, fx);
+        #[cfg(feature = "metrics")]
+        self.record_depth(st);
         id
     }
 

@@ -49,6 +49,8 @@ where
                 continue;
             }
             st.totals.queue_wait.record(now - entry.submitted);
+            #[cfg(feature = "metrics")]
+            self.metrics.waited(now - entry.submitted);
             let Some(home) = self.me.upgrade() else { return };
             let slot = &mut st.slots[pos];
             let job = Job {
@@ -169,6 +171,8 @@ where
                     s.counters.processed += 1;
                     let now = fx.now.unwrap_or_else(Instant::now);
                     s.counters.processing.record(now - running.started);
+                    #[cfg(feature = "metrics")]
+                    self.metrics.ran(now - running.started);
                     if s.worker.as_ref().is_some_and(ActorRef::is_closed) {
                         // The worker stopped itself: replace it now, not at the next job.
                         let gone = st.lose_worker(pos, &mut fx);
@@ -219,6 +223,8 @@ where
             }
             self.dispatch(&mut st, pos, &mut fx);
             fx.idle = !st.accepting && st.is_idle();
+            #[cfg(feature = "metrics")]
+            self.record_depth(&st);
         }
         if ending == Ending::Panicked {
             // Still unwinding: user code (handlers, the worker factory) runs on a task instead.

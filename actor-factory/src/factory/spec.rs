@@ -223,6 +223,8 @@ where
             on_failure,
             autoscale,
         } = self;
+        #[cfg(feature = "metrics")]
+        let name_for_metrics = Arc::clone(&name);
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
             name,
@@ -238,6 +240,8 @@ where
             room: Notify::new(),
             idle: Notify::new(),
             workers: tokio::sync::watch::Sender::new(workers),
+            #[cfg(feature = "metrics")]
+            metrics: super::telemetry::FactoryMetrics::new(&name_for_metrics),
         });
         let mut slots = Vec::with_capacity(workers);
         for _ in 0..workers {

@@ -152,6 +152,8 @@ where
                     s.generation += 1;
                     s.counters.replaced += 1;
                     st.totals.replaced += 1;
+                    #[cfg(feature = "metrics")]
+                    self.metrics.replaced();
                     self.dispatch(&mut st, pos, &mut fx);
                 }
                 _ => fx.stop.push(worker),

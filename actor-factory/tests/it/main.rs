@@ -1,6 +1,7 @@
 //! Integration tests of actor-factory: one binary.
 
 mod factory;
+mod metrics;
 mod self_harm;
 mod stream;
 mod support;
