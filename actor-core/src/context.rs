@@ -144,6 +144,7 @@ impl<A: Actor> Context<A> {
         child: H::Actor,
     ) -> Result<H, SpawnError> {
         let child = runtime::spawn_actor(child, options)?;
+        crate::inspect::adopt(child.id(), self.cell.id);
         let owned = Child::new(child.control());
         self.with_extras(|extras| {
             // Forget children that have stopped, amortised: a long-lived parent may start many.
@@ -282,6 +283,7 @@ impl<A: Actor> Drop for Context<A> {
     fn drop(&mut self) {
         if self.cell.is_alive() {
             registry::remove_actor(&self.cell);
+            crate::inspect::forget(self.cell.id);
             self.cell.publish(StopReason::Killed);
             tracing::debug!("actor dropped with its runtime");
         }

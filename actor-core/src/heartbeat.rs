@@ -90,6 +90,24 @@ impl Heartbeat {
         heartbeat
     }
 
+    /// A progress record nobody watches: for live inspection of an actor without a threshold.
+    pub(crate) fn unmonitored() -> Arc<Heartbeat> {
+        Arc::new(Heartbeat {
+            busy_since: AtomicU64::new(0),
+            reported: AtomicU64::new(0),
+            observed: AtomicU64::new(0),
+            counted: AtomicU64::new(0),
+            threshold: Duration::MAX,
+            on_stuck: Mutex::new(None),
+        })
+    }
+
+    /// How long the handler in hand has made no progress, or `None` while the actor is idle.
+    pub(crate) fn busy_for(&self) -> Option<Duration> {
+        let since = self.busy_since.load(Ordering::Acquire);
+        (since != 0).then(|| Duration::from_nanos(now_ns().saturating_sub(since)))
+    }
+
     /// Progress: a handler starts (or a shared one finishes) now.
     #[inline]
     pub(crate) fn progress(&self) {
@@ -202,7 +220,10 @@ fn check(heartbeat: &Heartbeat, cell: &ActorCell, credit: Duration, now_ns: u64)
     {
         return;
     }
-    tracing::warn!(actor = %cell.name, id = cell.id.get(), ?busy_for, threshold = ?heartbeat.threshold, "stuck actor");
+    // With live inspection on, the report carries the actor's snapshot (its mailbox, parent
+    // and children).
+    let snapshot = crate::inspect::describe(cell.id).map(|info| info.to_string());
+    tracing::warn!(actor = %cell.name, id = cell.id.get(), ?busy_for, threshold = ?heartbeat.threshold, snapshot, "stuck actor");
     if let Some(report) = heartbeat.on_stuck.lock().unwrap_or_else(PoisonError::into_inner).as_ref()
     {
         report(busy_for);

@@ -210,6 +210,7 @@ pub mod drop_cause;
 pub mod error;
 pub mod handle;
 pub mod heartbeat;
+pub mod inspect;
 pub mod mailbox;
 #[cfg(feature = "metrics")]
 pub mod metrics;

@@ -42,8 +42,6 @@ use crate::mailbox::{self, MailboxReceiver};
 use crate::registry;
 use crate::reply;
 use crate::spawn::SpawnOptions;
-#[cfg(test)]
-use tokio::sync::Notify;
 
 mod finish;
 mod guard;
@@ -96,13 +94,18 @@ fn spawn_task<A: Actor>(
     if let Some(restarter) = &restarter {
         cell.restart_on_normal_exit.store(restarter.restarts_on_normal_exit(), Ordering::Relaxed);
     }
-    let heartbeat = options.stuck_after.map(|threshold| {
+    let mut heartbeat = options.stuck_after.map(|threshold| {
         let heartbeat = Heartbeat::monitor(&cell, threshold);
         if let Some(report) = restarter.as_ref().and_then(|restarter| restarter.stuck_reporter()) {
             heartbeat.on_stuck(report);
         }
         heartbeat
     });
+    if crate::inspect::enabled() {
+        let heartbeat = heartbeat.get_or_insert_with(Heartbeat::unmonitored);
+        let kind = crate::control::short_type_name(std::any::type_name::<A>());
+        crate::inspect::list(&cell, kind, heartbeat, tx.depth_probe());
+    }
     #[cfg(feature = "metrics")]
     let metrics = metered.then(|| {
         crate::metrics::ActorMetrics::new(

@@ -152,6 +152,16 @@ impl<M> MailboxSender<M> {
         }
     }
 
+    /// Reads how many messages the mailbox holds (accepted, not yet handled) without keeping
+    /// it alive, for live inspection.
+    pub(crate) fn depth_probe(&self) -> crate::inspect::Depth
+    where
+        M: Send + 'static,
+    {
+        let shared = Arc::downgrade(&self.0);
+        Box::new(move || shared.upgrade().map_or(0, |shared| shared.lock().queued))
+    }
+
     /// Whether the mailbox is closed.
     pub(crate) fn is_closed(&self) -> bool {
         self.0.closed.load(Ordering::Acquire)

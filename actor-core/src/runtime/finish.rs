@@ -58,6 +58,7 @@ impl<A: Actor> ActorTask<A> {
         // context goes after the reason is published; by then its destructor has nothing to do.
         drop((actor, rx, pending, waker, extras));
         registry::remove_actor(&cell);
+        crate::inspect::forget(cell.id);
         tracing::debug!(%reason, "actor stopped");
         cell.publish(reason);
         drop(ctx);

@@ -10,6 +10,7 @@ use crate::{Context, Mailbox, Reply};
 /// A counter: the smallest useful actor, as the spawn benchmark uses.
 struct Total(u64);
 
+#[expect(dead_code, reason = "only the type's size matters here")]
 enum Msg {
     Add(u64),
     Get(Reply<u64>),

@@ -178,6 +178,7 @@ impl SupervisorActor {
                 incarnation: 0,
             };
             let started = (spec.start)(link, spec.stuck_after)?;
+            crate::inspect::adopt(started.control.id(), ctx.id());
             lock(&self.shared.children).push(RunningChild {
                 name: Arc::clone(&spec.name),
                 control: started.control,

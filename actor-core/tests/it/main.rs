@@ -7,6 +7,7 @@ mod support;
 mod drop_cause;
 mod handles;
 mod hooks;
+mod inspect;
 mod lifecycle;
 mod links;
 mod macro_lints;
