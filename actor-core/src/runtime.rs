@@ -274,6 +274,11 @@ impl<A: Actor> ActorTask<A> {
                 let mut handling = pin!(Some(self.message_loop()));
                 guarded(&cell, handling.as_mut()).await
             };
+            // However the loop ended (a panic or a kill mid-handler included), no handler is in
+            // hand any more: the watchdog and inspection must not count this time as busy.
+            if let Some(heartbeat) = self.heartbeat() {
+                heartbeat.idle();
+            }
             return match outcome {
                 Ok(reason) => reason,
                 Err(Interrupt::Panicked(panic)) => {

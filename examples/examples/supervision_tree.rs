@@ -11,6 +11,7 @@
 //! ```
 //!
 //! Every caller keeps its handle across restarts: the handles are taken once, before any crash.
+//! At the end it prints the live tree of every actor (`actor_core::inspect`).
 //!
 //! Run with `cargo run -p examples --example supervision_tree`.
 
@@ -97,6 +98,8 @@ fn describe(event: &SupervisionEvent) -> String {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The injected panics are expected: one line each instead of a backtrace.
     std::panic::set_hook(Box::new(|info| println!("  (panic: {info})")));
+    // List every actor from here on, for the live tree printed at the end.
+    actor_core::inspect::enable();
     let pipeline = ChildSpec::supervisor("pipeline", || {
         SupervisorSpec::new()
             .strategy(Strategy::RestForOne)
@@ -157,6 +160,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Let the event printers catch up before stopping.
     tokio::time::sleep(Duration::from_millis(50)).await;
+    println!("4. the live tree (actor_core::inspect::snapshot)");
+    print!("{}", actor_core::inspect::snapshot());
     println!("root stopped: {}", root.shutdown().await);
     Ok(())
 }

@@ -78,3 +78,31 @@ async fn a_snapshot_shows_states_mailboxes_and_the_tree() {
     let after = inspect::snapshot();
     assert!(ids.iter().all(|id| after.get(*id).is_none()), "stopped actors are gone:\n{after}");
 }
+
+/// Panics on every message, and resumes.
+struct Resilient;
+
+impl Actor for Resilient {
+    type Message = Reply<()>;
+
+    async fn on_panic(&mut self, _ctx: &Context<Self>, _panic: &str) -> actor_core::PanicAction {
+        actor_core::PanicAction::Resume
+    }
+
+    async fn handle(&mut self, _reply: Reply<()>, _ctx: &Context<Self>) {
+        panic!("on purpose");
+    }
+}
+
+/// After a panic the actor resumes and waits for mail: it is idle, not in a handler (the
+/// watchdog reads the same record, so it would otherwise count an idle actor as stuck).
+#[tokio::test]
+async fn an_actor_that_resumed_after_a_panic_is_idle() {
+    inspect::enable();
+    let actor = actor_core::spawn(Resilient).unwrap();
+    assert!(actor.ask(|reply| reply).await.is_err());
+    // On this one thread, the actor resumes and waits for mail before the next line runs.
+    tokio::task::yield_now().await;
+    let info = inspect::describe(actor.id()).expect("listed");
+    assert_eq!(info.state, ActorState::Idle, "{info}");
+}
