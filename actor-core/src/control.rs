@@ -289,6 +289,13 @@ impl ActorCell {
     }
 }
 
+/// An actor type's kind, for metrics and inspection: its name without path or generics
+/// (`Cache<String>` -> `Cache`), so that a generic actor is one kind.
+pub(crate) fn kind_of<A>() -> &'static str {
+    let name = short_type_name(std::any::type_name::<A>());
+    name.find('<').map_or(name, |i| &name[..i])
+}
+
 pub(crate) fn short_type_name(full: &'static str) -> &'static str {
     // `my_crate::module::Counter<T>` -> `Counter<T>`: cut at the last `::` before any generics.
     let end = full.find('<').unwrap_or(full.len());

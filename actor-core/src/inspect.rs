@@ -74,7 +74,7 @@ pub struct ActorInfo {
     pub id: ActorId,
     /// Its name.
     pub name: String,
-    /// Its type's name.
+    /// Its type's name, without path or generics.
     pub kind: &'static str,
     /// What it is doing.
     pub state: ActorState,

@@ -3,7 +3,7 @@
 //! actors it spawns with metrics on report to it.
 //!
 //! Metrics are opt-in per actor ([`SpawnOptions::with_metrics`](crate::SpawnOptions::with_metrics))
-//! or for every actor ([`set_metrics`]). Labels are the actor's `kind` (its type's name) and
+//! or for every actor ([`set_metrics`]). Labels are the actor's `kind` (its type's name, without generics) and
 //! `name` (the name given at spawn, or the kind): never an id, so their number stays that of
 //! the actor kinds and names an application chooses. Give per-session actors a shared name.
 //!

@@ -103,15 +103,12 @@ fn spawn_task<A: Actor>(
     });
     if crate::inspect::enabled() {
         let heartbeat = heartbeat.get_or_insert_with(Heartbeat::unmonitored);
-        let kind = crate::control::short_type_name(std::any::type_name::<A>());
+        let kind = crate::control::kind_of::<A>();
         crate::inspect::list(&cell, kind, heartbeat, tx.depth_probe());
     }
     #[cfg(feature = "metrics")]
     let metrics = metered.then(|| {
-        crate::metrics::ActorMetrics::new(
-            crate::control::short_type_name(std::any::type_name::<A>()),
-            cell.name.as_ref(),
-        )
+        crate::metrics::ActorMetrics::new(crate::control::kind_of::<A>(), cell.name.as_ref())
     });
     #[cfg(not(feature = "metrics"))]
     let metrics = None::<()>;

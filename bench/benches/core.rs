@@ -55,6 +55,13 @@ impl Core {
         Core(actor_core::spawn(Total(0)).expect("inside a runtime"))
     }
 
+    /// With message spans and metrics on (or off), under the child process's subscriber and
+    /// recorder.
+    fn spawn_observed(on: bool) -> Self {
+        let options = actor_core::SpawnOptions::new().with_message_spans(on).with_metrics(on);
+        Core(options.spawn(Total(0)).expect("inside a runtime"))
+    }
+
     fn spawn_with(capacity: usize) -> Self {
         let options = actor_core::SpawnOptions::new().with_mailbox(Mailbox::Bounded(capacity));
         Core(options.spawn(Total(0)).expect("inside a runtime"))
@@ -84,12 +91,16 @@ fn parse_sample(line: &str) -> Option<Sample> {
     let number = |name: &str| field(name).and_then(|v| v.parse::<f64>().ok());
     let workload = match field("workload")? {
         "spawn" => "spawn",
+        "observed_tell" => "observed_tell",
+        "observed_ask" => "observed_ask",
         _ => return None,
     };
     let system = match field("system")? {
         "baseline" => "baseline",
         "actor-core" => "actor-core",
         "macro" => "macro",
+        "on" => "on",
+        "off" => "off",
         _ => return None,
     };
     Some(Sample {
@@ -207,6 +218,116 @@ async fn mailbox_sweep(sizes: &Sizes) -> Vec<(Sample, usize)> {
         }
     }
     results
+}
+
+/// A recorder that only counts: what a metrics exporter costs at least.
+struct Counting;
+
+#[derive(Default)]
+struct Cell(std::sync::atomic::AtomicU64);
+
+impl metrics::CounterFn for Cell {
+    fn increment(&self, n: u64) {
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn absolute(&self, n: u64) {
+        self.0.store(n, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl metrics::GaugeFn for Cell {
+    fn increment(&self, _: f64) {}
+    fn decrement(&self, _: f64) {}
+    fn set(&self, v: f64) {
+        self.0.store(v.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl metrics::HistogramFn for Cell {
+    fn record(&self, v: f64) {
+        self.0.store(v.to_bits(), std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl metrics::Recorder for Counting {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn register_counter(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        metrics::Counter::from_arc(std::sync::Arc::new(Cell::default()))
+    }
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::from_arc(std::sync::Arc::new(Cell::default()))
+    }
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::from_arc(std::sync::Arc::new(Cell::default()))
+    }
+}
+
+/// `tell` and `ask` with message spans and metrics off and on, in a child process that has a
+/// `tracing` subscriber (the registry, which creates and tracks every span) and a recorder.
+async fn observed(sizes: &Sizes) -> Vec<Sample> {
+    let (mut tell_off, mut tell_on, mut ask_off, mut ask_on) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..sizes.rounds {
+        tell_off.push(sample(
+            "observed_tell",
+            "off",
+            tell(Core::spawn_observed(false), sizes.tell).await,
+        ));
+        tell_on.push(sample(
+            "observed_tell",
+            "on",
+            tell(Core::spawn_observed(true), sizes.tell).await,
+        ));
+        ask_off.push(sample(
+            "observed_ask",
+            "off",
+            ask(Core::spawn_observed(false), sizes.ask).await,
+        ));
+        ask_on.push(sample("observed_ask", "on", ask(Core::spawn_observed(true), sizes.ask).await));
+    }
+    [tell_off, tell_on, ask_off, ask_on].into_iter().filter_map(median).collect()
+}
+
+/// Runs the `observed` workloads in a child process (its subscriber and recorder are global)
+/// and reads their samples back.
+fn observed_in_child(quick: bool, rounds: usize) -> Vec<Sample> {
+    let exe = std::env::current_exe().expect("own executable");
+    let mut command = Command::new(exe);
+    command.args(["--child-observed", "--rounds", &rounds.to_string()]);
+    if quick {
+        command.arg("--quick");
+    }
+    let output = command.output().expect("run the observed child");
+    assert!(
+        output.status.success(),
+        "observed child failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).lines().filter_map(parse_sample).collect()
 }
 
 /// Spawns `n` actors, asks each once, stops them all; run alone in a child process.
@@ -339,6 +460,24 @@ fn markdown(samples: &[Sample], quick: bool) -> String {
     md
 }
 
+/// The cost of message spans and metrics, if it was measured.
+fn observed_markdown(samples: &[Sample]) -> String {
+    let find = |workload: &str, system: &str| {
+        samples.iter().find(|s| s.workload == workload && s.system == system).map(|s| s.per_sec)
+    };
+    let mut md = String::new();
+    for (workload, label) in [("observed_tell", "tell"), ("observed_ask", "ask")] {
+        if let (Some(off), Some(on)) = (find(workload, "off"), find(workload, "on")) {
+            let _ = writeln!(
+                md,
+                "{label} with message spans and metrics on (a `tracing` registry and a counting recorder installed): {on:.0}/s, **{:.2}×** of the same actor with both off ({off:.0}/s).",
+                on / off
+            );
+        }
+    }
+    if md.is_empty() { md } else { format!("\n{md}") }
+}
+
 /// The mailbox-capacity table, if the sweep ran.
 fn sweep_markdown(sweep: &[(Sample, usize)]) -> String {
     if sweep.is_empty() {
@@ -388,6 +527,15 @@ fn main() {
         .build()
         .expect("runtime");
 
+    if args.iter().any(|a| a == "--child-observed") {
+        tracing::subscriber::set_global_default(tracing_subscriber::registry())
+            .expect("no other subscriber");
+        metrics::set_global_recorder(Counting).expect("no other recorder");
+        for sample in runtime.block_on(observed(sizes)) {
+            println!("{}", sample.json());
+        }
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--child-spawn") {
         let system = args.get(i + 1).map_or("actor-core", String::as_str);
         let sample = runtime.block_on(spawn_workload(system, sizes.spawn));
@@ -398,12 +546,18 @@ fn main() {
     // `--only tell,ask` runs a subset, for quick comparisons while optimising.
     let only: Vec<&str> = match args.iter().position(|a| a == "--only") {
         Some(i) => args.get(i + 1).map_or(Vec::new(), |list| list.split(',').collect()),
-        None => vec!["tell", "ask", "contended", "spawn", "mailbox"],
+        None => vec!["tell", "ask", "contended", "spawn", "mailbox", "observed"],
     };
     let selected = |workload: &str| only.contains(&workload);
     let mut samples = runtime.block_on(throughput(sizes, &selected));
     for sample in &samples {
         println!("{}", sample.json());
+    }
+    if selected("observed") {
+        for sample in observed_in_child(quick, sizes.rounds) {
+            println!("{}", sample.json());
+            samples.push(sample);
+        }
     }
     let mut sweep = Vec::new();
     if selected("mailbox") {
@@ -427,7 +581,7 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--markdown")
         && let Some(path) = args.get(i + 1)
     {
-        let md = markdown(&samples, quick) + &sweep_markdown(&sweep);
+        let md = markdown(&samples, quick) + &observed_markdown(&samples) + &sweep_markdown(&sweep);
         std::fs::write(path, md).expect("write the markdown table");
     }
 }

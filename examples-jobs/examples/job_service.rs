@@ -137,11 +137,18 @@ rate limit: 30 jobs of the group partner-api (20 starts a second) started over {
     }
     println!("dashboard: http://{addr}/dashboard (counts {})", overview["counts"]);
     let (_, text) = client::request(addr, Method::GET, "/metrics", None, None).await?;
-    let lines: Vec<&str> =
-        text.lines().filter(|line| line.starts_with("actor_jobs_finished_total")).collect();
     println!("GET /metrics: {} lines, for example:", text.lines().count());
-    for line in lines.iter().take(3) {
-        println!("  {line}");
+    // The queue's, the workers' (actors) and the pool's (factory) metrics, side by side.
+    for prefix in
+        ["actor_jobs_finished_total", "actor_messages_total", "actor_factory_wait_seconds_count"]
+    {
+        let lines: Vec<&str> = text.lines().filter(|line| line.starts_with(prefix)).collect();
+        if lines.is_empty() {
+            return Err(format!("no {prefix} in /metrics").into());
+        }
+        for line in lines.iter().take(2) {
+            println!("  {line}");
+        }
     }
     Ok(())
 }

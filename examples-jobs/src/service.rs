@@ -112,6 +112,13 @@ pub fn schedules() -> Vec<Schedule<Document>> {
 }
 
 /// The process's Prometheus recorder, installed at the first service started.
+/// Turns on the metrics of every actor and factory spawned from now on (`actor_core::metrics`),
+/// so that `/metrics` shows them beside the queue's.
+fn observe() {
+    actor_core::metrics::set_metrics(true);
+    prometheus();
+}
+
 fn prometheus() -> Option<&'static metrics_exporter_prometheus::PrometheusHandle> {
     static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
         std::sync::OnceLock::new();
@@ -179,6 +186,7 @@ impl Service<Queue> {
     ///
     /// A store that cannot be opened (or is damaged), or workers that cannot start.
     pub async fn open(dir: &Path, workers: usize) -> Result<Service<Queue>, BoxError> {
+        observe();
         let store = Store::open(dir)?;
         let queue = Queue::open(&store, "documents", queue_options()).await?;
         let workers = spawn_workers(&queue, workers)?;
@@ -199,6 +207,7 @@ impl Service<PgJobs> {
         queue: &str,
         workers: usize,
     ) -> Result<Service<PgJobs>, BoxError> {
+        observe();
         let options =
             PgOptions::new().queue(queue_options()).poll_interval(Duration::from_millis(20));
         let queue = PgJobs::connect(url, queue, options).await?;

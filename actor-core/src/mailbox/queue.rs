@@ -52,7 +52,9 @@ struct State<M> {
     waiting: u32,
     /// The actor's waker while it waits for mail; taken by the sender that wakes it.
     receiver: Option<Waker>,
-    /// With message spans: the span current at each sender, in step with `queue`.
+    /// With message spans: the span current at each sender, in step with `queue`. Boxed so
+    /// that a mailbox without spans pays one pointer, not a whole queue.
+    #[expect(clippy::box_collection, reason = "one pointer for the mailboxes that never trace")]
     spans: Option<Box<VecDeque<Span>>>,
 }
 
