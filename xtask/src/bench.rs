@@ -57,6 +57,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         run.extend(rest.iter().copied());
         cargo(&run, &[])?;
     }
+    million_actors(markdown)?;
     if let Some(section) = peers {
         let mut md = std::fs::read_to_string(markdown).map_err(|e| e.to_string())?;
         md.push('\n');
@@ -66,6 +67,46 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     println!("xtask bench: wrote {markdown}");
     Ok(())
+}
+
+/// Runs the `million_actors` example and appends its figures.
+fn million_actors(markdown: &str) -> Result<(), String> {
+    let output = std::process::Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "-p",
+            "examples",
+            "--example",
+            "million_actors",
+            "--",
+            "--json",
+        ])
+        .output()
+        .map_err(|e| format!("cannot run million_actors: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("million_actors failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    let line = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    println!("{line}");
+    let field = |name: &str| -> Option<f64> {
+        let start = line.find(&format!("\"{name}\":"))? + name.len() + 3;
+        let rest = &line[start..];
+        rest[..rest.find([',', '}'])?].parse().ok()
+    };
+    let section = format!(
+        "\n## A million actors\n\n`cargo run --release -p examples --example million_actors`: 1,000,000 idle actors spawned ({:.0}/s), each sent one message ({:.0}/s), all stopped ({:.0}/s); **{:.0} bytes per idle actor**, peak resident **{:.0} MiB** (target < 1,200).\n",
+        field("per_sec").unwrap_or(f64::NAN),
+        field("tell_per_sec").unwrap_or(f64::NAN),
+        field("stop_per_sec").unwrap_or(f64::NAN),
+        field("bytes_per_actor").unwrap_or(f64::NAN),
+        field("rss_mb").unwrap_or(f64::NAN),
+    );
+    let mut md = std::fs::read_to_string(markdown).map_err(|e| e.to_string())?;
+    md.push_str(&section);
+    std::fs::write(markdown, md).map_err(|e| format!("cannot write {markdown}: {e}"))
 }
 
 /// Builds and runs the peers benchmark, then puts its section into BENCHMARKS.md in place of
