@@ -84,11 +84,25 @@ impl<M> MailboxSender<M> {
     /// Pushes `msg` if there is room; returns whether room is left after it.
     #[inline]
     fn push(&self, msg: M) -> Result<bool, Refused<M>> {
-        // Read before the lock; dropped after it, if the message is refused.
-        let span = self.0.traced.then(Span::current);
+        if self.0.traced {
+            return self.push_traced(msg);
+        }
         let mut state = self.0.lock();
+        Self::admit(&self.0, &mut state, msg)?;
+        let room_left = state.queued < state.capacity as usize;
+        let receiver = state.receiver.take();
+        drop(state);
+        if let Some(receiver) = receiver {
+            receiver.wake();
+        }
+        Ok(room_left)
+    }
+
+    /// Takes a place and queues `msg` under the lock, or refuses it.
+    #[inline]
+    fn admit(shared: &Shared<M>, state: &mut State<M>, msg: M) -> Result<(), Refused<M>> {
         // Set under this lock: the relaxed read sees it.
-        if self.0.closed.load(Ordering::Relaxed) {
+        if shared.closed.load(Ordering::Relaxed) {
             return Err(Refused::Closed(msg));
         }
         if state.capacity != UNBOUNDED && state.queued >= state.capacity as usize {
@@ -96,7 +110,18 @@ impl<M> MailboxSender<M> {
         }
         state.queued += 1;
         state.queue.push_back(msg);
-        if let (Some(spans), Some(span)) = (state.spans.as_mut(), span) {
+        Ok(())
+    }
+
+    /// [`push`](Self::push) for an actor with message spans: the span current here travels
+    /// with the message.
+    #[cold]
+    fn push_traced(&self, msg: M) -> Result<bool, Refused<M>> {
+        // Taken before the lock; dropped after it if the message is refused.
+        let span = Span::current();
+        let mut state = self.0.lock();
+        Self::admit(&self.0, &mut state, msg)?;
+        if let Some(spans) = state.spans.as_mut() {
             spans.push_back(span);
         }
         let room_left = state.queued < state.capacity as usize;

@@ -15,6 +15,9 @@ impl<A: Actor> ActorTask<A> {
     /// rather than bound to locals, so the loop's future stores one pointer, not one per field.
     pub(super) async fn message_loop(&mut self) -> StopReason {
         let mut closed = false;
+        // Fixed for the incarnation: one test of a local per message when metrics are off.
+        #[cfg(feature = "metrics")]
+        let metered = self.metrics().is_some();
         loop {
             match self.cell.control.load(Ordering::Acquire) {
                 RUNNING => {}
@@ -42,7 +45,7 @@ impl<A: Actor> ActorTask<A> {
                         self.rx.begin_message(&self.cell.name, A::message_name(&msg));
                     }
                     #[cfg(feature = "metrics")]
-                    if let Some(metrics) = self.metrics() {
+                    if metered && let Some(metrics) = self.metrics() {
                         metrics.taken(self.rx.backlog());
                     }
                     msg
@@ -59,7 +62,11 @@ impl<A: Actor> ActorTask<A> {
                         Dispatch::Exclusive(msg) => (None, Some(msg)),
                         Dispatch::Done => {
                             #[cfg(feature = "metrics")]
-                            self.handled();
+                            if metered {
+                                if metered {
+                                    self.handled();
+                                }
+                            }
                             continue;
                         }
                         Dispatch::Pending(first) => (Some(first), None),
@@ -92,7 +99,9 @@ impl<A: Actor> ActorTask<A> {
                         heartbeat.idle();
                     }
                     #[cfg(feature = "metrics")]
-                    self.handled();
+                    if metered {
+                        self.handled();
+                    }
                     continue;
                 }
                 first
@@ -155,7 +164,7 @@ impl<A: Actor> ActorTask<A> {
                             self.rx.begin_message(&self.cell.name, A::message_name(&msg));
                         }
                         #[cfg(feature = "metrics")]
-                        if let Some(metrics) = self.metrics() {
+                        if metered && let Some(metrics) = self.metrics() {
                             metrics.taken(self.rx.backlog());
                         }
                         // Called on the field (not through a held `&A`), so the task is `Send`
