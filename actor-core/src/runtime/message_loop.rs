@@ -63,9 +63,7 @@ impl<A: Actor> ActorTask<A> {
                         Dispatch::Done => {
                             #[cfg(feature = "metrics")]
                             if metered {
-                                if metered {
-                                    self.handled();
-                                }
+                                self.handled();
                             }
                             continue;
                         }
