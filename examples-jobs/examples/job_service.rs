@@ -140,8 +140,12 @@ rate limit: 30 jobs of the group partner-api (20 starts a second) started over {
     println!("GET /metrics: {} lines, for example:", text.lines().count());
     // The queue's, the actors' and the pool's (factory) metrics, side by side: those of this
     // process (on PostgreSQL, the workers and their metrics are in the worker processes).
-    let families =
-        ["actor_jobs_finished_total", "actor_messages_total", "actor_factory_wait_seconds_count"];
+    let families = [
+        "actor_jobs_finished_total",
+        "actor_jobs_jobs",
+        "actor_messages_total",
+        "actor_factory_wait_seconds_count",
+    ];
     let mut shown = 0;
     for prefix in families {
         for line in text.lines().filter(|line| line.starts_with(prefix)).take(2) {
