@@ -118,7 +118,7 @@ impl SpawnOptions {
     /// every actor).
     ///
     /// The span is named `message`, with the fields `actor` (the actor's name), `message`
-    /// ([`Actor::message_name`](crate::Actor::message_name)) and `otel.name`
+    /// ([`Actor::message_name`]) and `otel.name`
     /// (`"<actor>.<message>"`, the name OpenTelemetry exporters show). Its parent is the span
     /// that was current where the message was sent (`tell`, `ask`, a timer's spawner): so a
     /// request's trace follows it through a chain of actors, and each message of an actor is
