@@ -160,10 +160,10 @@
 //!
 //! **Backpressure.** Mailboxes are bounded ([`Mailbox::DEFAULT_CAPACITY`] unless chosen).
 //! `tell` and `ask` wait for room; `try_tell` never waits. A mailbox never holds more than its
-//! capacity; the actor gives room back to senders in batches, at most 32 messages late and
-//! whenever it waits (see [`Mailbox::Bounded`]). A `tell` or `ask` dropped while waiting for
-//! room enqueued nothing and passes its wake-up on. Unbounded mailboxes exist only when asked
-//! for with [`Mailbox::Unbounded`].
+//! capacity; the actor gives room back to senders in batches, at its next take from the
+//! mailbox, at most 32 messages late, and whenever it waits (see [`Mailbox::Bounded`]). A
+//! `tell` or `ask` dropped while waiting for room enqueued nothing and passes its wake-up on.
+//! Unbounded mailboxes exist only when asked for with [`Mailbox::Unbounded`].
 //!
 //! **Stopping.** [`ActorRef::stop`] (or dropping the last `ActorRef`) closes the mailbox,
 //! handles every message already accepted, cancels the actor's background tasks and timers,

@@ -17,10 +17,10 @@ pub enum Mailbox {
     /// back when full.
     ///
     /// A message counts against the capacity from the moment it is accepted until the actor
-    /// gives its place back, which it does in batches: after 32 messages taken (half the
-    /// capacity, if that is smaller) and whenever it waits, for mail or inside a handler. So the
-    /// mailbox never holds more than the capacity, while a sender waiting on a full mailbox is
-    /// woken once per batch instead of once per message. Waiting senders are woken in the order
+    /// gives its place back, which it does in batches: when it takes its next batch of messages
+    /// from the mailbox, after at most 32 messages within a batch, and whenever it waits, for
+    /// mail or inside a handler. So the mailbox never holds more than the capacity, while a
+    /// sender waiting on a full mailbox is woken once per batch instead of once per message. Waiting senders are woken in the order
     /// they began to wait; a sender arriving when room is free may take it first.
     Bounded(usize),
     /// No limit: `tell` never waits. Use only where the producer is bounded some other way, since
