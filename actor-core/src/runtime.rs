@@ -276,6 +276,8 @@ impl<A: Actor> ActorTask<A> {
             if let Some(heartbeat) = self.heartbeat() {
                 heartbeat.idle();
             }
+            // Nor is the room of the messages handled withheld during a restart's backoff.
+            self.rx.flush();
             return match outcome {
                 Ok(reason) => reason,
                 Err(Interrupt::Panicked(panic)) => {
