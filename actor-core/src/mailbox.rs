@@ -20,8 +20,10 @@ pub enum Mailbox {
     /// gives its place back, which it does in batches: when it takes its next batch of messages
     /// from the mailbox, after at most 32 messages within a batch, and whenever it waits, for
     /// mail or inside a handler. So the mailbox never holds more than the capacity, while a
-    /// sender waiting on a full mailbox is woken once per batch instead of once per message. Waiting senders are woken in the order
-    /// they began to wait; a sender arriving when room is free may take it first.
+    /// sender waiting on a full mailbox is woken once per batch instead of once per message.
+    /// Waiting senders are woken about in the order they began to wait: not strictly, since a
+    /// sender arriving when room is free may take it first, and the one woken for it then waits
+    /// again, at the back.
     Bounded(usize),
     /// No limit: `tell` never waits. Use only where the producer is bounded some other way, since
     /// an unbounded mailbox turns overload into memory growth.

@@ -14,8 +14,8 @@
 //!
 //! A kill is carried out by the task itself, at its next poll: the handler in progress is
 //! dropped, then the mailbox is closed and drained like after any other stop. Aborting the task
-//! instead would drop the receiver while senders may still be between reserving a slot and
-//! filling it, and a message filled in after that would keep its asker waiting.
+//! instead would drop the handler at an arbitrary point, outside the guard that tells the
+//! askers of its replies why.
 
 use std::any::Any;
 use std::future::{Future, poll_fn};

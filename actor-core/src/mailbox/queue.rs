@@ -48,7 +48,7 @@ struct State<M> {
     /// The capacity (a `u32`, so that it packs with `waiting`); [`UNBOUNDED`] for none.
     capacity: u32,
     /// Senders waiting for room, so that giving places back wakes somebody only if somebody
-    /// waits (a `u32`: it fits beside `closed`).
+    /// waits (a `u32`: it packs with `capacity`).
     waiting: u32,
     /// The actor's waker while it waits for mail; taken by the sender that wakes it.
     receiver: Option<Waker>,
@@ -60,7 +60,8 @@ struct State<M> {
 
 impl<M> Shared<M> {
     fn lock(&self) -> MutexGuard<'_, State<M>> {
-        // Nothing panics under this lock (a message's destructor never runs under it).
+        // No user code runs under this lock (a message's destructor never does), so it is never
+        // poisoned by a panic of the application's.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -179,8 +180,9 @@ impl<M> MailboxSender<M> {
         }
     }
 
-    /// Reads how many messages the mailbox holds (accepted, not yet handled) without keeping
-    /// it alive, for live inspection.
+    /// Reads how many places of the mailbox are taken (messages accepted and not yet handled,
+    /// plus at most 32 handled whose places are not given back yet) without keeping it alive,
+    /// for live inspection.
     pub(crate) fn depth_probe(&self) -> crate::inspect::Depth
     where
         M: Send + 'static,
@@ -282,6 +284,12 @@ impl<M> MailboxReceiver<M> {
             }
             let closed = self.shared.closed.load(Ordering::Relaxed);
             let ended = self.batch.is_empty() && closed;
+            if self.batch.is_empty()
+                && let Some(spans) = self.spans.as_mut()
+            {
+                // Waiting: the last message's span ends now, not when the next one comes.
+                spans.current = Span::none();
+            }
             if self.batch.is_empty() && !closed {
                 match &state.receiver {
                     Some(waker) if waker.will_wake(cx.waker()) => {}
@@ -310,12 +318,14 @@ impl<M> MailboxReceiver<M> {
     }
 
     /// Opens the span of the message just received, a child of the span current where it was
-    /// sent; see [`enter`](Self::enter).
+    /// sent; see [`enter`](Self::enter). The sender's span is taken first, so that the spans
+    /// stay in step with the messages even if `message` (the actor's code) panics.
     #[cold]
-    pub(crate) fn begin_message(&mut self, actor: &str, message: &'static str) {
+    pub(crate) fn begin_message(&mut self, actor: &str, message: impl FnOnce() -> &'static str) {
         if let Some(spans) = self.spans.as_mut() {
             let parent = spans.batch.pop_front().unwrap_or_else(Span::none);
-            spans.current = crate::trace::message_span(actor, message, parent);
+            spans.current = Span::none();
+            spans.current = crate::trace::message_span(actor, message(), parent);
         }
     }
 
@@ -350,11 +360,14 @@ impl<M> MailboxReceiver<M> {
     /// Refuses new messages; those already queued can still be received. Senders waiting for
     /// room are woken to find the mailbox closed.
     pub(crate) fn close(&mut self) {
-        {
+        let waker = {
             // Under the lock, so that a sender holding it sees either all or nothing.
-            let _state = self.shared.lock();
+            let mut state = self.shared.lock();
             self.shared.closed.store(true, Ordering::Release);
-        }
+            // Nobody wakes a closed mailbox's actor: let its task go (dropped off the lock).
+            state.receiver.take()
+        };
+        drop(waker);
         self.shared.room.notify_waiters();
     }
 
@@ -365,14 +378,17 @@ impl<M> MailboxReceiver<M> {
         let (queued, spans) = {
             let mut state = self.shared.lock();
             let spans = state.spans.as_mut().map(|spans| std::mem::take(&mut **spans));
+            // Nothing is held any more: the mailbox reads empty.
+            state.queued = 0;
             (std::mem::take(&mut state.queue), spans)
         };
+        self.unreleased = 0;
         let batch = std::mem::take(&mut self.batch);
         dropping(DropCause::Unhandled, || drop((batch, queued)));
-        drop(spans);
-        if let Some(mine) = self.spans.as_mut() {
-            mine.batch.clear();
-        }
+        let mine = self.spans.as_mut().map(|mine| {
+            (std::mem::take(&mut mine.batch), std::mem::replace(&mut mine.current, Span::none()))
+        });
+        drop((spans, mine));
     }
 }
 

@@ -42,7 +42,7 @@ impl<A: Actor> ActorTask<A> {
                         Next::Control => continue,
                     };
                     if self.rx.traced() {
-                        self.rx.begin_message(&self.cell.name, A::message_name(&msg));
+                        self.rx.begin_message(&self.cell.name, || A::message_name(&msg));
                     }
                     #[cfg(feature = "metrics")]
                     if metered && let Some(metrics) = self.metrics() {
@@ -159,7 +159,7 @@ impl<A: Actor> ActorTask<A> {
                     Some(Next::Message(msg)) => {
                         tracing::trace!("message");
                         if self.rx.traced() {
-                            self.rx.begin_message(&self.cell.name, A::message_name(&msg));
+                            self.rx.begin_message(&self.cell.name, || A::message_name(&msg));
                         }
                         #[cfg(feature = "metrics")]
                         if metered && let Some(metrics) = self.metrics() {

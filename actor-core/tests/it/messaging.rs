@@ -290,3 +290,19 @@ async fn senders_waiting_for_room_get_their_messages_back_when_the_actor_stops()
     }
     assert!(matches!(probe.stopped().await, actor_core::StopReason::Normal));
 }
+
+/// A stopped actor's mailbox holds nothing: its room reads as the whole capacity again.
+#[tokio::test]
+async fn a_stopped_actors_mailbox_reads_empty() {
+    let probe =
+        SpawnOptions::new().with_mailbox(Mailbox::Bounded(4)).spawn(Probe::default()).unwrap();
+    let gate = pause(&probe).await;
+    for n in 0..4 {
+        probe.try_tell(ProbeMsg::Add(n)).unwrap();
+    }
+    assert_eq!(probe.free_capacity(), Some(0));
+    probe.kill();
+    drop(gate);
+    probe.stopped().await;
+    assert_eq!(probe.free_capacity(), Some(4));
+}

@@ -21,7 +21,7 @@ struct Recorded {
 }
 
 #[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Recorded>>>);
+struct Recorder(Arc<Mutex<Vec<Recorded>>>, Arc<Mutex<Vec<u64>>>);
 
 #[derive(Default)]
 struct Fields {
@@ -46,6 +46,10 @@ impl tracing::field::Visit for Fields {
 }
 
 impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
+    fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
+        self.1.lock().unwrap().push(id.into_u64());
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let mut fields = Fields::default();
         attrs.record(&mut fields);
@@ -167,4 +171,19 @@ async fn a_message_sent_outside_any_span_starts_a_trace_of_its_own() {
     assert_eq!(messages.len(), 3);
     // Not children of the actor's own span: each message is a root.
     assert!(messages.iter().all(|s| s.parent.is_none()), "{messages:#?}");
+}
+
+/// A message's span ends when its handler is done and the actor waits, not when the next
+/// message comes.
+#[tokio::test]
+async fn a_message_span_ends_when_the_actor_waits_again() {
+    let recorder = Recorder::default();
+    let _default =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    let back = Back.spawn_with(SpawnOptions::new().with_message_spans(true)).unwrap();
+    assert_eq!(back.compute(1).await.unwrap(), 2);
+    // On this one thread, the actor finishes and waits for mail before the next line runs.
+    tokio::task::yield_now().await;
+    let span = recorder.messages()[0].id;
+    assert!(recorder.1.lock().unwrap().contains(&span), "the message's span is closed");
 }
