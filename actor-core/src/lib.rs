@@ -95,10 +95,12 @@
 //! - **Actor options**, on the attribute: `mailbox = N` or `mailbox = unbounded`,
 //!   `max_shared = N`, `name = "..."`, `stuck_after = "30s"` (see [`heartbeat`]), and
 //!   `timeout = "5s"`, the handle's default timeout for every call (`with_timeout(d)` on a
-//!   handle overrides it).
+//!   handle overrides it), and `vis = "pub(crate)"`, the handle's visibility.
 //!
-//! The message enum and handle are as visible as the most visible handler, and always compile
-//! whatever the visibility of the struct. An input the macro cannot accept gets one spanned
+//! The message enum is `pub`, and the handle is as visible as the most visible handler. A
+//! handle cannot be more visible than the actor type it names: for a private struct with `pub`
+//! handlers, say how visible the handle is with `vis = "pub(crate)"` (the compiler otherwise
+//! reports the private type in a public interface, E0446). An input the macro cannot accept gets one spanned
 //! error per problem and nothing else: no follow-on errors about missing items.
 //!
 //! # Without the macro

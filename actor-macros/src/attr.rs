@@ -17,6 +17,8 @@ pub(crate) struct Options {
     pub(crate) stuck_after: Option<u64>,
     /// `timeout = "5s"`, in milliseconds: the handle's default timeout.
     pub(crate) timeout: Option<u64>,
+    /// `vis = "pub(crate)"`: the handle's visibility, instead of the widest handler's.
+    pub(crate) vis: Option<syn::Visibility>,
 }
 
 pub(crate) enum Mailbox {
@@ -24,7 +26,7 @@ pub(crate) enum Mailbox {
     Unbounded,
 }
 
-const KEYS: &str = "`mailbox`, `max_shared`, `name`, `stuck_after` or `timeout`";
+const KEYS: &str = "`mailbox`, `max_shared`, `name`, `stuck_after`, `timeout` or `vis`";
 
 /// Parses `mailbox = 64, max_shared = 8, name = "counter", stuck_after = "30s", timeout = "5s"`.
 pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Options {
@@ -40,7 +42,7 @@ pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Option
             };
             let name = key.to_string();
             match (name.as_str(), value) {
-                ("mailbox" | "max_shared" | "name" | "stuck_after" | "timeout", None) => {
+                ("mailbox" | "max_shared" | "name" | "stuck_after" | "timeout" | "vis", None) => {
                     errors.push(syn::Error::new(
                         key.span(),
                         format!("`{key}` expects a value, as in `{key} = ...`"),
@@ -75,6 +77,11 @@ pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Option
                         options.stuck_after = duration(&key, &value, errors);
                     }
                 }
+                ("vis", Some(value)) => {
+                    if fresh(options.vis.is_some(), &key, errors) {
+                        options.vis = visibility(&value, errors);
+                    }
+                }
                 ("timeout", Some(value)) => {
                     if fresh(options.timeout.is_some(), &key, errors) {
                         options.timeout = duration(&key, &value, errors);
@@ -100,6 +107,30 @@ pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Option
 
 /// Whether an option is given for the first time; a second occurrence is an error pointing at
 /// it.
+/// `vis = "pub(crate)"`: a visibility, written as a string literal.
+fn visibility(value: &Expr, errors: &mut Vec<syn::Error>) -> Option<syn::Visibility> {
+    let text = match value {
+        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => text,
+        _ => {
+            errors.push(syn::Error::new_spanned(
+                value,
+                "`vis` expects a visibility as a string literal, as in `vis = \"pub(crate)\"`",
+            ));
+            return None;
+        }
+    };
+    match text.parse::<syn::Visibility>() {
+        Ok(vis) => Some(vis),
+        Err(_) => {
+            errors.push(syn::Error::new_spanned(
+                text,
+                "`vis` expects a visibility such as \"pub\", \"pub(crate)\" or \"pub(super)\"",
+            ));
+            None
+        }
+    }
+}
+
 fn fresh(already: bool, key: &Ident, errors: &mut Vec<syn::Error>) -> bool {
     if already {
         errors.push(syn::Error::new(key.span(), format!("duplicate `{key}` option")));

@@ -15,8 +15,11 @@ mod handle;
 
 /// Everything `#[actor]` emits for an accepted impl block.
 pub(crate) fn actor(actor: &ActorImpl<'_>, options: &Options) -> TokenStream {
-    let vis =
-        crate::ast::widest_visibility(&actor.handlers).cloned().unwrap_or(Visibility::Inherited);
+    // The handle is as visible as the widest handler, unless `vis = "..."` says otherwise (a
+    // private struct with `pub` handlers: a `pub` handle would name the private type).
+    let vis = options.vis.clone().unwrap_or_else(|| {
+        crate::ast::widest_visibility(&actor.handlers).cloned().unwrap_or(Visibility::Inherited)
+    });
     let item = crate::fallback::strip_attrs(actor.item);
     let message = message_enum(actor);
     let constructors = constructors(actor);

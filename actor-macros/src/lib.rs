@@ -35,7 +35,8 @@ use proc_macro::TokenStream;
 /// Accepted on the impl block: `mailbox = N` or `mailbox = unbounded`, `max_shared = N`,
 /// `name = "..."`, `stuck_after = "<duration>"` (the actor's default spawn options) and
 /// `timeout = "<duration>"` (the handle's default call timeout); durations are written as
-/// `"250ms"`, `"5s"` or `"2m"`. On a method: `#[actor(skip)]` keeps it out of the message set;
+/// `"250ms"`, `"5s"` or `"2m"`. `vis = "pub(crate)"` sets the handle's visibility (by default
+/// the widest handler's). On a method: `#[actor(skip)]` keeps it out of the message set;
 /// `#[actor(tell)]` (for a method returning nothing) makes it fire-and-forget, with no reply
 /// slot in its message; `#[actor(handler)]` keeps a method named like a hook as a message.
 /// Methods named `on_start`, `on_stop` and `on_panic` are the lifecycle hooks. A handler that
