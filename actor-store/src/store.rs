@@ -325,6 +325,11 @@ impl Store {
     /// [`StoreError::SchemaMismatch`] if the tree was not created with `K` and `Old`,
     /// [`StoreError::Corrupt`] if a value cannot be read as `Old`, [`StoreError::Encode`], or a
     /// write error.
+    ///
+    /// # Cancel safety
+    ///
+    /// The migration is one message to the writer. If the future is dropped, the tree is either
+    /// migrated whole (the message was sent) or untouched; never half converted.
     pub async fn migrate_tree<K, Old, New>(
         &self,
         name: &str,
@@ -368,6 +373,11 @@ impl Store {
     /// # Errors
     ///
     /// [`StoreError::Failed`] if the store failed, [`StoreError::Closed`] if it was closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits. The writes it covers are made durable by their own group
+    /// commits whether or not this future is polled to the end.
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.submit(WriteOp::Sync).await.map(drop)
     }
@@ -382,6 +392,12 @@ impl Store {
     /// # Errors
     ///
     /// The store's failure, if it failed.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped, the handle it took is dropped with it, exactly as a handle
+    /// dropped without `close`: acknowledged writes are durable already, and the writer stops
+    /// when the last handle is gone. Nothing is left half closed.
     pub async fn close(self) -> Result<(), StoreError> {
         let flushed = self.flush().await;
         self.inner.writer.stop();

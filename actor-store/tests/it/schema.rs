@@ -76,3 +76,46 @@ async fn migrate_tree_rewrites_every_value_and_the_schema_at_once() {
     drop(users);
     store.close().await.unwrap();
 }
+
+/// Cancel safety of `migrate_tree` and `flush`: dropped after their first poll, the tree is
+/// migrated whole or not at all, and the store keeps working.
+#[tokio::test]
+async fn a_migration_or_flush_dropped_after_its_first_poll_leaves_the_tree_whole() {
+    let dir = TempDir::new("migrate-cancel");
+    // A writer mailbox of one: the migration may be sent at its first poll or still wait.
+    let store =
+        Store::open_with(dir.path(), actor_store::StoreOptions::new().writer_mailbox(1)).unwrap();
+    let users = store.tree::<u64, UserV1>("users").unwrap();
+    for id in 0..20u64 {
+        users.insert(&id, &UserV1 { name: format!("user-{id}") }).await.unwrap();
+    }
+    drop(users);
+    let mut migration = Box::pin(store.migrate_tree::<u64, UserV1, UserV2>("users", |_, old| {
+        UserV2 { name: old.name, admin: false }
+    }));
+    let mut flush = Box::pin(store.flush());
+    let _ = std::future::poll_fn(|cx| {
+        let _ = migration.as_mut().poll(cx);
+        let _ = flush.as_mut().poll(cx);
+        std::task::Poll::Ready(())
+    })
+    .await;
+    drop((migration, flush));
+    store.flush().await.unwrap();
+    match store.tree::<u64, UserV2>("users") {
+        Ok(users) => {
+            assert_eq!(users.iter().count(), 20, "migrated whole");
+            assert!(matches!(
+                store.tree::<u64, UserV1>("users"),
+                Err(StoreError::SchemaMismatch { .. })
+            ));
+        }
+        Err(StoreError::SchemaMismatch { .. }) => {
+            let users = store.tree::<u64, UserV1>("users").unwrap();
+            assert_eq!(users.iter().count(), 20, "untouched");
+            assert_eq!(users.get(&3).unwrap(), Some(UserV1 { name: "user-3".into() }));
+        }
+        Err(other) => panic!("unexpected: {other}"),
+    }
+    store.close().await.unwrap();
+}
