@@ -72,29 +72,18 @@ where
             });
             let (slot_id, generation) = (slot.id, slot.generation);
             let Some(worker) = slot.worker.as_ref() else { return };
-            match worker.try_tell((self.wrap)(job)) {
-                Ok(()) => {}
-                Err(TrySendError::Full(msg)) => {
-                    // Someone else filled the worker's mailbox; wait for room off the lock.
-                    let worker = worker.clone();
-                    let me = self.me.clone();
-                    tokio::spawn(async move {
-                        if let Err(refused) = worker.tell(msg).await {
-                            if let Some(me) = me.upgrade() {
-                                me.undelivered(slot_id, generation, entry.id);
-                            }
-                            drop(refused);
-                        }
-                    });
-                }
-                Err(TrySendError::Closed(msg)) => {
-                    // The worker is stopping. The job comes back through its destructor, off
-                    // the lock, and goes to the replacement.
-                    if let Some(running) = st.slots[pos].current.as_mut() {
-                        running.undelivered = true;
-                    }
-                    fx.undelivered.push(msg);
-                }
+            // Sent once the lock is released: waking the worker may wake a thread, and no
+            // submitter or finishing worker should wait on the lock meanwhile.
+            let delivery = Delivery {
+                worker: worker.clone(),
+                msg: (self.wrap)(job),
+                slot: slot_id,
+                generation,
+                id: entry.id,
+            };
+            match fx.send {
+                None => fx.send = Some(delivery),
+                Some(_) => fx.sends.push(delivery),
             }
             return;
         }
@@ -233,6 +222,48 @@ where
             }
         } else {
             self.run(fx);
+        }
+    }
+}
+
+/// A job for a worker, decided under the lock and sent after it.
+pub(super) struct Delivery<W: Actor> {
+    pub(super) worker: ActorRef<W>,
+    pub(super) msg: W::Message,
+    pub(super) slot: u64,
+    pub(super) generation: u64,
+    pub(super) id: SubmissionId,
+}
+
+impl<W, K, M> Shared<W, K, M>
+where
+    W: Actor,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
+    M: Send + 'static,
+{
+    /// Sends a job decided under the lock, with the lock released.
+    pub(super) fn deliver(&self, delivery: Delivery<W>) {
+        let Delivery { worker, msg, slot, generation, id } = delivery;
+        match worker.try_tell(msg) {
+            Ok(()) => {}
+            Err(TrySendError::Full(msg)) => {
+                // Someone else filled the worker's mailbox; wait for room.
+                let me = self.me.clone();
+                tokio::spawn(async move {
+                    if let Err(refused) = worker.tell(msg).await {
+                        if let Some(me) = me.upgrade() {
+                            me.undelivered(slot, generation, id);
+                        }
+                        drop(refused);
+                    }
+                });
+            }
+            Err(TrySendError::Closed(msg)) => {
+                // The worker is stopping. Marked undelivered first, so that the job's
+                // destructor sends it back to the queue, for the replacement.
+                self.undelivered(slot, generation, id);
+                drop(msg);
+            }
         }
     }
 }

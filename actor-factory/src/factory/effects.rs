@@ -19,6 +19,10 @@ pub(super) struct Effects<W: Actor, K, M> {
     pub(super) kill: Vec<ActorRef<W>>,
     pub(super) stop: Vec<ActorRef<W>>,
     pub(super) undelivered: Vec<W::Message>,
+    /// Jobs for workers, sent first once the lock is released: the first without an
+    /// allocation (most lock sections dispatch one job), the others after it.
+    pub(super) send: Option<super::dispatch::Delivery<W>>,
+    pub(super) sends: Vec<super::dispatch::Delivery<W>>,
     pub(super) room: usize,
     pub(super) idle: bool,
     /// The time, if read already under this lock.
@@ -34,6 +38,8 @@ impl<W: Actor, K, M> Default for Effects<W, K, M> {
             kill: Vec::new(),
             stop: Vec::new(),
             undelivered: Vec::new(),
+            send: None,
+            sends: Vec::new(),
             room: 0,
             idle: false,
             now: None,
@@ -49,8 +55,22 @@ where
 {
     /// Runs what was decided under the lock.
     pub(super) fn run(&self, fx: Effects<W, K, M>) {
-        let Effects { discards, failures, replace, kill, stop, undelivered, room, idle, now: _ } =
-            fx;
+        let Effects {
+            discards,
+            failures,
+            replace,
+            kill,
+            stop,
+            undelivered,
+            send,
+            sends,
+            room,
+            idle,
+            now: _,
+        } = fx;
+        for delivery in send.into_iter().chain(sends) {
+            self.deliver(delivery);
+        }
         for worker in kill {
             worker.kill();
         }
