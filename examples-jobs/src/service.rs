@@ -150,9 +150,10 @@ impl<B: JobBackend<Document, u64>> Service<B> {
         store: Option<Store>,
         queue: B,
         workers: Option<Consumer<Indexer<B>, Document, u64, B>>,
+        schedules: Vec<Schedule<Document>>,
     ) -> Self {
         prometheus();
-        let scheduler = Some(Scheduler::spawn(queue.clone(), schedules()));
+        let scheduler = Some(Scheduler::spawn(queue.clone(), schedules));
         let gauges =
             actor_jobs::telemetry::report(queue.clone(), "indexer", Duration::from_secs(5));
         Service { store, queue, workers, scheduler, gauges }
@@ -186,11 +187,25 @@ impl Service<Queue> {
     ///
     /// A store that cannot be opened (or is damaged), or workers that cannot start.
     pub async fn open(dir: &Path, workers: usize) -> Result<Service<Queue>, BoxError> {
+        Self::open_with(dir, workers, schedules()).await
+    }
+
+    /// [`open`](Self::open) with the periodic jobs `schedules` instead of the service's own
+    /// (none, for a test that counts every job).
+    ///
+    /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    pub async fn open_with(
+        dir: &Path,
+        workers: usize,
+        schedules: Vec<Schedule<Document>>,
+    ) -> Result<Service<Queue>, BoxError> {
         observe();
         let store = Store::open(dir)?;
         let queue = Queue::open(&store, "documents", queue_options()).await?;
         let workers = spawn_workers(&queue, workers)?;
-        Ok(Service::start(Some(store), queue, Some(workers)))
+        Ok(Service::start(Some(store), queue, Some(workers), schedules))
     }
 }
 
@@ -212,7 +227,7 @@ impl Service<PgJobs> {
             PgOptions::new().queue(queue_options()).poll_interval(Duration::from_millis(20));
         let queue = PgJobs::connect(url, queue, options).await?;
         let workers = if workers == 0 { None } else { Some(spawn_workers(&queue, workers)?) };
-        Ok(Service::start(None, queue, workers))
+        Ok(Service::start(None, queue, workers, schedules()))
     }
 }
 
