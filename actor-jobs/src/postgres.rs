@@ -265,6 +265,27 @@ where
             None => Err(JobError::NotFound(id)),
         }
     }
+
+    /// Up to `limit` ids of jobs in `status`, by the `statement` that orders them.
+    async fn ids_in_state(
+        &self,
+        what: &'static str,
+        statement: fn(&sql::Statements) -> &tokio_postgres::Statement,
+        status: JobStatus,
+        limit: usize,
+    ) -> Result<Vec<JobId>, JobError> {
+        let name = &self.inner.name;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let state = status.as_str();
+        let found = self
+            .inner
+            .pool
+            .with(what, |live| async move {
+                live.client.query(statement(&live.st), &[name, &state, &limit]).await
+            })
+            .await?;
+        found.iter().map(|row| job_id(row, "id")).collect()
+    }
 }
 
 async fn state_of(inner: &Inner, id: JobId) -> Result<Option<JobStatus>, JobError> {
@@ -476,31 +497,11 @@ where
     }
 
     async fn list(&self, status: JobStatus, limit: usize) -> Result<Vec<JobId>, JobError> {
-        let name = &self.inner.name;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let state = status.as_str();
-        let found = self
-            .inner
-            .pool
-            .with("listing jobs", |live| async move {
-                live.client.query(&live.st.list, &[name, &state, &limit]).await
-            })
-            .await?;
-        found.iter().map(|row| job_id(row, "id")).collect()
+        self.ids_in_state("listing jobs", |st| &st.list, status, limit).await
     }
 
     async fn recent(&self, status: JobStatus, limit: usize) -> Result<Vec<JobId>, JobError> {
-        let name = &self.inner.name;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let state = status.as_str();
-        let found = self
-            .inner
-            .pool
-            .with("listing recent jobs", |live| async move {
-                live.client.query(&live.st.recent, &[name, &state, &limit]).await
-            })
-            .await?;
-        found.iter().map(|row| job_id(row, "id")).collect()
+        self.ids_in_state("listing recent jobs", |st| &st.recent, status, limit).await
     }
 
     async fn stats(&self) -> Result<QueueStats, JobError> {

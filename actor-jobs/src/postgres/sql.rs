@@ -208,28 +208,8 @@ impl Statements {
             status: client
                 .prepare(&format!("SELECT {COLUMNS} FROM actor_jobs WHERE id = $1 AND queue = $2"))
                 .await?,
-            // Each statement names the states of one partial index (ready, leases, finished),
-            // so that it reads that index and never the whole table.
-            list: client
-                .prepare(
-                    "SELECT id FROM ( \
-                       SELECT id, state FROM actor_jobs WHERE queue = $1 AND state IN ('queued', 'failed') \
-                       UNION ALL SELECT id, state FROM actor_jobs WHERE queue = $1 AND state = 'running' \
-                       UNION ALL SELECT id, state FROM actor_jobs WHERE queue = $1 \
-                         AND state IN ('succeeded', 'dead', 'cancelled')) j \
-                     WHERE state = $2 ORDER BY id LIMIT $3",
-                )
-                .await?,
-            recent: client
-                .prepare(
-                    "SELECT id FROM ( \
-                       SELECT id, state FROM actor_jobs WHERE queue = $1 AND state IN ('queued', 'failed') \
-                       UNION ALL SELECT id, state FROM actor_jobs WHERE queue = $1 AND state = 'running' \
-                       UNION ALL SELECT id, state FROM actor_jobs WHERE queue = $1 \
-                         AND state IN ('succeeded', 'dead', 'cancelled')) j \
-                     WHERE state = $2 ORDER BY id DESC LIMIT $3",
-                )
-                .await?,
+            list: client.prepare(&ids_in_state("ASC")).await?,
+            recent: client.prepare(&ids_in_state("DESC")).await?,
             stats: client
                 .prepare(
                     "SELECT state, count(*) AS jobs, count(*) FILTER (WHERE visible_at <= $2) AS due, \
@@ -292,4 +272,18 @@ impl Statements {
                 .await?,
         })
     }
+}
+
+/// Up to `$3` ids of queue `$1`'s jobs in state `$2`, in id order `direction` (`ASC` or
+/// `DESC`). Each branch names the states of one partial index (ready, leases, finished), so
+/// that the statement reads that index and never the whole table.
+fn ids_in_state(direction: &str) -> String {
+    format!(
+        "SELECT id FROM ( \
+           SELECT id, state FROM actor_jobs WHERE queue = $1 AND state IN ('queued', 'failed') \
+           UNION ALL SELECT id, state FROM actor_jobs WHERE queue = $1 AND state = 'running' \
+           UNION ALL SELECT id, state FROM actor_jobs WHERE queue = $1 \
+             AND state IN ('succeeded', 'dead', 'cancelled')) j \
+         WHERE state = $2 ORDER BY id {direction} LIMIT $3"
+    )
 }
