@@ -90,13 +90,20 @@ impl<M> MailboxSender<M> {
         }
         let mut state = self.0.lock();
         Self::admit(&self.0, &mut state, msg)?;
+        Ok(Self::pushed(state))
+    }
+
+    /// After a message was queued: releases the lock, then wakes the actor if it was waiting.
+    /// Returns whether room is left.
+    #[inline]
+    fn pushed(mut state: MutexGuard<'_, State<M>>) -> bool {
         let room_left = state.queued < state.capacity as usize;
         let receiver = state.receiver.take();
         drop(state);
         if let Some(receiver) = receiver {
             receiver.wake();
         }
-        Ok(room_left)
+        room_left
     }
 
     /// Takes a place and queues `msg` under the lock, or refuses it.
@@ -125,13 +132,7 @@ impl<M> MailboxSender<M> {
         if let Some(spans) = state.spans.as_mut() {
             spans.push_back(span);
         }
-        let room_left = state.queued < state.capacity as usize;
-        let receiver = state.receiver.take();
-        drop(state);
-        if let Some(receiver) = receiver {
-            receiver.wake();
-        }
-        Ok(room_left)
+        Ok(Self::pushed(state))
     }
 
     /// Enqueues `msg`, waiting for room first.
