@@ -315,16 +315,21 @@ async fn observed(sizes: &Sizes) -> Vec<Sample> {
 /// Runs the `observed` workloads in a child process (its subscriber and recorder are global)
 /// and reads their samples back.
 fn observed_in_child(quick: bool, rounds: usize) -> Vec<Sample> {
+    child_samples(&["--child-observed", "--rounds", &rounds.to_string()], quick)
+}
+
+/// Runs this benchmark again as a child process with `args` and reads the samples it prints.
+fn child_samples(args: &[&str], quick: bool) -> Vec<Sample> {
     let exe = std::env::current_exe().expect("own executable");
     let mut command = Command::new(exe);
-    command.args(["--child-observed", "--rounds", &rounds.to_string()]);
+    command.args(args);
     if quick {
         command.arg("--quick");
     }
-    let output = command.output().expect("run the observed child");
+    let output = command.output().expect("run the child");
     assert!(
         output.status.success(),
-        "observed child failed: {}",
+        "child {args:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).lines().filter_map(parse_sample).collect()
@@ -374,20 +379,10 @@ async fn spawn_workload(system: &str, n: u64) -> Sample {
 
 /// Runs the `spawn` workload for `system` in a child process and reads its sample back.
 fn spawn_in_child(system: &str, quick: bool) -> Sample {
-    let exe = std::env::current_exe().expect("own executable");
-    let mut command = Command::new(exe);
-    command.args(["--child-spawn", system]);
-    if quick {
-        command.arg("--quick");
-    }
-    let output = command.output().expect("run the spawn child");
-    assert!(
-        output.status.success(),
-        "spawn child failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    stdout.lines().find_map(parse_sample).expect("the spawn child prints its sample")
+    child_samples(&["--child-spawn", system], quick)
+        .into_iter()
+        .next()
+        .expect("the spawn child prints its sample")
 }
 
 fn markdown(samples: &[Sample], quick: bool) -> String {
