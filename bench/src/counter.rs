@@ -100,6 +100,10 @@ impl Macro {
     }
 
     /// Waits until the actor has stopped.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
     #[allow(dead_code, reason = "the core benchmark stops its hand-written actor only")]
     pub async fn stopped(&self) {
         self.0.stopped().await;
@@ -155,6 +159,11 @@ impl Run {
 }
 
 /// `n` fire-and-forget adds from one task, then one ask that sees them all.
+///
+/// # Cancel safety
+///
+/// The adds run on a spawned task: if this future is dropped, that task still runs them to
+/// the end (the counter gets all `n`) and its result is discarded.
 pub async fn tell<C: Counter>(counter: C, n: u64) -> Run {
     tokio::spawn(async move {
         let start = Instant::now();
@@ -169,6 +178,10 @@ pub async fn tell<C: Counter>(counter: C, n: u64) -> Run {
 }
 
 /// `n` sequential round trips from one task, each timed.
+///
+/// # Cancel safety
+///
+/// As [`tell`]: the round trips finish on their spawned task, which changes nothing.
 pub async fn ask<C: Counter>(counter: C, n: u64) -> Run {
     tokio::spawn(async move {
         let mut latencies = Vec::with_capacity(n as usize);
@@ -186,6 +199,11 @@ pub async fn ask<C: Counter>(counter: C, n: u64) -> Run {
 
 /// `tasks` tasks each doing `per_task` timed round trips to one shared counter: an ask per
 /// operation for the actors, a lock per operation for the mutex.
+///
+/// # Cancel safety
+///
+/// As [`tell`]: the spawned tasks finish their round trips, which change nothing; only the
+/// latencies are lost.
 pub async fn contended<C: Counter>(counter: C, tasks: u64, per_task: u64) -> Run {
     let start = Instant::now();
     let drivers: Vec<_> = (0..tasks)

@@ -186,6 +186,13 @@ impl Service<Queue> {
     /// # Errors
     ///
     /// A store that cannot be opened (or is damaged), or workers that cannot start.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped, what it opened is dropped with it: the store's handle (its
+    /// writer stops), and the workers if they started (their leased jobs come back when their
+    /// leases expire). The queue's recovery is one atomic write of the store, applied whole or
+    /// not at all.
     pub async fn open(dir: &Path, workers: usize) -> Result<Service<Queue>, BoxError> {
         Self::open_with(dir, workers, schedules()).await
     }
@@ -194,6 +201,10 @@ impl Service<Queue> {
     /// (none, for a test that counts every job).
     ///
     /// # Errors
+    ///
+    /// As [`open`](Self::open).
+    ///
+    /// # Cancel safety
     ///
     /// As [`open`](Self::open).
     pub async fn open_with(
@@ -217,6 +228,12 @@ impl Service<PgJobs> {
     /// # Errors
     ///
     /// A database that cannot be reached, or workers that cannot start.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped, what it opened is dropped with it: its connections close, and
+    /// the workers, if they started, stop (their leased jobs come back when their leases
+    /// expire). The schema's creation or migration is one transaction, committed whole or not.
     pub async fn connect(
         url: &str,
         queue: &str,
@@ -268,6 +285,13 @@ impl<B: JobBackend<Document, u64>> Service<B> {
     /// # Errors
     ///
     /// A store that fails to close cleanly.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped, the parts it has not reached yet are dropped instead of
+    /// stopped: workers stop without waiting for their jobs (whose leases expire and bring them
+    /// back, at least once), and the store's handle is dropped without `close`. No job is lost;
+    /// some may run again.
     pub async fn shutdown(mut self) -> Result<(), BoxError> {
         if let Some(scheduler) = self.scheduler.take() {
             scheduler.stop().await;
@@ -289,6 +313,12 @@ impl<B: JobBackend<Document, u64>> Service<B> {
 /// # Errors
 ///
 /// An I/O error of the server.
+///
+/// # Cancel safety
+///
+/// Dropping the future stops the server at once, as axum's does: open connections are
+/// dropped, and so are the handlers in flight. Each enqueue handler is cancel safe itself (a
+/// job is enqueued whole or not at all), so a dropped server loses no accepted job.
 pub async fn serve<B: JobBackend<Document, u64>>(
     service: &Service<B>,
     listener: tokio::net::TcpListener,
