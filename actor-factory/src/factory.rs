@@ -135,9 +135,10 @@ where
     /// As [`Factory::submit`].
     pub fn try_submit(&self, key: K, payload: M) -> Result<SubmissionId, SubmitError<K, M>> {
         let mut fx = Effects { now: Some(Instant::now()), ..Effects::default() };
+        let span = self.shared.submitter_span();
         let result = {
             let mut st = self.shared.lock();
-            self.shared.accept(&mut st, key, payload, None, JobOptions::new(), &mut fx)
+            self.shared.accept(&mut st, key, payload, span, &mut fx)
         };
         self.shared.run(fx);
         result
@@ -226,6 +227,10 @@ struct Shared<W: Actor, K, M> {
     wrap: Wrap<W, K, M>,
     /// The threshold after which actor-core's watchdog fails a worker's job as stuck.
     stuck_after: Option<Duration>,
+    /// The workers' message spans, if the spec chose.
+    message_spans: Option<bool>,
+    /// Whether the workers have message spans: then each job carries its submitter's span.
+    traced: bool,
     on_discard: Option<OnDiscard<K, M>>,
     on_failure: Option<OnFailure<K>>,
     state: Mutex<State<W, K, M>>,
@@ -247,6 +252,16 @@ where
 {
     fn lock(&self) -> MutexGuard<'_, State<W, K, M>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The span a job submitted here continues, if the workers trace messages: read before
+    /// the lock is taken.
+    fn submitter_span(&self) -> Option<Box<tracing::Span>> {
+        if !self.traced {
+            return None;
+        }
+        let span = tracing::Span::current();
+        (!span.is_none()).then(|| Box::new(span))
     }
 }
 

@@ -33,6 +33,10 @@
 //!   never sees (only the few jobs in flight reach it).
 //! - **Leases last the visibility timeout**: a job that may run longer calls [`Work::extend`].
 //! - **Stats** count jobs and attempts ([`ConsumerStats`]), not factory runs.
+//! - **Traces** follow a job from its enqueuer to each attempt: every attempt has a span `job`
+//!   that continues the trace context stored at enqueue (through the installed
+//!   [`Propagator`](actor_core::trace::Propagator), in this process or another), and the
+//!   handler runs in a child of it ([`ConsumerSpec::message_spans`]).
 //!
 //! # Example
 //!
@@ -127,6 +131,7 @@ where
     ) -> Self {
         let factory = FactorySpec::new(workers, build, move |job| wrap(Work { job }))
             .routing(Routing::KeyPersistent)
+            .message_spans(true)
             .name("jobs");
         ConsumerSpec {
             factory,
@@ -149,6 +154,16 @@ where
         let name = name.into();
         self.factory = self.factory.name(Arc::clone(&name));
         self.name = name;
+        self
+    }
+
+    /// Whether the workers get a span per message (default: yes). With them, each attempt's
+    /// handler runs in a message span, child of the attempt's span `job` (fields `queue`,
+    /// `job`, `attempt`), which continues the enqueuer's trace when one was stored (see
+    /// [`EnqueueOptions::trace_context`](crate::EnqueueOptions::trace_context)). Without them,
+    /// the handler runs outside any span of the job.
+    pub fn message_spans(mut self, on: bool) -> Self {
+        self.factory = self.factory.message_spans(on);
         self
     }
 

@@ -157,6 +157,7 @@ where
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
 {
     async fn enqueue(&self, payload: P, options: EnqueueOptions) -> Result<JobId, JobError> {
+        let options = options.with_caller_trace();
         let ids = self.ask(|answer| Command::Enqueue(vec![(payload, options)], answer)).await?;
         ids.into_iter().next().ok_or(JobError::Closed)
     }
@@ -165,6 +166,9 @@ where
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
+        let jobs =
+            jobs.into_iter().map(|(payload, options)| (payload, options.with_caller_trace()));
+        let jobs = jobs.collect();
         self.ask(|answer| Command::Enqueue(jobs, answer)).await
     }
 

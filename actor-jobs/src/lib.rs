@@ -71,6 +71,10 @@
 //!   miss a change that lands between their check and their wait.
 //! - **Retention.** Finished jobs stay until purged, or until [`QueueOptions::retention`]
 //!   removes them.
+//! - **Trace context.** With a [`Propagator`](actor_core::trace::Propagator) installed,
+//!   `enqueue` stores the trace context of the span current where it is called (or the one
+//!   given by [`EnqueueOptions::trace_context`]); every lease carries it ([`Leased::trace`]),
+//!   and the [`Consumer`]'s span of each attempt continues it, in any process.
 //! - **Damage** is reported: an embedded queue over a store that lost acknowledged writes does
 //!   not open ([`actor_store::StoreError::Damaged`]).
 //!

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use actor_core::trace::TraceContext;
 use serde::{Deserialize, Serialize};
 
 /// A durable job's id: unique within its queue, increasing in enqueue order, never reused.
@@ -151,6 +152,9 @@ pub struct JobRecord<P, R> {
     pub visible_at: Millis,
     /// When its current or last attempt started.
     pub started_at: Option<Millis>,
+    /// The trace context of its enqueuer, if one was stored
+    /// ([`EnqueueOptions::trace_context`](crate::EnqueueOptions::trace_context)).
+    pub trace: Option<TraceContext>,
 }
 
 impl<P, R> JobRecord<P, R> {
@@ -175,6 +179,9 @@ pub struct Leased<P> {
     pub attempt: u32,
     /// The lease, for completing, failing or extending this attempt.
     pub lease: Lease,
+    /// The trace context of its enqueuer, if one was stored: what the attempt's span
+    /// continues ([`actor_core::trace::continue_trace`]).
+    pub trace: Option<TraceContext>,
 }
 
 /// A lease on a running job: the job and the fencing token of this attempt.

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use actor_core::trace::TraceContext;
+
 #[cfg(any(feature = "embedded", feature = "postgres"))]
 use crate::clock::duration_ms;
 #[cfg(any(feature = "embedded", feature = "postgres"))]
@@ -17,6 +19,7 @@ pub struct EnqueueOptions {
     pub(crate) delay: Option<Duration>,
     pub(crate) priority: i16,
     pub(crate) group: Option<String>,
+    pub(crate) trace: Option<TraceContext>,
 }
 
 impl EnqueueOptions {
@@ -67,6 +70,33 @@ impl EnqueueOptions {
     /// [`key`](Self::key), a group imposes no order.
     pub fn group(mut self, group: impl Into<String>) -> Self {
         self.group = Some(group.into());
+        self
+    }
+
+    /// The trace context the job's handling continues, instead of the enqueuer's.
+    ///
+    /// By default, with a [`Propagator`](actor_core::trace::Propagator) installed, `enqueue`
+    /// stores the trace context of the span current where it is called, and the
+    /// [`Consumer`](crate::Consumer)'s span of each attempt continues that trace, in this
+    /// process or another. Without a propagator, no context is stored.
+    pub fn trace_context(mut self, context: TraceContext) -> Self {
+        self.trace = Some(context);
+        self
+    }
+
+    /// The trace context given by [`trace_context`](Self::trace_context), if any.
+    pub fn get_trace_context(&self) -> Option<&TraceContext> {
+        self.trace.as_ref()
+    }
+
+    /// These options with the trace context to store: the one given, else the caller's
+    /// (through the installed propagator). Called where `enqueue` is called, before anything
+    /// is sent.
+    #[cfg(any(feature = "embedded", feature = "postgres"))]
+    pub(crate) fn with_caller_trace(mut self) -> Self {
+        if self.trace.is_none() {
+            self.trace = actor_core::trace::current_context();
+        }
         self
     }
 

@@ -306,6 +306,8 @@ where
 {
     async fn enqueue(&self, payload: P, options: EnqueueOptions) -> Result<JobId, JobError> {
         let now = self.now();
+        let options = options.with_caller_trace();
+        let trace = rows::trace_json(options.trace.as_ref());
         let payload = rows::encode(JobId(0), "payload", &payload)?;
         let attempts = i32::try_from(options.attempts_under(&self.inner.options.queue.retry))
             .unwrap_or(i32::MAX);
@@ -319,7 +321,7 @@ where
             .inner
             .pool
             .with("enqueueing a job", |live| async move {
-                let params: [&(dyn ToSql + Sync); 11] = [
+                let params: [&(dyn ToSql + Sync); 12] = [
                     name,
                     key,
                     idem,
@@ -331,6 +333,7 @@ where
                     &priority,
                     &rank,
                     group,
+                    &trace,
                 ];
                 live.client.query_opt(&live.st.enqueue, &params).await
             })

@@ -4,7 +4,9 @@
 //! aborts its process; afterwards every job is accounted for.
 //!
 //! A second case (`crash_postgres/unflushed.rs`) kills a process whose acknowledgements wait
-//! unflushed in their batch: the jobs are redelivered, never lost, never reported done.
+//! unflushed in their batch: the jobs are redelivered, never lost, never reported done. A third
+//! (`crash_postgres/traced.rs`) checks that a job run by another process continues the trace
+//! of its enqueuer.
 //!
 //! A `harness = false` test that re-executes itself as its worker processes
 //! (`ACTOR_TEST_CHILD=pg-worker`); it needs a server (`ACTOR_PG_URL`, and `ACTOR_PG_CONTROL` to
@@ -32,6 +34,8 @@ use actor_test_support::{BoxError, child_command, postgres_url, self_exe_child};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::NoTls;
 
+#[path = "crash_postgres/traced.rs"]
+mod traced;
 #[path = "crash_postgres/unflushed.rs"]
 mod unflushed;
 
@@ -635,6 +639,7 @@ fn kill_server(url: &str, control: &str) -> Result<(u64, u64), BoxError> {
 fn main() -> Result<(), BoxError> {
     match self_exe_child().as_deref() {
         Some("pg-unflushed") => unflushed::child_main(),
+        Some("pg-traced") => traced::child_main(),
         Some(_) => worker_main(),
         None => {}
     }
@@ -654,6 +659,11 @@ fn main() -> Result<(), BoxError> {
     );
     if !problems.is_empty() {
         return Err(format!("unflushed acknowledgements: {problems:#?}").into());
+    }
+    let (continued, problems) = traced::run(&url)?;
+    println!("jobs continuing their enqueuer's trace in another process: {continued}");
+    if !problems.is_empty() {
+        return Err(format!("trace context across processes: {problems:#?}").into());
     }
     match std::env::var("ACTOR_PG_CONTROL") {
         Ok(control) => {

@@ -7,6 +7,7 @@
 //! - [`self_exe_child`]: the self-re-executing pattern of `harness = false` crash tests.
 //! - [`damage`]: copy a store's directory and flip a byte of its files.
 //! - `metrics` (feature `metrics`): a recording recorder.
+//! - `spans` (feature `spans`): a recording `tracing` layer with trace ids, and a propagator.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ use std::sync::mpsc;
 pub mod damage;
 #[cfg(feature = "metrics")]
 pub mod metrics;
+#[cfg(feature = "spans")]
+pub mod spans;
 
 /// Any error, boxed.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

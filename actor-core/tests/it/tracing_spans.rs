@@ -1,79 +1,17 @@
 //! Message spans: one per handled message, a child of the sender's span, none when off.
 
-use std::sync::{Arc, Mutex};
-
 use actor_core::{SpawnOptions, actor};
+use actor_test_support::spans::{SpanRecord, SpanRecorder};
 use tracing::Instrument;
-use tracing::span::{Attributes, Id};
-use tracing::subscriber::Subscriber;
-use tracing_subscriber::Layer;
-use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::registry::LookupSpan;
 
-/// A span as recorded: its name, its `actor` and `message` fields, its parent.
-#[derive(Debug, Clone)]
-struct Recorded {
-    id: u64,
-    name: &'static str,
-    actor: Option<String>,
-    message: Option<String>,
-    parent: Option<u64>,
+/// The message spans recorded so far.
+fn messages(recorder: &SpanRecorder) -> Vec<SpanRecord> {
+    recorder.named("message")
 }
 
-#[derive(Clone, Default)]
-struct Recorder(Arc<Mutex<Vec<Recorded>>>, Arc<Mutex<Vec<u64>>>);
-
-#[derive(Default)]
-struct Fields {
-    actor: Option<String>,
-    message: Option<String>,
-}
-
-impl tracing::field::Visit for Fields {
-    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        if field.name() == "message" {
-            self.message = Some(value.to_owned());
-        }
-    }
-
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        match field.name() {
-            "actor" => self.actor = Some(format!("{value:?}")),
-            "message" => self.message = Some(format!("{value:?}")),
-            _ => {}
-        }
-    }
-}
-
-impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
-    fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
-        self.1.lock().unwrap().push(id.into_u64());
-    }
-
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
-        attrs.record(&mut fields);
-        let parent = if attrs.is_root() {
-            None
-        } else if let Some(parent) = attrs.parent() {
-            Some(parent.into_u64())
-        } else {
-            ctx.current_span().id().map(Id::into_u64)
-        };
-        self.0.lock().unwrap().push(Recorded {
-            id: id.into_u64(),
-            name: attrs.metadata().name(),
-            actor: fields.actor,
-            message: fields.message,
-            parent,
-        });
-    }
-}
-
-impl Recorder {
-    fn messages(&self) -> Vec<Recorded> {
-        self.0.lock().unwrap().iter().filter(|s| s.name == "message").cloned().collect()
-    }
+/// Field `name` of `span`, if recorded.
+fn field<'a>(span: &'a SpanRecord, name: &str) -> Option<&'a str> {
+    span.fields.get(name).map(String::as_str)
 }
 
 struct Front {
@@ -118,18 +56,16 @@ fn chain(traced: bool) -> FrontHandle {
 
 #[tokio::test]
 async fn an_ask_chain_is_one_trace_of_message_spans_in_order() {
-    let recorder = Recorder::default();
-    let _default =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    let (recorder, _default) = SpanRecorder::install();
     let front = chain(true);
     let request = tracing::info_span!("request");
     let request_id = request.id().expect("enabled").into_u64();
     let answer = front.request(21).instrument(request).await.unwrap();
     assert_eq!(answer, 42);
 
-    let messages = recorder.messages();
+    let messages = messages(&recorder);
     let described: Vec<(Option<&str>, Option<&str>)> =
-        messages.iter().map(|s| (s.actor.as_deref(), s.message.as_deref())).collect();
+        messages.iter().map(|s| (field(s, "actor"), field(s, "message"))).collect();
     assert_eq!(
         described,
         [
@@ -150,24 +86,20 @@ async fn an_ask_chain_is_one_trace_of_message_spans_in_order() {
 
 #[tokio::test]
 async fn an_actor_without_message_spans_makes_none() {
-    let recorder = Recorder::default();
-    let _default =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    let (recorder, _default) = SpanRecorder::install();
     let front = chain(false);
     assert_eq!(front.request(1).await.unwrap(), 2);
-    assert!(recorder.messages().is_empty(), "{:#?}", recorder.messages());
+    assert!(messages(&recorder).is_empty(), "{:#?}", messages(&recorder));
 }
 
 #[tokio::test]
 async fn a_message_sent_outside_any_span_starts_a_trace_of_its_own() {
-    let recorder = Recorder::default();
-    let _default =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    let (recorder, _default) = SpanRecorder::install();
     let back = Back.spawn_with(SpawnOptions::new().with_message_spans(true)).unwrap();
     for n in 0..3 {
         back.compute(n).await.unwrap();
     }
-    let messages = recorder.messages();
+    let messages = messages(&recorder);
     assert_eq!(messages.len(), 3);
     // Not children of the actor's own span: each message is a root.
     assert!(messages.iter().all(|s| s.parent.is_none()), "{messages:#?}");
@@ -177,13 +109,44 @@ async fn a_message_sent_outside_any_span_starts_a_trace_of_its_own() {
 /// message comes.
 #[tokio::test]
 async fn a_message_span_ends_when_the_actor_waits_again() {
-    let recorder = Recorder::default();
-    let _default =
-        tracing::subscriber::set_default(tracing_subscriber::registry().with(recorder.clone()));
+    let (recorder, _default) = SpanRecorder::install();
     let back = Back.spawn_with(SpawnOptions::new().with_message_spans(true)).unwrap();
     assert_eq!(back.compute(1).await.unwrap(), 2);
     // On this one thread, the actor finishes and waits for mail before the next line runs.
     tokio::task::yield_now().await;
-    let span = recorder.messages()[0].id;
-    assert!(recorder.1.lock().unwrap().contains(&span), "the message's span is closed");
+    assert!(messages(&recorder)[0].closed, "the message's span is closed");
+}
+
+/// Through the installed propagator, the current span's context is captured as text fields,
+/// and a span continuing them joins the sender's trace.
+#[tokio::test]
+async fn a_trace_context_carries_a_span_to_a_span_that_continues_it() {
+    use actor_core::trace::{TraceContext, context_of, continue_trace, current_context};
+    let (recorder, _default) = SpanRecorder::install();
+    let request = tracing::info_span!("request");
+    let sender = recorder.record_of(&request).unwrap();
+    let context = request.in_scope(current_context).expect("a context inside a recorded span");
+    assert_eq!(context, context_of(&request).unwrap());
+    let expected = format!("00-{}-{}-01", sender.trace, sender.span);
+    assert_eq!(context.get("traceparent"), Some(expected.as_str()));
+    assert_eq!(current_context(), None, "outside any span there is nothing to carry");
+
+    let receiver = tracing::info_span!(parent: None, "receiver");
+    continue_trace(&receiver, &context);
+    let child = receiver.in_scope(|| tracing::info_span!("child"));
+    let (receiver, child) =
+        (recorder.record_of(&receiver).unwrap(), recorder.record_of(&child).unwrap());
+    assert_eq!(receiver.remote_parent.as_deref(), Some(sender.span.as_str()));
+    assert_eq!(
+        (receiver.trace.as_str(), child.trace.as_str()),
+        (sender.trace.as_str(), sender.trace.as_str())
+    );
+
+    // The carrier itself: a later value of a key replaces the earlier one, order is kept.
+    let mut fields: TraceContext = [("a", "1"), ("b", "2")].into_iter().collect();
+    fields.insert("a", "3");
+    fields.extend([("c", "4")]);
+    let pairs: Vec<(&str, &str)> = fields.iter().collect();
+    assert_eq!(pairs, [("a", "3"), ("b", "2"), ("c", "4")]);
+    assert_eq!((fields.len(), fields.get("b"), fields.get("z")), (3, Some("2"), None));
 }

@@ -36,6 +36,16 @@ impl<W: Actor, K, M> Drop for Registered<'_, W, K, M> {
     }
 }
 
+/// A job being accepted, with what its entry needs.
+pub(super) struct NewJob<K, M> {
+    pub(super) key: K,
+    pub(super) payload: M,
+    pub(super) retry: Option<M>,
+    pub(super) options: JobOptions,
+    /// The span its handling continues (see [`Shared::submitter_span`]).
+    pub(super) span: Option<Box<tracing::Span>>,
+}
+
 /// Why `admit` refused a job.
 pub(super) enum Refusal {
     Full,
@@ -60,6 +70,7 @@ where
         // Counted among the factory's waiting submitters from the first refusal on; the guard
         // takes the count back however this future ends, dropped included.
         let mut registered: Option<Registered<'_, W, K, M>> = None;
+        let span = self.submitter_span();
         loop {
             // Registering for room costs a lock inside `Notify`: only once the queue was full.
             let mut room = pin!(self.room.notified());
@@ -74,7 +85,8 @@ where
                     if let Some(registered) = registered.take() {
                         registered.leave(&mut st);
                     }
-                    let id = self.insert(&mut st, key, payload, retry, options, &mut fx);
+                    let job = NewJob { key, payload, retry, options, span };
+                    let id = self.insert(&mut st, job, &mut fx);
                     drop(st);
                     self.run(fx);
                     return Ok(id);
@@ -111,12 +123,14 @@ where
         st: &mut State<W, K, M>,
         key: K,
         payload: M,
-        retry: Option<M>,
-        options: JobOptions,
+        span: Option<Box<tracing::Span>>,
         fx: &mut Effects<W, K, M>,
     ) -> Result<SubmissionId, SubmitError<K, M>> {
         match self.admit(st, fx) {
-            Ok(()) => Ok(self.insert(st, key, payload, retry, options, fx)),
+            Ok(()) => {
+                let job = NewJob { key, payload, retry: None, options: JobOptions::new(), span };
+                Ok(self.insert(st, job, fx))
+            }
             Err(Refusal::Full) => Err(SubmitError::Full { key, payload }),
             Err(Refusal::Closed) => Err(SubmitError::Closed { key, payload }),
         }
@@ -142,10 +156,7 @@ where
     pub(super) fn insert(
         &self,
         st: &mut State<W, K, M>,
-        key: K,
-        payload: M,
-        retry: Option<M>,
-        options: JobOptions,
+        job: NewJob<K, M>,
         fx: &mut Effects<W, K, M>,
     ) -> SubmissionId {
         st.next_job += 1;
@@ -153,12 +164,13 @@ where
         let now = fx.now.unwrap_or_else(Instant::now);
         let entry = Entry {
             id,
-            key,
-            payload,
-            retry,
+            key: job.key,
+            payload: job.payload,
+            retry: job.retry,
             attempt: 1,
             submitted: now,
-            deadline: options.ttl.map(|ttl| now + ttl),
+            deadline: job.options.ttl.map(|ttl| now + ttl),
+            span: job.span,
         };
         st.totals.submitted += 1;
         st.queued += 1;

@@ -62,6 +62,7 @@ where
                 generation: slot.generation,
                 home,
             };
+            let span = entry.span.clone();
             slot.current = Some(Running {
                 id: entry.id,
                 key: entry.key,
@@ -69,6 +70,7 @@ where
                 attempt: entry.attempt,
                 started: now,
                 undelivered: false,
+                span: entry.span,
             });
             let (slot_id, generation) = (slot.id, slot.generation);
             let Some(worker) = slot.worker.as_ref() else { return };
@@ -80,6 +82,7 @@ where
                 slot: slot_id,
                 generation,
                 id: entry.id,
+                span,
             };
             match fx.send {
                 None => fx.send = Some(delivery),
@@ -100,7 +103,10 @@ where
     ) {
         if let (Some(payload), 1) = (running.retry, running.attempt) {
             st.totals.retried += 1;
-            st.requeue_front(pos, Entry::again(running.id, running.key, payload, None, 2));
+            st.requeue_front(
+                pos,
+                Entry::again(running.id, running.key, payload, None, 2, running.span),
+            );
             return;
         }
         st.slots[pos].counters.failed += 1;
@@ -182,6 +188,7 @@ where
                                 payload,
                                 running.retry,
                                 running.attempt,
+                                running.span,
                             );
                             st.requeue_front(pos, entry);
                         }
@@ -233,6 +240,9 @@ pub(super) struct Delivery<W: Actor> {
     pub(super) slot: u64,
     pub(super) generation: u64,
     pub(super) id: SubmissionId,
+    /// The submitter's span: current while the job is sent, so that the worker's message span
+    /// is its child and not a child of whoever delivers it.
+    pub(super) span: Option<Box<tracing::Span>>,
 }
 
 impl<W, K, M> Shared<W, K, M>
@@ -243,20 +253,28 @@ where
 {
     /// Sends a job decided under the lock, with the lock released.
     pub(super) fn deliver(&self, delivery: Delivery<W>) {
-        let Delivery { worker, msg, slot, generation, id } = delivery;
-        match worker.try_tell(msg) {
+        let Delivery { worker, msg, slot, generation, id, span } = delivery;
+        let entered = span.as_deref().map(tracing::Span::enter);
+        let sent = worker.try_tell(msg);
+        drop(entered);
+        match sent {
             Ok(()) => {}
             Err(TrySendError::Full(msg)) => {
                 // Someone else filled the worker's mailbox; wait for room.
                 let me = self.me.clone();
-                tokio::spawn(async move {
+                let sending = async move {
                     if let Err(refused) = worker.tell(msg).await {
                         if let Some(me) = me.upgrade() {
                             me.undelivered(slot, generation, id);
                         }
                         drop(refused);
                     }
-                });
+                };
+                if let Some(span) = span {
+                    tokio::spawn(tracing::Instrument::instrument(sending, *span));
+                } else {
+                    tokio::spawn(sending);
+                }
             }
             Err(TrySendError::Closed(msg)) => {
                 // The worker is stopping. Marked undelivered first, so that the job's

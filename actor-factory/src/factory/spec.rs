@@ -80,6 +80,7 @@ pub struct FactorySpec<W: Actor, K, M> {
     pub(super) on_discard: Option<OnDiscard<K, M>>,
     pub(super) on_failure: Option<OnFailure<K>>,
     pub(super) autoscale: Option<Autoscale>,
+    pub(super) message_spans: Option<bool>,
 }
 
 impl<W: Actor, K, M> fmt::Debug for FactorySpec<W, K, M> {
@@ -125,6 +126,7 @@ where
             on_discard: None,
             on_failure: None,
             autoscale: None,
+            message_spans: None,
         }
     }
 
@@ -183,6 +185,20 @@ where
         self
     }
 
+    /// Gives every worker a span per message
+    /// ([`SpawnOptions::with_message_spans`](actor_core::SpawnOptions::with_message_spans)), or
+    /// none; by default, the workers' own default options decide (and with them the
+    /// process-wide default, [`actor_core::set_message_spans`]).
+    ///
+    /// With message spans, the span of a job's handling is a child of the span that was
+    /// current where the job was submitted, whoever hands it to the worker later (a finishing
+    /// worker, a replacement), retries included: a request's trace follows it through the
+    /// pool.
+    pub fn message_spans(mut self, on: bool) -> Self {
+        self.message_spans = Some(on);
+        self
+    }
+
     /// Logs the factory's stats with `tracing` (level INFO) every `period`.
     pub fn stats_every(mut self, period: Duration) -> Self {
         self.stats_every = Some(period);
@@ -222,7 +238,9 @@ where
             on_discard,
             on_failure,
             autoscale,
+            message_spans,
         } = self;
+        let traced = message_spans.unwrap_or_else(|| W::default_options().message_spans());
         #[cfg(feature = "metrics")]
         let name_for_metrics = Arc::clone(&name);
         let shared = Arc::new_cyclic(|me| Shared {
@@ -234,6 +252,8 @@ where
             build: Mutex::new(build),
             wrap,
             stuck_after,
+            message_spans,
+            traced,
             on_discard,
             on_failure,
             state: Mutex::new(State::default()),

@@ -19,6 +19,8 @@ pub(super) struct Entry<K, M> {
     pub(super) attempt: u32,
     pub(super) submitted: Instant,
     pub(super) deadline: Option<Instant>,
+    /// The submitter's span, if the workers trace messages (boxed: most factories do not).
+    pub(super) span: Option<Box<tracing::Span>>,
 }
 
 impl<K, M> Entry<K, M> {
@@ -30,8 +32,10 @@ impl<K, M> Entry<K, M> {
         payload: M,
         retry: Option<M>,
         attempt: u32,
+        span: Option<Box<tracing::Span>>,
     ) -> Self {
-        Entry { id, key, payload, retry, attempt, submitted: Instant::now(), deadline: None }
+        let submitted = Instant::now();
+        Entry { id, key, payload, retry, attempt, submitted, deadline: None, span }
     }
 }
 
@@ -44,6 +48,8 @@ pub(super) struct Running<K, M> {
     pub(super) started: Instant,
     /// The worker refused the message (it was stopping): the job was never delivered.
     pub(super) undelivered: bool,
+    /// The submitter's span, for a retry or a redelivery.
+    pub(super) span: Option<Box<tracing::Span>>,
 }
 
 #[derive(Default, Clone)]

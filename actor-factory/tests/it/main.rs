@@ -3,5 +3,6 @@
 mod factory;
 mod metrics;
 mod self_harm;
+mod spans;
 mod stream;
 mod support;

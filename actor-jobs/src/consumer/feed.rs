@@ -8,10 +8,12 @@ use actor_core::Actor;
 use actor_factory::{Autoscale, Factory, Scaler, ScalerLoad};
 use tokio::sync::watch;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::stats::Counters;
 use super::work::{JobKey, Ticket};
 use crate::backend::JobBackend;
+use crate::model::Leased;
 
 /// Everything the feeding task owns.
 pub(super) struct Feed<W: Actor, P, R, B: JobBackend<P, R>> {
@@ -141,6 +143,7 @@ where
                 Some(key) => JobKey::Key(key.clone()),
                 None => JobKey::Id(leased.id),
             };
+            let span = attempt_span(feed.counters.name(), &leased);
             let ticket = Ticket {
                 leased,
                 backend: feed.backend.clone(),
@@ -151,11 +154,32 @@ where
             };
             // Refused only while draining: the ticket's drop fails this attempt, so the job
             // runs again.
-            if let Err(error) = feed.factory.submit(key, ticket).await {
+            let submitted = feed.factory.submit(key, ticket).instrument(span).await;
+            if let Err(error) = submitted {
                 tracing::warn!(%error, "the factory refused a leased job");
             }
         }
     }
+}
+
+/// The span of one attempt: a root, or the continuation of the enqueuer's trace. The factory
+/// hands it to the worker with the job, so the worker's message span is its child.
+fn attempt_span<P>(queue: &str, leased: &Leased<P>) -> tracing::Span {
+    let span = tracing::info_span!(
+        parent: None,
+        "job",
+        queue,
+        job = leased.id.0,
+        attempt = leased.attempt,
+        "otel.name" = tracing::field::Empty,
+    );
+    if !span.is_disabled() {
+        span.record("otel.name", format!("{queue}.job"));
+        if let Some(context) = &leased.trace {
+            actor_core::trace::continue_trace(&span, context);
+        }
+    }
+    span
 }
 
 async fn sleep_until(at: Option<Instant>) {

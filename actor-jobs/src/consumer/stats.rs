@@ -58,7 +58,7 @@ pub(crate) struct Counters {
     acking: AtomicUsize,
     /// Notified when a held job is handed back and when an acknowledgement is durable.
     pub(crate) settled: Notify,
-    /// The consumer's name: the `queue` label of its metrics.
+    /// The consumer's name: the `queue` label of its metrics and of its jobs' spans.
     name: Arc<str>,
 }
 
@@ -79,6 +79,11 @@ impl Counters {
             settled: Notify::new(),
             name,
         }
+    }
+
+    /// The consumer's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
     }
 
     pub(crate) fn leased(&self, jobs: usize) {

@@ -192,6 +192,12 @@ impl<P, R, B: JobBackend<P, R>> Work<P, R, B> {
         self.leased().idempotency_key.as_deref()
     }
 
+    /// The trace context stored with the job by its enqueuer, if any: what this attempt's span
+    /// continues.
+    pub fn trace_context(&self) -> Option<&actor_core::trace::TraceContext> {
+        self.leased().trace.as_ref()
+    }
+
     /// The lease of this attempt.
     pub fn lease(&self) -> Lease {
         self.leased().lease

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use actor_core::trace::TraceContext;
 use actor_store::{Batch, StoreError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -91,7 +92,7 @@ pub(super) async fn run<P, R>(
 {
     let mut batch_commands = Vec::with_capacity(64);
     // Payloads of jobs enqueued and not leased yet: only this task touches them.
-    let mut fresh: HashMap<u64, P> = HashMap::new();
+    let mut fresh: Fresh<P> = HashMap::new();
     let mut next_sweep = shared.options.retention.map(|_| tokio::time::Instant::now());
     loop {
         let sweep = async {
@@ -134,12 +135,15 @@ pub(super) async fn run<P, R>(
     }
 }
 
+/// Payloads (and trace contexts) of jobs enqueued and not leased yet, by id.
+type Fresh<P> = HashMap<u64, (P, Option<TraceContext>)>;
+
 /// Decides `commands` one after another; returns the writes (if any) and the answers to send
 /// once they are durable. Errors that need no write are answered at once.
 fn decide<P, R>(
     shared: &Shared<P, R>,
     commands: impl Iterator<Item = Command<P, R>>,
-    fresh: &mut HashMap<u64, P>,
+    fresh: &mut Fresh<P>,
 ) -> (Option<EntryBatch<P, R>>, Vec<Pending>)
 where
     P: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
@@ -292,7 +296,7 @@ struct Decider<'a, P, R> {
     shared: &'a Shared<P, R>,
     writes: &'a mut Writes<P, R>,
     /// Payloads of the jobs enqueued in this batch: not in the store until it is written.
-    fresh: &'a mut HashMap<u64, P>,
+    fresh: &'a mut Fresh<P>,
     now: Millis,
 }
 
@@ -337,10 +341,11 @@ where
             group: options.group,
             created_at: self.now,
         };
+        let trace = options.trace;
         // The payload is encoded before anything changes: if it cannot be, nothing has.
-        self.writes.try_put((id, PART_JOB), &Entry::Job(spec))?;
+        self.writes.try_put((id, PART_JOB), &Entry::job(spec, trace.clone()))?;
         if self.fresh.len() < CACHED_PAYLOADS {
-            self.fresh.insert(id, payload);
+            self.fresh.insert(id, (payload, trace));
         }
         self.st.insert(id, meta);
         self.progress(id, JobState::Queued);
@@ -394,19 +399,13 @@ where
         let mut leased = Vec::with_capacity(picked.len());
         for id in picked {
             let stored = match self.fresh.remove(&id) {
-                Some(payload) => Ok(Some(Entry::Job(Spec {
-                    key: None,
-                    idempotency_key: None,
-                    payload,
-                    max_attempts: 0,
-                    priority: 0,
-                    group: None,
-                    created_at: 0,
-                }))),
-                None => self.shared.tree.get(&(id, PART_JOB)),
+                Some(fresh) => Ok(Some(fresh)),
+                None => self.shared.tree.get(&(id, PART_JOB)).map(|entry| {
+                    entry.and_then(Entry::into_job).map(|(spec, trace)| (spec.payload, trace))
+                }),
             };
-            let payload = match stored {
-                Ok(Some(Entry::Job(spec))) => spec.payload,
+            let (payload, trace) = match stored {
+                Ok(Some(job)) => job,
                 other => {
                     // A payload that cannot be read can never run: dead, and said so.
                     let why = match other {
@@ -438,6 +437,7 @@ where
                 payload,
                 attempt,
                 lease: Lease { id: JobId(id), token },
+                trace,
             });
         }
         leased

@@ -1,10 +1,13 @@
 //! How the embedded queue stores a job: two entries of one tree, so that a change of state
 //! rewrites a few bytes and never the payload. `(id, 0)` holds what never changes (the
 //! payload, keys, attempts allowed, creation time); `(id, 1)` holds the state, with the result
-//! once there is one. Both are written in one atomic batch at enqueue.
+//! once there is one. Both are written in one atomic batch at enqueue. A job enqueued with a
+//! trace context is stored as [`Entry::TracedJob`], a variant added after the others, so that
+//! stores written before it read unchanged and untraced jobs pay nothing.
 
 use std::sync::Arc;
 
+use actor_core::trace::TraceContext;
 use actor_store::{Corruption, StoreError, Tree};
 use serde::{Deserialize, Serialize};
 
@@ -21,6 +24,27 @@ pub(super) const PART_STATE: u8 = 1;
 pub(super) enum Entry<P, R> {
     Job(Spec<P>),
     State(Progress<R>),
+    /// A job with its enqueuer's trace context.
+    TracedJob(Spec<P>, TraceContext),
+}
+
+impl<P, R> Entry<P, R> {
+    /// The job entry of `spec`, traced or not.
+    pub(super) fn job(spec: Spec<P>, trace: Option<TraceContext>) -> Self {
+        match trace {
+            Some(trace) => Entry::TracedJob(spec, trace),
+            None => Entry::Job(spec),
+        }
+    }
+
+    /// The job and its trace context, if this is a job entry.
+    pub(super) fn into_job(self) -> Option<(Spec<P>, Option<TraceContext>)> {
+        match self {
+            Entry::Job(spec) => Some((spec, None)),
+            Entry::TracedJob(spec, trace) => Some((spec, Some(trace))),
+            Entry::State(_) => None,
+        }
+    }
 }
 
 /// What never changes about a job.
@@ -78,14 +102,16 @@ where
     P: Serialize + serde::de::DeserializeOwned,
     R: Serialize + serde::de::DeserializeOwned,
 {
-    let spec = match tree.get(&(id.0, PART_JOB))? {
+    let (spec, trace) = match tree.get(&(id.0, PART_JOB))?.map(Entry::into_job) {
         None => return Ok(None),
-        Some(Entry::Job(spec)) => spec,
-        Some(Entry::State(_)) => return Err(damaged(tree, id.0, "its job entry holds a state")),
+        Some(Some(job)) => job,
+        Some(None) => return Err(damaged(tree, id.0, "its job entry holds a state")),
     };
     let progress = match tree.get(&(id.0, PART_STATE))? {
         Some(Entry::State(progress)) => progress,
-        Some(Entry::Job(_)) => return Err(damaged(tree, id.0, "its state entry holds a job")),
+        Some(Entry::Job(_) | Entry::TracedJob(..)) => {
+            return Err(damaged(tree, id.0, "its state entry holds a job"));
+        }
         None => return Err(damaged(tree, id.0, "it has no state entry")),
     };
     Ok(Some(JobRecord {
@@ -102,6 +128,7 @@ where
         updated_at: progress.updated_at,
         visible_at: progress.visible_at,
         started_at: progress.started_at,
+        trace,
     }))
 }
 
@@ -121,7 +148,7 @@ where
     for entry in tree.iter() {
         let ((id, part), entry) = entry?;
         match (part, entry) {
-            (PART_JOB, Entry::Job(spec)) => {
+            (PART_JOB, Entry::Job(spec) | Entry::TracedJob(spec, _)) => {
                 if let Some((orphan, _)) = pending {
                     return Err(damaged(tree, orphan, "it has no state entry"));
                 }

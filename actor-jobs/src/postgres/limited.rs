@@ -144,7 +144,8 @@ impl LimitedLeaser {
                  leased_by = $5, started_at = $2, updated_at = $2, retry_at = NULL, \
                  error = CASE WHEN picked.prev IS NULL THEN j.error ELSE $6 END \
                FROM picked WHERE j.id = picked.id \
-               RETURNING j.id, j.key, j.idempotency_key, j.payload, j.attempt, j.lease_token, j.rank, j.grp), \
+               RETURNING j.id, j.key, j.idempotency_key, j.payload, j.attempt, j.lease_token, j.rank, j.grp, \
+                 j.trace), \
              history AS ( \
                INSERT INTO actor_job_attempts (job_id, attempt, worker, started_at, ended_at, outcome) \
                SELECT id, attempt, coalesce(leased_by, ''), coalesce(started_at, $2), $2, 'expired' FROM expired_dead \
@@ -156,7 +157,8 @@ impl LimitedLeaser {
                SELECT $1, '', $2 FROM leased WHERE $15::bigint >= 0 \
                UNION ALL SELECT $1, grp, $2 FROM leased WHERE grp IS NOT NULL), \
              forgotten AS (DELETE FROM actor_job_starts WHERE queue = $1 AND at <= $2 - $17::bigint) \
-             SELECT id, key, idempotency_key, payload, attempt, lease_token FROM leased ORDER BY rank, id"
+             SELECT id, key, idempotency_key, payload, attempt, lease_token, trace FROM leased \
+             ORDER BY rank, id"
         );
         let lease = client
             .prepare(&statement)

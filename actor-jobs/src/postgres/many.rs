@@ -50,8 +50,11 @@ where
     let mut priorities = Vec::with_capacity(jobs.len());
     let mut ranks = Vec::with_capacity(jobs.len());
     let mut groups = Vec::with_capacity(jobs.len());
+    let mut traces = Vec::with_capacity(jobs.len());
     let aging = queue.inner.options.queue.aging_ms();
     for (payload, options) in &jobs {
+        let caller = options.trace.is_none().then(actor_core::trace::current_context).flatten();
+        traces.push(rows::trace_json(options.trace.as_ref().or(caller.as_ref())));
         let due = options.visible_from(now);
         priorities.push(options.priority);
         ranks.push(crate::options::rank(due, options.priority, aging));
@@ -64,12 +67,13 @@ where
     }
     let (ids_ref, keys_ref, idems_ref, payloads_ref, attempts_ref, visible_ref) =
         (&ids, &keys, &idems, &payloads, &attempts, &visible);
-    let (priorities_ref, ranks_ref, groups_ref) = (&priorities, &ranks, &groups);
+    let (priorities_ref, ranks_ref, groups_ref, traces_ref) =
+        (&priorities, &ranks, &groups, &traces);
     let inserted = queue
         .inner
         .pool
         .with("enqueueing jobs", |live| async move {
-            let params: [&(dyn ToSql + Sync); 12] = [
+            let params: [&(dyn ToSql + Sync); 13] = [
                 name,
                 ids_ref,
                 keys_ref,
@@ -82,6 +86,7 @@ where
                 priorities_ref,
                 ranks_ref,
                 groups_ref,
+                traces_ref,
             ];
             live.client.query(&live.st.enqueue_many, &params).await
         })

@@ -7,6 +7,8 @@ use serde::de::DeserializeOwned;
 use tokio_postgres::Row;
 use tokio_postgres::types::FromSql;
 
+use actor_core::trace::TraceContext;
+
 use crate::error::JobError;
 use crate::model::{JobId, JobRecord, JobState, JobStatus, Lease, Leased, Millis};
 
@@ -62,6 +64,29 @@ pub(super) fn decode<T: DeserializeOwned>(
     })
 }
 
+/// A trace context as stored: a JSON object of its text fields.
+pub(super) fn trace_json(trace: Option<&TraceContext>) -> Option<serde_json::Value> {
+    let fields = trace?.iter().map(|(k, v)| (k.to_owned(), serde_json::Value::from(v)));
+    Some(serde_json::Value::Object(fields.collect()))
+}
+
+/// The trace context of column `trace`. Fields that are not text are skipped: a context is a
+/// hint for tracing, and a damaged one must not stop the job.
+fn trace(row: &Row) -> Result<Option<TraceContext>, JobError> {
+    let Some(serde_json::Value::Object(fields)) = get::<Option<serde_json::Value>>(row, "trace")?
+    else {
+        return Ok(None);
+    };
+    let context: TraceContext = fields
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::String(v) => Some((k, v)),
+            _ => None,
+        })
+        .collect();
+    Ok((!context.is_empty()).then_some(context))
+}
+
 /// A status stored as text.
 pub(super) fn status(name: &str) -> Result<JobStatus, JobError> {
     JobStatus::from_name(name).ok_or_else(|| {
@@ -112,6 +137,7 @@ pub(super) fn record<P: DeserializeOwned, R: DeserializeOwned>(
         updated_at: millis(row, "updated_at")?,
         visible_at: millis(row, "visible_at")?,
         started_at: opt_millis(row, "started_at")?,
+        trace: trace(row)?,
     })
 }
 
@@ -125,5 +151,6 @@ pub(super) fn leased<P: DeserializeOwned>(row: &Row) -> Result<Leased<P>, JobErr
         payload: decode(id, "payload", get(row, "payload")?)?,
         attempt: u32::try_from(get::<i32>(row, "attempt")?).unwrap_or(0),
         lease: Lease { id, token: u64::try_from(get::<i64>(row, "lease_token")?).unwrap_or(0) },
+        trace: trace(row)?,
     })
 }

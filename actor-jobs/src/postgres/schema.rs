@@ -7,7 +7,7 @@ use tokio_postgres::NoTls;
 use crate::error::JobError;
 
 /// The schema version this release creates and reads.
-pub const SCHEMA_VERSION: i32 = 5;
+pub const SCHEMA_VERSION: i32 = 6;
 
 /// Migrations, in order: the statements that bring the schema from version `n` to `n + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -86,6 +86,11 @@ const MIGRATIONS: &[&str] = &[
         WHERE state = 'running' AND grp IS NOT NULL;
     CREATE TABLE actor_job_starts (queue text NOT NULL, grp text NOT NULL, at bigint NOT NULL);
     CREATE INDEX actor_job_starts_recent ON actor_job_starts (queue, grp, at);
+",
+    // Version 6: the enqueuer's trace context (a JSON object of text fields, as the installed
+    // propagator wrote them), for the spans of the job's attempts.
+    r"
+    ALTER TABLE actor_jobs ADD COLUMN trace jsonb;
 ",
 ];
 

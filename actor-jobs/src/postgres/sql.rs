@@ -13,7 +13,7 @@ use tokio_postgres::{Client, Statement};
 
 /// The columns a job record is read from.
 pub(super) const COLUMNS: &str = "id, key, idempotency_key, payload, state, result, error, attempt, \
-    max_attempts, priority, grp, created_at, updated_at, visible_at, retry_at, started_at, lease_token, lease_until";
+    max_attempts, priority, grp, created_at, updated_at, visible_at, retry_at, started_at, lease_token, lease_until, trace";
 
 /// The state after a failed or expired attempt: dead at the last one.
 const RETRY_STATE: &str = "CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'failed' END";
@@ -56,8 +56,8 @@ impl Statements {
                 .prepare(
                     "WITH ins AS ( \
                        INSERT INTO actor_jobs (queue, key, idempotency_key, payload, state, max_attempts, \
-                         created_at, updated_at, visible_at, priority, rank, grp) \
-                       VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6, $7, $9, $10, $11) \
+                         created_at, updated_at, visible_at, priority, rank, grp, trace) \
+                       VALUES ($1, $2, $3, $4, 'queued', $5, $6, $6, $7, $9, $10, $11, $12) \
                        ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
                        RETURNING id), \
                      woke AS (SELECT pg_notify($8, '') FROM ins LIMIT 1) \
@@ -96,7 +96,7 @@ impl Statements {
                          error = CASE WHEN picked.prev IS NULL THEN j.error ELSE $6 END \
                        FROM picked WHERE j.id = picked.id \
                        RETURNING j.id, j.key, j.idempotency_key, j.payload, j.attempt, j.lease_token, \
-                         j.rank), \
+                         j.rank, j.trace), \
                      history AS ( \
                        INSERT INTO actor_job_attempts (job_id, attempt, worker, started_at, ended_at, outcome) \
                        SELECT id, attempt, coalesce(leased_by, ''), coalesce(started_at, $2), $2, 'expired' \
@@ -104,7 +104,7 @@ impl Statements {
                        UNION ALL \
                        SELECT id, prev, coalesce(prev_worker, ''), coalesce(prev_started, $2), $2, 'expired' \
                          FROM picked WHERE prev IS NOT NULL AND id IN (SELECT id FROM leased)) \
-                     SELECT id, key, idempotency_key, payload, attempt, lease_token FROM leased \
+                     SELECT id, key, idempotency_key, payload, attempt, lease_token, trace FROM leased \
                      ORDER BY rank, id"
                 ))
                 .await?,
@@ -258,12 +258,12 @@ impl Statements {
                 .prepare(
                     "WITH ins AS ( \
                        INSERT INTO actor_jobs (id, queue, key, idempotency_key, payload, state, max_attempts, \
-                         created_at, updated_at, visible_at, priority, rank, grp) \
+                         created_at, updated_at, visible_at, priority, rank, grp, trace) \
                        SELECT j.id, $1, j.key, j.idem, j.payload, 'queued', j.attempts, $7, $7, j.visible, \
-                         j.priority, j.rank, j.grp \
+                         j.priority, j.rank, j.grp, j.trace \
                        FROM unnest($2::bigint[], $3::text[], $4::text[], $5::jsonb[], $6::integer[], $8::bigint[], \
-                         $10::smallint[], $11::bigint[], $12::text[]) \
-                         AS j(id, key, idem, payload, attempts, visible, priority, rank, grp) \
+                         $10::smallint[], $11::bigint[], $12::text[], $13::jsonb[]) \
+                         AS j(id, key, idem, payload, attempts, visible, priority, rank, grp, trace) \
                        ON CONFLICT (queue, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
                        RETURNING id), \
                      woke AS (SELECT pg_notify($9, '') FROM ins LIMIT 1) \

@@ -41,6 +41,7 @@ where
     features::priorities(open(options()).await).await;
     features::cancel_running(open(options()).await).await;
     features::snooze(open(options()).await).await;
+    features::trace_contexts(open(options()).await).await;
     features::group_limits(open(features::group_limit_options(options())).await).await;
     let per_second = actor_jobs::Limit::rate(50, std::time::Duration::from_secs(1));
     features::rate_limit(open(options().limit(per_second)).await).await;

@@ -9,3 +9,4 @@ mod limits;
 mod metrics;
 mod schedule;
 mod support;
+mod tracing;

@@ -163,3 +163,46 @@ pub(super) async fn rate_limit<B: JobBackend<String, u64>>(queue: B) {
         assert!(in_window <= 50, "{in_window} starts within a second ending at {at}");
     }
 }
+
+/// A trace context given at enqueue is stored with the job: read back by `status`, handed to
+/// every attempt's lease, carried by bulk enqueues; a job enqueued without one (and outside
+/// any traced span) has none.
+pub(super) async fn trace_contexts<B: JobBackend<String, u64>>(queue: B) {
+    use actor_core::trace::TraceContext;
+    let context = |n: u32| -> TraceContext {
+        [("traceparent", format!("00-{n:032x}-{n:016x}-01")), ("tracestate", "k=v".to_owned())]
+            .into_iter()
+            .collect()
+    };
+    let traced = EnqueueOptions::new().trace_context(context(1));
+    let one = queue.enqueue("traced".to_owned(), traced).await.unwrap();
+    let plain = queue.enqueue("plain".to_owned(), EnqueueOptions::new()).await.unwrap();
+    let many = queue
+        .enqueue_many(vec![
+            ("bulk traced".to_owned(), EnqueueOptions::new().trace_context(context(2))),
+            ("bulk plain".to_owned(), EnqueueOptions::new()),
+        ])
+        .await
+        .unwrap();
+    let stored = |id| {
+        let queue = queue.clone();
+        async move { queue.status(id).await.unwrap().unwrap().trace }
+    };
+    assert_eq!(stored(one).await, Some(context(1)));
+    assert_eq!(stored(plain).await, None);
+    assert_eq!(stored(many[0]).await, Some(context(2)));
+    assert_eq!(stored(many[1]).await, None);
+    let mut leased = queue.lease(10).await.unwrap();
+    leased.sort_by_key(|job| job.id);
+    let traces: Vec<_> = leased.iter().map(|job| job.trace.clone()).collect();
+    assert_eq!(traces, [Some(context(1)), None, Some(context(2)), None]);
+    // The next attempt carries it too.
+    queue.fail(leased[0].lease, "again".to_owned()).await.unwrap();
+    for job in &leased[1..] {
+        queue.complete(job.lease, 0).await.unwrap();
+    }
+    tokio::time::advance(Duration::from_secs(60)).await;
+    let again = lease_one(&queue).await;
+    assert_eq!((again.id, again.attempt, again.trace), (one, 2, Some(context(1))));
+    queue.complete(again.lease, 0).await.unwrap();
+}
