@@ -196,15 +196,19 @@ async fn worker(url: &str, queue: &str) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// A worker process: `[url, queue]` after the program name.
-fn worker_main() -> ! {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+/// A child process: runs `body(url, queue)` (its arguments after the program name) on a
+/// multi-thread runtime, and exits with 0, or with 2 after printing `error <why>`.
+fn child_process<F, Fut>(role: &str, body: F) -> !
+where
+    F: FnOnce(String, String) -> Fut,
+    Fut: std::future::Future<Output = Result<(), BoxError>>,
+{
+    let mut args = std::env::args().skip(1);
     let run = || -> Result<(), BoxError> {
-        let usage = "a worker needs <url> <queue>";
-        let url = args.first().ok_or(usage)?;
-        let queue = args.get(1).ok_or(usage)?;
-        let runtime = tokio::runtime::Runtime::new()?;
-        runtime.block_on(worker(url, queue))
+        let usage = format!("the {role} child needs <url> <queue>");
+        let url = args.next().ok_or(usage.as_str())?;
+        let queue = args.next().ok_or(usage.as_str())?;
+        tokio::runtime::Runtime::new()?.block_on(body(url, queue))
     };
     match run() {
         Ok(()) => std::process::exit(0),
@@ -213,6 +217,11 @@ fn worker_main() -> ! {
             std::process::exit(2);
         }
     }
+}
+
+/// A worker process.
+fn worker_main() -> ! {
+    child_process("worker", |url, queue| async move { worker(&url, &queue).await })
 }
 
 /// A line from a worker process.

@@ -56,23 +56,11 @@ async fn child(url: &str, queue: &str, recorder: SpanRecorder) -> Result<(), Box
     Ok(())
 }
 
-/// The child process: `[url, queue]` after the program name.
+/// The child process.
 pub(super) fn child_main() -> ! {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let run = || -> Result<(), BoxError> {
-        let usage = "the traced child needs <url> <queue>";
-        let url = args.first().ok_or(usage)?;
-        let queue = args.get(1).ok_or(usage)?;
-        let recorder = SpanRecorder::install_global();
-        tokio::runtime::Runtime::new()?.block_on(child(url, queue, recorder))
-    };
-    match run() {
-        Ok(()) => std::process::exit(0),
-        Err(e) => {
-            say(format_args!("error {e}"));
-            std::process::exit(2);
-        }
-    }
+    super::child_process("traced", |url, queue| async move {
+        child(&url, &queue, SpanRecorder::install_global()).await
+    })
 }
 
 /// What the case found: (jobs whose handler continued the enqueuer's trace, problems).

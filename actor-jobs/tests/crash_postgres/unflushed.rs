@@ -54,22 +54,9 @@ async fn child(url: &str, queue: &str) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The child process: `[url, queue]` after the program name.
+/// The child process.
 pub(super) fn child_main() -> ! {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let run = || -> Result<(), BoxError> {
-        let usage = "the unflushed child needs <url> <queue>";
-        let url = args.first().ok_or(usage)?;
-        let queue = args.get(1).ok_or(usage)?;
-        tokio::runtime::Runtime::new()?.block_on(child(url, queue))
-    };
-    match run() {
-        Ok(()) => std::process::exit(0),
-        Err(e) => {
-            say(format_args!("error {e}"));
-            std::process::exit(2);
-        }
-    }
+    super::child_process("unflushed", |url, queue| async move { child(&url, &queue).await })
 }
 
 /// What the case found: (jobs redelivered and finished, problems).
