@@ -19,6 +19,10 @@ pub(crate) struct Options {
     pub(crate) timeout: Option<u64>,
     /// `vis = "pub(crate)"`: the handle's visibility, instead of the widest handler's.
     pub(crate) vis: Option<syn::Visibility>,
+    /// `remote`: also a remote handle and a `Serve` impl (actor-remote), at this span.
+    pub(crate) remote: Option<Span>,
+    /// `version = N`: the remote protocol version (with `remote` only).
+    pub(crate) version: Option<u32>,
 }
 
 pub(crate) enum Mailbox {
@@ -26,7 +30,8 @@ pub(crate) enum Mailbox {
     Unbounded,
 }
 
-const KEYS: &str = "`mailbox`, `max_shared`, `name`, `stuck_after`, `timeout` or `vis`";
+const KEYS: &str =
+    "`mailbox`, `max_shared`, `name`, `remote`, `stuck_after`, `timeout`, `version` or `vis`";
 
 /// Parses `mailbox = 64, max_shared = 8, name = "counter", stuck_after = "30s", timeout = "5s"`.
 pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Options {
@@ -42,7 +47,33 @@ pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Option
             };
             let name = key.to_string();
             match (name.as_str(), value) {
-                ("mailbox" | "max_shared" | "name" | "stuck_after" | "timeout" | "vis", None) => {
+                ("remote", None) => {
+                    if fresh(options.remote.is_some(), &key, errors) {
+                        options.remote = Some(key.span());
+                    }
+                }
+                ("remote", Some(value)) => errors.push(syn::Error::new_spanned(
+                    value,
+                    "`remote` takes no value: write `#[actor(remote)]`",
+                )),
+                ("version", Some(value)) => {
+                    if fresh(options.version.is_some(), &key, errors) {
+                        options.version =
+                            positive(&value, "`version` expects a positive integer", errors)
+                                .and_then(|v| match v.base10_parse::<u32>() {
+                                    Ok(v) => Some(v),
+                                    Err(e) => {
+                                        errors.push(e);
+                                        None
+                                    }
+                                });
+                    }
+                }
+                (
+                    "mailbox" | "max_shared" | "name" | "stuck_after" | "timeout" | "version"
+                    | "vis",
+                    None,
+                ) => {
                     errors.push(syn::Error::new(
                         key.span(),
                         format!("`{key}` expects a value, as in `{key} = ...`"),
@@ -99,8 +130,15 @@ pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Option
         }
         Ok(())
     };
+    let span = Span::call_site();
     if let Err(error) = parser.parse2(args) {
         errors.push(error);
+    }
+    if options.version.is_some() && options.remote.is_none() {
+        errors.push(syn::Error::new(
+            span,
+            "`version` is the remote protocol's version: it goes with `remote`, as in `#[actor(remote, version = 2)]`",
+        ));
     }
     options
 }

@@ -12,6 +12,7 @@ use crate::naming;
 
 mod actor_impl;
 mod handle;
+mod remote;
 
 /// Everything `#[actor]` emits for an accepted impl block.
 pub(crate) fn actor(actor: &ActorImpl<'_>, options: &Options) -> TokenStream {
@@ -25,12 +26,14 @@ pub(crate) fn actor(actor: &ActorImpl<'_>, options: &Options) -> TokenStream {
     let constructors = constructors(actor);
     let actor_impl = actor_impl::actor_impl(actor, options);
     let handle = handle::handle(actor, &vis, options);
+    let remote = options.remote.map(|_| remote::remote(actor, &vis, options));
     quote! {
         #item
         #message
         #constructors
         #actor_impl
         #handle
+        #remote
     }
 }
 

@@ -41,6 +41,10 @@ use proc_macro::TokenStream;
 /// slot in its message; `#[actor(handler)]` keeps a method named like a hook as a message.
 /// Methods named `on_start`, `on_stop` and `on_panic` are the lifecycle hooks. A handler that
 /// takes a `Reply<T>` argument answers through it instead of returning.
+///
+/// `remote` (with `version = N`, default 1) also generates, for actor-remote, a remote handle
+/// (`CounterRemote`) and the `Serve` impl of the local handle; arguments and replies must then
+/// be serde types.
 #[proc_macro_attribute]
 pub fn actor(args: TokenStream, input: TokenStream) -> TokenStream {
     expand(args.into(), input.into()).into()
@@ -65,5 +69,11 @@ fn expand(
         return fallback::emit(&item, errors);
     };
     validate::check(&actor, &mut errors);
+    if options.remote.is_some() && !actor.item.generics.params.is_empty() {
+        errors.push(syn::Error::new_spanned(
+            &actor.item.generics,
+            "a `remote` actor cannot be generic: its messages are named on the wire by the actor's type name alone",
+        ));
+    }
     if errors.is_empty() { expand::actor(&actor, &options) } else { fallback::emit(&item, errors) }
 }

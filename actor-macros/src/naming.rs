@@ -28,6 +28,11 @@ pub(crate) fn message_enum(actor: &Ident) -> Ident {
     format_ident!("{}Message", actor)
 }
 
+/// `Counter` → `CounterRemote`, the remote handle of `#[actor(remote)]`.
+pub(crate) fn remote(actor: &Ident) -> Ident {
+    format_ident!("{}Remote", actor)
+}
+
 /// `Counter` → `CounterHandle`.
 pub(crate) fn handle(actor: &Ident) -> Ident {
     format_ident!("{}Handle", actor)

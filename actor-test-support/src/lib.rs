@@ -3,7 +3,7 @@
 //! - [`TempDir`]: a directory removed when dropped.
 //! - [`Rng`]: SplitMix64, small and seedable, for seeded random tests.
 //! - [`run_and_kill`]: start a child process, read its lines, `SIGKILL` it at a chosen moment.
-//! - [`postgres_url`] and [`unique_name`]: the test PostgreSQL server, or a skip.
+//! - [`postgres_url`], [`nats_url`] and [`unique_name`]: the test servers, or a skip.
 //! - [`self_exe_child`]: the self-re-executing pattern of `harness = false` crash tests.
 //! - [`damage`]: copy a store's directory and flip a byte of its files.
 //! - `metrics` (feature `metrics`): a recording recorder.
@@ -192,6 +192,27 @@ pub fn postgres_url() -> Option<String> {
         _ => {
             eprintln!(
                 "SKIPPED: no PostgreSQL server (set ACTOR_PG_URL; `.ci/postgres.sh start` starts one)"
+            );
+            None
+        }
+    }
+}
+
+/// The NATS server for tests, or `None` (skipped, with a message) when none is configured
+/// outside CI. Under `CI=true` a missing server is a failure: `.ci/run` starts one.
+///
+/// # Panics
+///
+/// Under `CI=true` without `ACTOR_NATS_URL`.
+pub fn nats_url() -> Option<String> {
+    match std::env::var("ACTOR_NATS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => {
+            panic!("CI=true but ACTOR_NATS_URL is not set: .ci/run must start nats-server")
+        }
+        _ => {
+            eprintln!(
+                "SKIPPED: no NATS server (set ACTOR_NATS_URL; `.ci/nats.sh start` starts one)"
             );
             None
         }

@@ -1,0 +1,108 @@
+//! Actors across processes and hosts, over core NATS request-reply.
+//!
+//! There is no cluster protocol here: NATS is the engine. A served name is a subject
+//! (`actors.<name>`), the server's interest graph is the registry, a queue group spreads a
+//! name served by several processes over all of them, and "no responders" is an immediate
+//! [`RemoteError::NotFound`]. TLS and authentication are the server's job
+//! ([`Node::from_client`] takes a client configured for them).
+//!
+//! `#[actor(remote)]` makes an actor servable: its arguments and replies must be serde types.
+//! Besides the local handle it generates a remote handle (`CounterRemote` for `Counter`) with
+//! the same async methods, each returning `Result<T, RemoteError>` (or
+//! `Result<T, RemoteError<E>>` for a handler returning `Result<T, E>`).
+//!
+//! # Quick start
+//!
+//! ```
+//! use actor_core::actor;
+//! use actor_remote::{Node, RemoteError};
+//!
+//! struct Counter {
+//!     count: u64,
+//! }
+//!
+//! #[actor(remote)]
+//! impl Counter {
+//!     fn add(&mut self, by: u64) -> u64 {
+//!         self.count += by;
+//!         self.count
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let Ok(url) = std::env::var("ACTOR_NATS_URL") else { return Ok(()) };
+//! # let name = format!("doc-counter-{}", std::process::id());
+//! // One process serves the counter under a name...
+//! let node = Node::connect(&url).await?;
+//! let served = node.serve(&name, Counter { count: 0 }.spawn()?).await?;
+//!
+//! // ...and any process asks it by that name.
+//! let counter: CounterRemote = node.resolve(&name).await?;
+//! assert_eq!(counter.add(2).await?, 2);
+//! assert_eq!(counter.add(3).await?, 5);
+//!
+//! served.stop().await;
+//! assert!(matches!(counter.add(1).await, Err(RemoteError::NotFound { .. })));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Contracts
+//!
+//! - **Ask** waits for the reply up to the handle's timeout ([`DEFAULT_TIMEOUT`], or
+//!   `with_timeout`). Its errors are typed: [`NotFound`](RemoteError::NotFound) (nothing
+//!   serves the name: at once, not after the timeout), [`Timeout`](RemoteError::Timeout)
+//!   (the message may or may not have been handled), [`Codec`](RemoteError::Codec) (a message
+//!   or reply that does not decode, on either side), [`Version`](RemoteError::Version),
+//!   [`UnknownMessage`](RemoteError::UnknownMessage), [`WrongActor`](RemoteError::WrongActor),
+//!   [`Handler`](RemoteError::Handler) (the handler's own error),
+//!   [`Panicked`](RemoteError::Panicked) and [`Stopped`](RemoteError::Stopped).
+//! - **Tell is at most once.** A remote tell (a handler marked `#[actor(tell)]`) is published
+//!   and forgotten: if nothing serves the name, the process dies, or the connection drops, the
+//!   message is lost and nobody is told. Work that must not be lost belongs in a durable job
+//!   queue (actor-jobs), which delivers at least once.
+//! - **A versioned wire format** ([`wire`]): every request carries its frame version, the
+//!   actor's type tag, the message's tag and the sender's protocol version (`#[actor(remote,
+//!   version = N)]`, default 1). A server refuses a message of a newer version with
+//!   [`RemoteError::Version`], an unknown message with
+//!   [`UnknownMessage`](RemoteError::UnknownMessage), and bytes that do not parse with a
+//!   decode error. No input makes a server panic, and it keeps serving.
+//! - **Arguments and replies are JSON** objects with named fields: a newer release can add a
+//!   field with `#[serde(default)]` and still read an older sender's messages.
+//! - **Pools over processes.** Every process serving a name joins its queue group: each ask
+//!   goes to exactly one of them, and when one dies, asks go to the others.
+//! - **Failure you can see.** When a serving process dies, asks in flight to it end with
+//!   [`Timeout`](RemoteError::Timeout), and new asks get [`NotFound`](RemoteError::NotFound)
+//!   as soon as the NATS server has noticed (at once for a killed process on a live host:
+//!   its socket closes). [`Target::down`] and [`Target::watch`] ping a name and report it
+//!   down when nothing serves it or it stops answering.
+//! - **Serving stops** when [`Served`] is dropped or stopped, or the actor stops: the
+//!   subscription goes first, so new asks find nothing (or another process), then the calls in
+//!   flight are answered.
+//! - **Trace context crosses the wire**: with a propagator installed
+//!   ([`actor_core::trace::set_propagator`]), each request carries the caller's trace context,
+//!   and the server handles it inside a span `remote` that continues it.
+//!
+//! # Cancel safety
+//!
+//! Dropping an ask after it was published leaves the message to be handled; its reply is
+//! discarded. Each public future documents what a drop leaves behind.
+
+#![warn(missing_docs)]
+#![warn(clippy::unwrap_used)]
+
+mod error;
+mod node;
+mod serve;
+mod target;
+pub mod wire;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use error::{Cause, RemoteError};
+pub use node::{DEFAULT_PREFIX, Node, RemoteHandle};
+pub use serve::{Answer, CallFuture, Refusal, Serve, Served};
+pub use target::{DEFAULT_TIMEOUT, Down, Target};

@@ -1,0 +1,208 @@
+//! Serving: the [`Serve`] trait a served handle implements (`#[actor(remote)]` generates it),
+//! the loop that answers requests, and [`Served`], which keeps it going.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use async_nats::Client;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::oneshot;
+use tracing::Instrument;
+
+use crate::wire::{self, Kind, Request, Status};
+
+/// A reply frame, or nothing (a tell).
+pub type Answer = Option<Vec<u8>>;
+
+/// A boxed call future.
+pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, Refusal>> + Send + 'a>>;
+
+/// What a server can answer instead of a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub(crate) status: Status,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Refusal {
+    /// The arguments of a message could not be read.
+    pub fn decode(error: &serde_json::Error) -> Self {
+        Refusal { status: Status::Decode, body: error.to_string().into_bytes() }
+    }
+
+    /// The reply could not be written.
+    pub fn encode(error: &serde_json::Error) -> Self {
+        Refusal { status: Status::Encode, body: error.to_string().into_bytes() }
+    }
+
+    /// No handler has this name.
+    pub fn unknown(message: &str) -> Self {
+        Refusal { status: Status::UnknownMessage, body: message.as_bytes().to_vec() }
+    }
+
+    /// The handler panicked.
+    pub fn panicked(message: &str) -> Self {
+        Refusal { status: Status::Panicked, body: message.as_bytes().to_vec() }
+    }
+
+    /// The actor stopped.
+    pub fn stopped() -> Self {
+        Refusal { status: Status::Stopped, body: Vec::new() }
+    }
+
+    /// The served handle's timeout passed.
+    pub fn timeout() -> Self {
+        Refusal { status: Status::Timeout, body: Vec::new() }
+    }
+
+    fn frame(&self) -> Vec<u8> {
+        wire::reply(self.status, &self.body)
+    }
+}
+
+/// A handle that can be served: it answers one message, given its tag and its arguments as
+/// JSON. `#[actor(remote)]` implements it for the generated handle; write it by hand only for
+/// a service of your own.
+pub trait Serve: Clone + Send + Sync + 'static {
+    /// The actor's type tag: the name of the actor type.
+    const ACTOR: &'static str;
+    /// The protocol version of the actor's messages: bumped when a message changes in a way
+    /// older servers cannot read. A server refuses messages of a newer version.
+    const VERSION: u32;
+
+    /// Handles message `message` with its JSON arguments `args`; returns the reply's JSON.
+    fn call<'a>(&'a self, message: &'a str, args: &'a [u8]) -> CallFuture<'a>;
+
+    /// Resolves when the actor has stopped: the server then stops serving its name.
+    fn stopped(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// Keeps a name served; serving stops when it is dropped, when [`stop`](Served::stop) is
+/// called, or when the actor stops.
+#[derive(Debug)]
+#[must_use = "the name is served only while `Served` is kept"]
+pub struct Served {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Served {
+    /// Stops serving: the subscription goes at once (new asks find nothing), and the calls in
+    /// flight are answered before this returns.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped, serving stops all the same; the calls in flight are still
+    /// answered.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+
+    /// Whether the serving loop has ended (the actor stopped, or the connection closed).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts the loop that answers `subscriber`'s requests with `service`.
+pub(crate) fn start<S: Serve>(
+    client: Client,
+    subscriber: async_nats::Subscriber,
+    service: S,
+    name: std::sync::Arc<str>,
+) -> Served {
+    let (stop, stopped) = oneshot::channel();
+    let task = tokio::spawn(serve_loop(client, subscriber, service, name, stopped));
+    Served { stop: Some(stop), task }
+}
+
+async fn serve_loop<S: Serve>(
+    client: Client,
+    mut subscriber: async_nats::Subscriber,
+    service: S,
+    name: std::sync::Arc<str>,
+    mut stop: oneshot::Receiver<()>,
+) {
+    let mut calls = FuturesUnordered::new();
+    let actor_stopped = service.stopped();
+    let mut actor_stopped = std::pin::pin!(actor_stopped);
+    loop {
+        tokio::select! {
+            biased;
+            // Calls first: a new call is polled (and its message enqueued) before the next
+            // request is read.
+            Some(()) = calls.next(), if !calls.is_empty() => {}
+            message = subscriber.next() => {
+                let Some(message) = message else { break };
+                calls.push(answer(&client, &service, message));
+            }
+            _ = &mut stop => break,
+            () = &mut actor_stopped => break,
+        }
+    }
+    // No new requests reach this process; answer those taken.
+    let _ = subscriber.unsubscribe().await;
+    while calls.next().await.is_some() {}
+    let _ = client.flush().await;
+    tracing::debug!(%name, "stopped serving");
+}
+
+/// Handles one request and publishes its reply, if it has a reply subject.
+async fn answer<S: Serve>(client: &Client, service: &S, message: async_nats::Message) {
+    let reply = handle(service, &message.payload).await;
+    if let (Some(frame), Some(to)) = (reply, message.reply) {
+        if let Err(error) = client.publish(to, Bytes::from(frame)).await {
+            tracing::warn!(%error, "could not publish a reply");
+        }
+    }
+}
+
+/// The reply to `frame`: never a panic, whatever the bytes.
+pub(crate) async fn handle<S: Serve>(service: &S, frame: &[u8]) -> Answer {
+    let request = match wire::read_request(frame) {
+        Ok(request) => request,
+        Err(error) => return Some(wire::reply(Status::Decode, error.to_string().as_bytes())),
+    };
+    let Request { kind, actor, message, version, trace, body } = request;
+    if actor != S::ACTOR {
+        return Some(wire::reply(Status::WrongActor, S::ACTOR.as_bytes()));
+    }
+    if version > S::VERSION {
+        return Some(wire::reply(Status::Version, &S::VERSION.to_le_bytes()));
+    }
+    if kind == Kind::Ping {
+        return Some(wire::reply(Status::Ok, &S::VERSION.to_le_bytes()));
+    }
+    let span = match trace {
+        Some(context) => {
+            let span = tracing::info_span!(parent: None, "remote", actor, message);
+            actor_core::trace::continue_trace(&span, &context);
+            span
+        }
+        None => tracing::Span::none(),
+    };
+    let outcome = service.call(message, body).instrument(span).await;
+    if kind == Kind::Tell {
+        if let Err(refusal) = outcome {
+            tracing::debug!(actor, message, status = ?refusal.status, "a remote tell was refused");
+        }
+        return None;
+    }
+    Some(match outcome {
+        Ok(json) => wire::reply(Status::Ok, &json),
+        Err(refusal) => refusal.frame(),
+    })
+}
