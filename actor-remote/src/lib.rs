@@ -106,3 +106,8 @@ pub use error::{Cause, RemoteError};
 pub use node::{DEFAULT_PREFIX, Node, RemoteHandle};
 pub use serve::{Answer, CallFuture, Refusal, Serve, Served};
 pub use target::{DEFAULT_TIMEOUT, Down, Target};
+
+/// The README's example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -50,9 +50,8 @@ impl Node {
     ///
     /// Cancel safe: a dropped connect leaves nothing behind.
     pub async fn connect(url: &str) -> Result<Node, RemoteError> {
-        let client = async_nats::connect(url)
-            .await
-            .map_err(|e| RemoteError::connection("connecting", e))?;
+        let client =
+            async_nats::connect(url).await.map_err(|e| RemoteError::connection("connecting", e))?;
         Ok(Node::from_client(client))
     }
 
@@ -121,7 +120,8 @@ impl Node {
     /// [`RemoteError::InvalidName`].
     pub fn remote<H: RemoteHandle>(&self, name: &str) -> Result<H, RemoteError> {
         let subject = self.subject(name)?;
-        let target = Target::new(self.client.clone(), subject, Arc::from(name), H::ACTOR, H::VERSION);
+        let target =
+            Target::new(self.client.clone(), subject, Arc::from(name), H::ACTOR, H::VERSION);
         Ok(H::from_target(target))
     }
 

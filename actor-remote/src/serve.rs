@@ -163,10 +163,10 @@ async fn serve_loop<S: Serve>(
 /// Handles one request and publishes its reply, if it has a reply subject.
 async fn answer<S: Serve>(client: &Client, service: &S, message: async_nats::Message) {
     let reply = handle(service, &message.payload).await;
-    if let (Some(frame), Some(to)) = (reply, message.reply) {
-        if let Err(error) = client.publish(to, Bytes::from(frame)).await {
-            tracing::warn!(%error, "could not publish a reply");
-        }
+    if let (Some(frame), Some(to)) = (reply, message.reply)
+        && let Err(error) = client.publish(to, Bytes::from(frame)).await
+    {
+        tracing::warn!(%error, "could not publish a reply");
     }
 }
 
@@ -196,7 +196,7 @@ pub(crate) async fn handle<S: Serve>(service: &S, frame: &[u8]) -> Answer {
     };
     let outcome = service.call(message, body).instrument(span).await;
     if kind == Kind::Tell {
-        if let Err(refusal) = outcome {
+        if let Err(refusal) = &outcome {
             tracing::debug!(actor, message, status = ?refusal.status, "a remote tell was refused");
         }
         return None;

@@ -65,18 +65,30 @@ impl Target {
         self
     }
 
-    fn frame<E>(&self, kind: Kind, message: &str, args: &impl Serialize) -> Result<Bytes, RemoteError<E>> {
-        let body = serde_json::to_vec(args)
-            .map_err(|e| RemoteError::codec("encoding the message", e))?;
+    fn frame<E>(
+        &self,
+        kind: Kind,
+        message: &str,
+        args: &impl Serialize,
+    ) -> Result<Bytes, RemoteError<E>> {
+        let body =
+            serde_json::to_vec(args).map_err(|e| RemoteError::codec("encoding the message", e))?;
         let trace = actor_core::trace::current_context();
-        Ok(Bytes::from(wire::request(kind, self.actor, message, self.version, trace.as_ref(), &body)))
+        Ok(Bytes::from(wire::request(
+            kind,
+            self.actor,
+            message,
+            self.version,
+            trace.as_ref(),
+            &body,
+        )))
     }
 
     /// Sends a request and returns the reply's status and body.
     async fn request<E>(&self, frame: Bytes) -> Result<(Status, Bytes), RemoteError<E>> {
         let payload = self.send(frame).await.map_err(RemoteError::widen)?;
-        let (status, body) = wire::read_reply(&payload)
-            .map_err(|e| RemoteError::codec("reading the reply", e))?;
+        let (status, body) =
+            wire::read_reply(&payload).map_err(|e| RemoteError::codec("reading the reply", e))?;
         let start = payload.len() - body.len();
         Ok((status, payload.slice(start..)))
     }
@@ -118,7 +130,8 @@ impl Target {
                 source: None,
             },
             Status::Version => {
-                let theirs = body.get(..4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
+                let theirs =
+                    body.get(..4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_le_bytes);
                 RemoteError::Version { ours: self.version, theirs }
             }
             Status::UnknownMessage => RemoteError::UnknownMessage { message: text() },
@@ -219,14 +232,13 @@ impl Target {
         if status != Status::Ok {
             return Err(self.refused(status, &body));
         }
-        body.get(..4)
-            .and_then(|b| b.try_into().ok())
-            .map(u32::from_le_bytes)
-            .ok_or(RemoteError::Codec {
+        body.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes).ok_or(
+            RemoteError::Codec {
                 what: "reading a ping's answer",
                 detail: "shorter than 4 bytes".to_owned(),
                 source: None,
-            })
+            },
+        )
     }
 
     /// Waits until the served actor is down: pings it every `every` (each ping waiting at most

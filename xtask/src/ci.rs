@@ -90,14 +90,15 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
 /// The published library crates, in dependency order, with the features each one has.
 const LIBRARIES: &[(&str, &[&str])] = &[
     ("actor-macros", &[]),
-    ("actor-core", &["metrics"]),
+    ("actor-core", &["metrics", "serde"]),
     ("actor-store", &[]),
     ("actor-factory", &["metrics"]),
     ("actor-jobs", &["embedded", "postgres", "consumer", "cron", "metrics", "dashboard"]),
+    ("actor-remote", &[]),
 ];
 
 /// The packages whose examples CI runs with `--quick`.
-const EXAMPLE_PACKAGES: &[&str] = &["examples", "examples-jobs"];
+const EXAMPLE_PACKAGES: &[&str] = &["examples", "examples-jobs", "examples-remote"];
 
 /// One CI pass; see the module docs.
 fn once() -> Result<(), String> {

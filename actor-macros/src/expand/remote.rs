@@ -87,9 +87,9 @@ fn args_struct(handler: &Handler<'_>, borrowed: bool) -> TokenStream {
     let args: Vec<_> = message_args(handler).collect();
     let s = quote!(::actor_remote::__private::serde);
     let serde_crate = "::actor_remote::__private::serde";
-    let fields = args.iter().map(|(ident, ty)| {
-        if borrowed { quote!(#ident: &'__a #ty) } else { quote!(#ident: #ty) }
-    });
+    let fields = args
+        .iter()
+        .map(|(ident, ty)| if borrowed { quote!(#ident: &'__a #ty) } else { quote!(#ident: #ty) });
     let lifetime = (borrowed && !args.is_empty()).then(|| quote!(<'__a>));
     let derive = if borrowed { quote!(#s::Serialize) } else { quote!(#s::Deserialize) };
     quote! {

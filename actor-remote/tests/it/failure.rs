@@ -16,7 +16,10 @@ async fn nothing_served_is_not_found_at_once_and_a_silent_server_times_out() {
     let started = Instant::now();
     assert!(matches!(remote.told().await, Err(RemoteError::NotFound { .. })));
     assert!(started.elapsed() < remote.target().timeout(), "not found comes without the timeout");
-    assert!(matches!(node.resolve::<KitchenRemote>(&name).await, Err(RemoteError::NotFound { .. })));
+    assert!(matches!(
+        node.resolve::<KitchenRemote>(&name).await,
+        Err(RemoteError::NotFound { .. })
+    ));
     assert!(matches!(node.remote::<KitchenRemote>("a b"), Err(RemoteError::InvalidName { .. })));
 
     // A subscriber that never answers: the ask times out.

@@ -5,4 +5,5 @@
 mod calls;
 mod failure;
 mod support;
+mod tracing;
 mod wire;

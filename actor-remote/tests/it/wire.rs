@@ -64,7 +64,10 @@ async fn random_bytes_give_decode_errors_and_the_actor_keeps_serving() {
             let reply = sent.await.unwrap().expect("every request is answered");
             let (status, _) = wire::read_reply(&reply).expect("every reply is a frame");
             answered += 1;
-            if matches!(status, Status::Decode | Status::UnknownMessage | Status::WrongActor | Status::Version) {
+            if matches!(
+                status,
+                Status::Decode | Status::UnknownMessage | Status::WrongActor | Status::Version
+            ) {
                 decode_errors += 1;
             }
         }
