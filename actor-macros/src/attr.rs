@@ -23,6 +23,8 @@ pub(crate) struct Options {
     pub(crate) remote: Option<Span>,
     /// `version = N`: the remote protocol version (with `remote` only).
     pub(crate) version: Option<u32>,
+    /// Where `version` was written, for the error if `remote` is missing.
+    version_key: Option<Span>,
 }
 
 pub(crate) enum Mailbox {
@@ -57,7 +59,8 @@ pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Option
                     "`remote` takes no value: write `#[actor(remote)]`",
                 )),
                 ("version", Some(value)) => {
-                    if fresh(options.version.is_some(), &key, errors) {
+                    if fresh(options.version_key.is_some(), &key, errors) {
+                        options.version_key = Some(key.span());
                         options.version =
                             positive(&value, "`version` expects a positive integer", errors)
                                 .and_then(|v| match v.base10_parse::<u32>() {
@@ -130,11 +133,10 @@ pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Option
         }
         Ok(())
     };
-    let span = Span::call_site();
     if let Err(error) = parser.parse2(args) {
         errors.push(error);
     }
-    if options.version.is_some() && options.remote.is_none() {
+    if let (Some(span), None) = (options.version_key, options.remote) {
         errors.push(syn::Error::new(
             span,
             "`version` is the remote protocol's version: it goes with `remote`, as in `#[actor(remote, version = 2)]`",

@@ -42,7 +42,8 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         }
         rest.push(arg.as_str());
     }
-    for bench in ["store", "factory", "jobs"] {
+    let nats = nats_url();
+    for bench in ["store", "factory", "jobs", "remote"] {
         let mut run = vec![
             "bench",
             "--quiet",
@@ -55,7 +56,10 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
             markdown,
         ];
         run.extend(rest.iter().copied());
-        cargo(&run, &[])?;
+        match (&nats, bench) {
+            (Some(url), "remote") => cargo(&run, &[("ACTOR_NATS_URL", url.as_str())])?,
+            _ => cargo(&run, &[])?,
+        }
     }
     million_actors(markdown)?;
     if let Some(section) = peers {
@@ -67,6 +71,22 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     println!("xtask bench: wrote {markdown}");
     Ok(())
+}
+
+/// The NATS server for the remote benchmark: `ACTOR_NATS_URL`, or one started by
+/// `.ci/nats.sh` (left running, as the PostgreSQL server is); `None` if neither works.
+fn nats_url() -> Option<String> {
+    if let Ok(url) = std::env::var("ACTOR_NATS_URL") {
+        return Some(url);
+    }
+    let script = root().join(".ci").join("nats.sh");
+    let started = std::process::Command::new("bash").arg(&script).arg("start").status();
+    if !started.is_ok_and(|s| s.success()) {
+        eprintln!("xtask bench: no NATS server (install nats-server); the remote benchmark skips");
+        return None;
+    }
+    let url = std::process::Command::new("bash").arg(&script).arg("url").output().ok()?;
+    Some(String::from_utf8_lossy(&url.stdout).trim().to_owned())
 }
 
 /// Runs the `million_actors` example and appends its figures.
