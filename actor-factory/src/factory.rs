@@ -227,8 +227,6 @@ struct Shared<W: Actor, K, M> {
     wrap: Wrap<W, K, M>,
     /// The threshold after which actor-core's watchdog fails a worker's job as stuck.
     stuck_after: Option<Duration>,
-    /// The workers' message spans, if the spec chose.
-    message_spans: Option<bool>,
     /// Whether the workers have message spans: then each job carries its submitter's span.
     traced: bool,
     on_discard: Option<OnDiscard<K, M>>,

@@ -104,9 +104,10 @@ where
     ///
     /// # Cancel safety
     ///
-    /// If the future is dropped, the queue is not opened; jobs made due again stay so.
+    /// If the future is dropped, the queue is not opened; jobs made due again stay so, and a
+    /// queue of an older release is migrated whole or not at all.
     pub async fn open(store: &Store, name: &str, options: QueueOptions) -> Result<Self, JobError> {
-        let tree = store.tree(&format!("jobs/{name}"))?;
+        let tree = records::open_tree(store, &format!("jobs/{name}")).await?;
         let (state, interrupted) = records::scan(&tree, options.aging_ms())?;
         let shared = Arc::new(Shared {
             tree,

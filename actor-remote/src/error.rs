@@ -19,7 +19,8 @@ pub enum RemoteError<E = Infallible> {
         /// The name asked for.
         name: Arc<str>,
     },
-    /// No reply within the timeout. The message may or may not have been handled.
+    /// No reply within the timeout (`after`: this handle's), or the served handle's own
+    /// timeout passed on the server. The message may or may not have been handled.
     #[error("`{name}` did not answer within {after:?}")]
     Timeout {
         /// The name asked.
@@ -63,9 +64,10 @@ pub enum RemoteError<E = Infallible> {
         /// The type served.
         found: String,
     },
-    /// The handler returned its own error.
-    #[error("the handler failed")]
-    Handler(#[source] E),
+    /// The handler returned its own error (any serde type: a `String` works, and this enum
+    /// is then an [`Error`](std::error::Error) as long as `E` is `Display + Debug`).
+    #[error("the handler failed: {0}")]
+    Handler(E),
     /// The handler panicked; the payload's message.
     #[error("the handler panicked: {0}")]
     Panicked(String),

@@ -68,8 +68,12 @@
 //!   [`RemoteError::Version`], an unknown message with
 //!   [`UnknownMessage`](RemoteError::UnknownMessage), and bytes that do not parse with a
 //!   decode error. No input makes a server panic, and it keeps serving.
-//! - **Arguments and replies are JSON** objects with named fields: a newer release can add a
-//!   field with `#[serde(default)]` and still read an older sender's messages.
+//! - **Arguments and replies are JSON** objects with named fields (the handler's argument
+//!   names): a newer release can add an argument of type `Option<T>`, which reads as `None`
+//!   from an older sender, and add fields with `#[serde(default)]` to argument types. Any other
+//!   change to a message needs a new protocol version. The actor's type tag is its type's
+//!   name, without its module: two actor types of one name served under one name are not
+//!   told apart.
 //! - **Pools over processes.** Every process serving a name joins its queue group: each ask
 //!   goes to exactly one of them, and when one dies, asks go to the others.
 //! - **Failure you can see.** When a serving process dies, asks in flight to it end with
@@ -81,8 +85,13 @@
 //!   subscription goes first, so new asks find nothing (or another process), then the calls in
 //!   flight are answered.
 //! - **Trace context crosses the wire**: with a propagator installed
-//!   ([`actor_core::trace::set_propagator`]), each request carries the caller's trace context,
-//!   and the server handles it inside a span `remote` that continues it.
+//!   ([`actor_core::trace::set_propagator`]), each request made inside a span carries the
+//!   caller's trace context (up to 64 KiB of it), and the server handles it inside a span
+//!   `remote` that continues it; a request without one gets no span. A context that does not
+//!   parse is ignored, never a reason to refuse the message.
+//! - **Order.** A node's messages to one served actor are enqueued in the order they were
+//!   sent while the actor's mailbox has room (the serving loop enqueues each before it reads
+//!   the next request).
 //!
 //! # Cancel safety
 //!
@@ -105,7 +114,7 @@ pub mod __private;
 pub use error::{Cause, RemoteError};
 pub use node::{DEFAULT_PREFIX, Node, RemoteHandle};
 pub use serve::{Answer, CallFuture, Refusal, Serve, Served};
-pub use target::{DEFAULT_TIMEOUT, Down, Target};
+pub use target::{DEFAULT_TIMEOUT, Down, Target, Watch};
 
 /// The README's example, compiled and run as a doctest.
 #[cfg(doctest)]

@@ -2,6 +2,7 @@
 //! handles.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_nats::Client;
 
@@ -61,7 +62,8 @@ impl Node {
     }
 
     /// This node with names under `prefix` instead of `actors` (to keep environments apart on
-    /// one server).
+    /// one server). A prefix that is not a valid subject makes every call of this node fail
+    /// with [`RemoteError::InvalidName`].
     pub fn with_prefix(mut self, prefix: impl Into<Arc<str>>) -> Node {
         self.prefix = prefix.into();
         self
@@ -73,17 +75,12 @@ impl Node {
     }
 
     fn subject(&self, name: &str) -> Result<async_nats::Subject, RemoteError> {
-        let why = if name.is_empty() {
-            Some("it is empty")
-        } else if name.chars().any(|c| c.is_whitespace() || c == '*' || c == '>') {
-            Some("NATS subjects cannot hold whitespace, `*` or `>`")
-        } else if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
-            Some("its dot-separated parts cannot be empty")
-        } else {
-            None
-        };
-        match why {
-            Some(why) => Err(RemoteError::InvalidName { name: name.to_owned(), why }),
+        let invalid = |name: &str, why| RemoteError::InvalidName { name: name.to_owned(), why };
+        if let Some(why) = problem(&self.prefix) {
+            return Err(invalid(&self.prefix, why));
+        }
+        match problem(name) {
+            Some(why) => Err(invalid(name, why)),
             None => Ok(async_nats::Subject::from(format!("{}.{name}", self.prefix))),
         }
     }
@@ -107,8 +104,8 @@ impl Node {
             .await
             .map_err(|e| RemoteError::connection("subscribing", e))?;
         // The subscription is known to the server before this returns, so that an ask sent
-        // after `serve` finds it.
-        self.client.flush().await.map_err(|e| RemoteError::connection("subscribing", e))?;
+        // after `serve`, from any connection to this server, finds it.
+        round_trip(&self.client).await?;
         Ok(serve::start(self.client.clone(), subscriber, handle, Arc::from(name)))
     }
 
@@ -139,5 +136,33 @@ impl Node {
         let handle: H = self.remote(name)?;
         handle.target().ping().await?;
         Ok(handle)
+    }
+}
+
+/// Why `name` cannot be (part of) a subject, if it cannot.
+fn problem(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("it is empty")
+    } else if name.chars().any(|c| c.is_whitespace() || c == '*' || c == '>') {
+        Some("NATS subjects cannot hold whitespace, `*` or `>`")
+    } else if name.starts_with('.') || name.ends_with('.') || name.contains("..") {
+        Some("its dot-separated parts cannot be empty")
+    } else {
+        None
+    }
+}
+
+/// Waits until the server has processed everything this client sent before: a request to a
+/// subject nobody listens on comes back "no responders" only after the server read all that
+/// came before it on the connection. (`Client::flush` only writes the socket.)
+async fn round_trip(client: &Client) -> Result<(), RemoteError> {
+    let nobody = client.new_inbox();
+    let request = async_nats::Request::new()
+        .payload(bytes::Bytes::new())
+        .timeout(Some(Duration::from_secs(10)));
+    match client.send_request(nobody, request).await {
+        Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(RemoteError::connection("confirming a subscription", e)),
     }
 }

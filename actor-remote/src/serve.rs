@@ -6,8 +6,8 @@ use std::pin::Pin;
 
 use async_nats::Client;
 use bytes::Bytes;
-use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::oneshot;
 use tracing::Instrument;
 
@@ -89,8 +89,9 @@ pub struct Served {
 }
 
 impl Served {
-    /// Stops serving: the subscription goes at once (new asks find nothing), and the calls in
-    /// flight are answered before this returns.
+    /// Stops serving: the subscription goes at once (new asks find nothing, or another
+    /// process), and the requests already delivered here and the calls in flight are answered
+    /// before this returns (so it waits for the handlers in flight to finish).
     ///
     /// # Cancel safety
     ///
@@ -143,18 +144,30 @@ async fn serve_loop<S: Serve>(
         tokio::select! {
             biased;
             // Calls first: a new call is polled (and its message enqueued) before the next
-            // request is read.
+            // request is read. Then the reasons to stop, so that a busy subscription never
+            // delays them.
             Some(()) = calls.next(), if !calls.is_empty() => {}
+            _ = &mut stop => break,
+            () = &mut actor_stopped => break,
             message = subscriber.next() => {
                 let Some(message) = message else { break };
                 calls.push(answer(&client, &service, message));
             }
-            _ = &mut stop => break,
-            () = &mut actor_stopped => break,
         }
     }
-    // No new requests reach this process; answer those taken.
-    let _ = subscriber.unsubscribe().await;
+    // No new requests reach this process; answer those already delivered to it (`drain`
+    // ends the stream once the server has confirmed the unsubscription) and those in flight.
+    if subscriber.drain().await.is_ok() {
+        loop {
+            tokio::select! {
+                Some(()) = calls.next(), if !calls.is_empty() => {}
+                message = subscriber.next() => match message {
+                    Some(message) => calls.push(answer(&client, &service, message)),
+                    None => break,
+                },
+            }
+        }
+    }
     while calls.next().await.is_some() {}
     let _ = client.flush().await;
     tracing::debug!(%name, "stopped serving");
@@ -194,7 +207,19 @@ pub(crate) async fn handle<S: Serve>(service: &S, frame: &[u8]) -> Answer {
         }
         None => tracing::Span::none(),
     };
-    let outcome = service.call(message, body).instrument(span).await;
+    // A panic in a hand-written `call` or a user's serde impl answers this call only.
+    let call = std::panic::AssertUnwindSafe(service.call(message, body).instrument(span));
+    let outcome = match call.catch_unwind().await {
+        Ok(outcome) => outcome,
+        Err(panic) => {
+            let text = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            Err(Refusal::panicked(&text))
+        }
+    };
     if kind == Kind::Tell {
         if let Err(refusal) = &outcome {
             tracing::debug!(actor, message, status = ?refusal.status, "a remote tell was refused");

@@ -31,10 +31,17 @@ pub struct Target {
 pub enum Down {
     /// Nothing serves the name any more (its process stopped serving, or died).
     NotFound,
-    /// It stopped answering pings: `misses` in a row timed out.
+    /// Its serving process stopped answering pings: `misses` in a row timed out or failed on
+    /// the connection. (Pings are answered by the serving loop, not by the actor: an actor
+    /// stuck in a handler is not down; see actor-core's stuck detection for that.)
     Unresponsive {
         /// The pings missed.
         misses: u32,
+    },
+    /// Another actor type is served under the name now.
+    Replaced {
+        /// The type served.
+        found: String,
     },
 }
 
@@ -225,7 +232,8 @@ impl Target {
     /// # Errors
     ///
     /// [`NotFound`](RemoteError::NotFound), [`Timeout`](RemoteError::Timeout),
-    /// [`WrongActor`](RemoteError::WrongActor) or a connection error.
+    /// [`WrongActor`](RemoteError::WrongActor), [`Version`](RemoteError::Version) (the server
+    /// speaks an older protocol than this handle) or a connection error.
     pub async fn ping(&self) -> Result<u32, RemoteError> {
         let frame = self.frame(Kind::Ping, "", &())?;
         let (status, body) = self.request(frame).await?;
@@ -241,21 +249,24 @@ impl Target {
         )
     }
 
-    /// Waits until the served actor is down: pings it every `every` (each ping waiting at most
-    /// `every`) and returns once nothing serves the name, or `misses` pings in a row went
-    /// unanswered.
+    /// Waits until the served actor is down: pings it every `every` (at least 1 ms; each ping
+    /// waiting at most `every`) and returns once nothing serves the name, another actor type
+    /// does, or `misses` pings in a row went unanswered (timed out, or failed on the
+    /// connection).
     ///
     /// # Cancel safety
     ///
     /// Cancel safe: dropping it stops the pings.
     pub async fn down(&self, every: Duration, misses: u32) -> Down {
+        let every = every.max(Duration::from_millis(1));
         let pinger = self.clone().with_timeout(every);
         let mut missed = 0;
         loop {
             let started = tokio::time::Instant::now();
             match pinger.ping().await {
                 Err(RemoteError::NotFound { .. }) => return Down::NotFound,
-                Err(RemoteError::Timeout { .. }) => {
+                Err(RemoteError::WrongActor { found, .. }) => return Down::Replaced { found },
+                Err(RemoteError::Timeout { .. } | RemoteError::Connection { .. }) => {
                     missed += 1;
                     if missed >= misses.max(1) {
                         return Down::Unresponsive { misses: missed };
@@ -268,19 +279,46 @@ impl Target {
     }
 
     /// Watches the served actor on a task of its own and tells `actor` the message `down`
-    /// makes once it is down (see [`Target::down`]). Dropping the returned handle's task
-    /// (`abort`) stops the watch.
+    /// makes once it is down (see [`Target::down`]). The watch holds no strong reference to
+    /// `actor`, and ends when `actor` stops or the returned [`Watch`] is dropped.
     pub fn watch<A: actor_core::Actor>(
         &self,
         every: Duration,
         misses: u32,
-        actor: actor_core::ActorRef<A>,
+        actor: &actor_core::ActorRef<A>,
         down: impl FnOnce(Down) -> A::Message + Send + 'static,
-    ) -> tokio::task::JoinHandle<()> {
+    ) -> Watch {
         let target = self.clone();
-        tokio::spawn(async move {
-            let reason = target.down(every, misses).await;
-            let _ = actor.tell(down(reason)).await;
-        })
+        let (weak, control) = (actor.downgrade(), actor.control());
+        let task = tokio::spawn(async move {
+            let reason = tokio::select! {
+                reason = target.down(every, misses) => reason,
+                _ = control.stopped() => return,
+            };
+            if let Some(actor) = weak.upgrade() {
+                let _ = actor.tell(down(reason)).await;
+            }
+        });
+        Watch { task }
+    }
+}
+
+/// A watch started by [`Target::watch`]: dropping it stops the watch.
+#[derive(Debug)]
+#[must_use = "the watch stops when this is dropped"]
+pub struct Watch {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Watch {
+    /// Whether the watch has ended (it reported, or its actor stopped).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }

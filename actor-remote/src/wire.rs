@@ -11,7 +11,7 @@
 //! | 1 + n | the actor's type tag (its name), length-prefixed |
 //! | 1 + n | the message's tag (its handler's name), length-prefixed |
 //! | 4 | the sender's protocol version of the actor (little-endian) |
-//! | 2 + n | the sender's trace context, a JSON object, length-prefixed (0: none) |
+//! | 2 + n | the sender's trace context, a JSON object, length-prefixed (0: none; a context over 64 KiB is not sent) |
 //! | rest | the arguments, a JSON object |
 //!
 //! A reply: the wire version, a status byte ([`Status`]), then the value as JSON (status 0),
@@ -184,7 +184,11 @@ pub fn read_request(frame: &[u8]) -> Result<Request<'_>, FrameError> {
     let message = at.text("message tag")?;
     let version = u32::from_le_bytes(at.array("version")?);
     let trace_len = usize::from(u16::from_le_bytes(at.array("trace length")?));
-    let trace = if trace_len == 0 { None } else { Some(read_trace(at.take(trace_len, "trace")?)?) };
+    // A context that does not parse is a hint lost, not a reason to refuse the message.
+    let trace = match trace_len {
+        0 => None,
+        len => read_trace(at.take(len, "trace")?).ok(),
+    };
     Ok(Request { kind, actor, message, version, trace, body: &frame[at.at..] })
 }
 

@@ -252,7 +252,6 @@ where
             build: Mutex::new(build),
             wrap,
             stuck_after,
-            message_spans,
             traced,
             on_discard,
             on_failure,

@@ -67,10 +67,8 @@ where
         };
         let name = format!("{}-worker-{slot}", self.name);
         let worker = built.map_err(|e| SpawnError::start(name.as_str(), e))?;
-        let mut options = W::default_options().with_name(name);
-        if let Some(on) = self.message_spans {
-            options = options.with_message_spans(on);
-        }
+        // Pinned, so that every worker (replacements included) matches how jobs are traced.
+        let options = W::default_options().with_name(name).with_message_spans(self.traced);
         let options = match self.stuck_after {
             Some(threshold) => options.with_stuck_after(threshold),
             None => options,

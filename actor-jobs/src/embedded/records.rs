@@ -2,8 +2,9 @@
 //! rewrites a few bytes and never the payload. `(id, 0)` holds what never changes (the
 //! payload, keys, attempts allowed, creation time); `(id, 1)` holds the state, with the result
 //! once there is one. Both are written in one atomic batch at enqueue. A job enqueued with a
-//! trace context is stored as [`Entry::TracedJob`], a variant added after the others, so that
-//! stores written before it read unchanged and untraced jobs pay nothing.
+//! trace context is stored as [`Entry::TracedJob`], so that untraced jobs pay nothing. That
+//! variant changed the tree's recorded schema: a queue written before it ([`EntryV1`]) is
+//! migrated once, at open ([`open_tree`]).
 
 use std::sync::Arc;
 
@@ -26,6 +27,47 @@ pub(super) enum Entry<P, R> {
     State(Progress<R>),
     /// A job with its enqueuer's trace context.
     TracedJob(Spec<P>, TraceContext),
+}
+
+/// An entry as the releases before trace contexts wrote it: the same shape, without
+/// `TracedJob`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) enum EntryV1<P, R> {
+    Job(Spec<P>),
+    State(Progress<R>),
+}
+
+impl<P, R> From<EntryV1<P, R>> for Entry<P, R> {
+    fn from(old: EntryV1<P, R>) -> Self {
+        match old {
+            EntryV1::Job(spec) => Entry::Job(spec),
+            EntryV1::State(progress) => Entry::State(progress),
+        }
+    }
+}
+
+/// Opens the queue's tree `name`, migrating it first if it was written by a release before
+/// trace contexts (one atomic rewrite of the tree, in memory).
+pub(super) async fn open_tree<P, R>(
+    store: &actor_store::Store,
+    name: &str,
+) -> Result<JobTree<P, R>, StoreError>
+where
+    P: Serialize + serde::de::DeserializeOwned,
+    R: Serialize + serde::de::DeserializeOwned,
+{
+    match store.tree(name) {
+        Err(StoreError::SchemaMismatch { .. })
+            if store.tree::<EntryKey, EntryV1<P, R>>(name).is_ok() =>
+        {
+            let migrated = store
+                .migrate_tree::<EntryKey, EntryV1<P, R>, Entry<P, R>>(name, |_, old| old.into())
+                .await?;
+            tracing::info!(tree = name, entries = migrated, "migrated a job queue's records");
+            store.tree(name)
+        }
+        other => other,
+    }
 }
 
 impl<P, R> Entry<P, R> {

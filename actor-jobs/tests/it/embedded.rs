@@ -63,3 +63,90 @@ async fn a_queue_opened_with_other_payload_types_is_refused() {
     );
     store.close().await.unwrap();
 }
+
+/// A queue written by a release before trace contexts opens, migrated, with its jobs intact:
+/// the types below have the shape that release stored (the store checks shapes, not names).
+mod before_trace_contexts {
+    use actor_jobs::{JobState, Millis};
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct Spec {
+        pub(super) key: Option<String>,
+        pub(super) idempotency_key: Option<String>,
+        pub(super) payload: String,
+        pub(super) max_attempts: u32,
+        pub(super) priority: i16,
+        pub(super) group: Option<String>,
+        pub(super) created_at: Millis,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub(super) struct Progress {
+        pub(super) state: JobState<u64>,
+        pub(super) attempt: u32,
+        pub(super) updated_at: Millis,
+        pub(super) visible_at: Millis,
+        pub(super) started_at: Option<Millis>,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    pub(super) enum Entry {
+        Job(Spec),
+        State(Progress),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queue_written_before_trace_contexts_opens_with_its_jobs() {
+    use before_trace_contexts::{Entry, Progress, Spec};
+    let dir = TempDir::new("jobs-v1");
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let tree = store.tree::<(u64, u8), Entry>("jobs/old").unwrap();
+        for (id, payload, state) in
+            [(1, "done", JobState::Succeeded { result: 7 }), (2, "waiting", JobState::Queued)]
+        {
+            let spec = Spec {
+                key: None,
+                idempotency_key: Some(format!("k{id}")),
+                payload: payload.to_owned(),
+                max_attempts: 3,
+                priority: 0,
+                group: None,
+                created_at: 1,
+            };
+            tree.insert(&(id, 0), &Entry::Job(spec)).await.unwrap();
+            let progress =
+                Progress { state, attempt: 1, updated_at: 1, visible_at: 1, started_at: None };
+            tree.insert(&(id, 1), &Entry::State(progress)).await.unwrap();
+        }
+        store.close().await.unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let queue = Queue::open(&store, "old", options()).await.unwrap();
+    let done = queue.status(JobId(1)).await.unwrap().unwrap();
+    assert_eq!(
+        (done.payload.as_str(), done.state, done.trace),
+        ("done", JobState::Succeeded { result: 7 }, None)
+    );
+    let leased = queue.lease(10).await.unwrap();
+    assert_eq!(
+        leased.iter().map(|j| (j.id, j.payload.as_str())).collect::<Vec<_>>(),
+        [(JobId(2), "waiting")]
+    );
+    // New jobs get the next id, and the idempotency keys were kept.
+    let again = queue
+        .enqueue("again".to_owned(), EnqueueOptions::new().idempotency_key("k1"))
+        .await
+        .unwrap();
+    assert_eq!(again, JobId(1));
+    queue.close().await;
+    store.close().await.unwrap();
+    // Opened again: already migrated, nothing to do.
+    let store = Store::open(dir.path()).unwrap();
+    let queue = Queue::open(&store, "old", options()).await.unwrap();
+    assert_eq!(queue.status(JobId(2)).await.unwrap().unwrap().payload, "waiting");
+    queue.close().await;
+    store.close().await.unwrap();
+}

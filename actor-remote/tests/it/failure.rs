@@ -55,8 +55,64 @@ async fn a_watch_delivers_a_down_message_when_the_server_stops_serving() {
     let (downs, mut received) = tokio::sync::mpsc::unbounded_channel();
     let watcher = Watcher { downs }.spawn().unwrap();
     let every = Duration::from_millis(20);
-    let _watch = remote.target().watch(every, 3, watcher.actor_ref().clone(), WatcherMessage::down);
+    let _watch = remote.target().watch(every, 3, watcher.actor_ref(), WatcherMessage::down);
     served.stop().await;
     let down = tokio::time::timeout(Duration::from_secs(30), received.recv()).await;
     assert_eq!(down, Ok(Some(Down::NotFound)));
+}
+
+/// A hand-written service whose `call` panics on `boom`.
+#[derive(Clone)]
+struct Panicky;
+
+impl actor_remote::Serve for Panicky {
+    const ACTOR: &'static str = "Panicky";
+    const VERSION: u32 = 1;
+
+    fn call<'a>(&'a self, message: &'a str, _args: &'a [u8]) -> actor_remote::CallFuture<'a> {
+        Box::pin(async move {
+            if message == "boom" {
+                panic!("crash on purpose");
+            }
+            Ok(b"1".to_vec())
+        })
+    }
+
+    fn stopped(&self) -> impl std::future::Future<Output = ()> + Send {
+        std::future::pending()
+    }
+}
+
+#[derive(Clone, Debug)]
+struct PanickyRemote(actor_remote::Target);
+
+impl RemoteHandle for PanickyRemote {
+    const ACTOR: &'static str = "Panicky";
+    const VERSION: u32 = 1;
+
+    fn from_target(target: actor_remote::Target) -> Self {
+        PanickyRemote(target)
+    }
+
+    fn target(&self) -> &actor_remote::Target {
+        &self.0
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_call_answers_panicked_and_the_name_stays_served() {
+    let Some(node) = node().await else { return };
+    let name = unique_name("panicky");
+    let served = node.serve(&name, Panicky).await.unwrap();
+    let remote: PanickyRemote = node.remote(&name).unwrap();
+    for _ in 0..3 {
+        match remote.target().ask::<u32, std::convert::Infallible>("boom", &()).await {
+            Err(RemoteError::Panicked(message)) => assert!(message.contains("crash on purpose")),
+            other => panic!("expected a panic, got {other:?}"),
+        }
+        let fine: u32 =
+            remote.target().ask::<u32, std::convert::Infallible>("fine", &()).await.unwrap();
+        assert_eq!(fine, 1);
+    }
+    assert!(!served.is_finished());
 }
