@@ -74,8 +74,11 @@
 //!   change to a message needs a new protocol version. The actor's type tag is its type's
 //!   name, without its module: two actor types of one name served under one name are not
 //!   told apart.
-//! - **Pools over processes.** Every process serving a name joins its queue group: each ask
-//!   goes to exactly one of them, and when one dies, asks go to the others.
+//! - **Pools over processes.** Every subscription serving a name joins its queue group: each
+//!   ask goes to exactly one of them, and when one process dies, asks go to the others. A
+//!   process may serve several actors under one name (each `serve` is one more member), or
+//!   one actor whose `&self` handlers run concurrently; serve a supervised actor's handle so
+//!   that a panic restarts it in place and its name stays served.
 //! - **Failure you can see.** When a serving process dies, asks in flight to it end with
 //!   [`Timeout`](RemoteError::Timeout), and new asks get [`NotFound`](RemoteError::NotFound)
 //!   as soon as the NATS server has noticed (at once for a killed process on a live host:

@@ -8,7 +8,7 @@ use async_nats::Client;
 use bytes::Bytes;
 use futures_util::stream::FuturesUnordered;
 use futures_util::{FutureExt, StreamExt};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
 use tracing::Instrument;
 
 use crate::wire::{self, Kind, Request, Status};
@@ -84,7 +84,7 @@ pub trait Serve: Clone + Send + Sync + 'static {
 #[derive(Debug)]
 #[must_use = "the name is served only while `Served` is kept"]
 pub struct Served {
-    stop: Option<oneshot::Sender<()>>,
+    stop: mpsc::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -98,9 +98,7 @@ impl Served {
     /// If the future is dropped, serving stops all the same; the calls in flight are still
     /// answered.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        let _ = self.stop.try_send(());
         let _ = (&mut self.task).await;
     }
 
@@ -112,9 +110,7 @@ impl Served {
 
 impl Drop for Served {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        let _ = self.stop.try_send(());
     }
 }
 
@@ -125,9 +121,22 @@ pub(crate) fn start<S: Serve>(
     service: S,
     name: std::sync::Arc<str>,
 ) -> Served {
-    let (stop, stopped) = oneshot::channel();
-    let task = tokio::spawn(serve_loop(client, subscriber, service, name, stopped));
-    Served { stop: Some(stop), task }
+    let (stop, stopped) = mpsc::channel(1);
+    // The actor's end is awaited on a task of its own and sent as a stop: polling it in the
+    // loop at every request would take its waiters' lock every time.
+    let watcher = {
+        let (service, stop) = (service.clone(), stop.clone());
+        tokio::spawn(async move {
+            service.stopped().await;
+            let _ = stop.try_send(());
+        })
+    };
+    let task = tokio::spawn(async move {
+        serve_loop(client, subscriber, service, name, stopped).await;
+        // It holds a handle: the actor must not outlive serving because of it.
+        watcher.abort();
+    });
+    Served { stop, task }
 }
 
 async fn serve_loop<S: Serve>(
@@ -135,20 +144,17 @@ async fn serve_loop<S: Serve>(
     mut subscriber: async_nats::Subscriber,
     service: S,
     name: std::sync::Arc<str>,
-    mut stop: oneshot::Receiver<()>,
+    mut stop: mpsc::Receiver<()>,
 ) {
     let mut calls = FuturesUnordered::new();
-    let actor_stopped = service.stopped();
-    let mut actor_stopped = std::pin::pin!(actor_stopped);
     loop {
         tokio::select! {
             biased;
             // Calls first: a new call is polled (and its message enqueued) before the next
-            // request is read. Then the reasons to stop, so that a busy subscription never
-            // delays them.
+            // request is read. Then a stop (asked, or the actor's end), so that a busy
+            // subscription never delays it.
             Some(()) = calls.next(), if !calls.is_empty() => {}
-            _ = &mut stop => break,
-            () = &mut actor_stopped => break,
+            _ = stop.recv() => break,
             message = subscriber.next() => {
                 let Some(message) = message else { break };
                 calls.push(answer(&client, &service, message));
