@@ -38,16 +38,20 @@ pub(crate) fn strip_attrs(item: &ItemImpl) -> ItemImpl {
     item
 }
 
-pub(crate) fn emit(item: &Item, errors: Vec<syn::Error>) -> TokenStream {
+/// `remote`: the impl block asked for `#[actor(remote)]`, so the remote handle and the `Serve`
+/// impl get stand-ins too.
+pub(crate) fn emit(item: &Item, errors: Vec<syn::Error>, remote: bool) -> TokenStream {
     let errors = errors.into_iter().map(|error| error.to_compile_error());
     let Item::Impl(item) = item else {
         return quote!(#item #(#errors)*);
     };
     let stripped = strip_attrs(item);
     let shells = shells(item);
+    let remote = remote.then(|| remote_shells(item)).flatten();
     quote! {
         #stripped
         #shells
+        #remote
         #(#errors)*
     }
 }
@@ -129,33 +133,38 @@ fn is_context(ty: &Type) -> bool {
         if p.path.segments.last().is_some_and(|s| s.ident == "Context")))
 }
 
-/// The handle method's return type, as the expansion would make it.
-fn output(method: &ImplItemFn, actor: &Type, message: &TokenStream) -> TokenStream {
-    let p = quote!(::actor_core::__private);
+/// What a handler replies, as the stand-ins need it.
+enum Answer {
+    /// `#[actor(tell)]`: no reply.
+    Tell,
+    /// Nothing, or an `impl Trait` (an error of its own).
+    Unit,
+    Value(Type),
+    Result(Type, Type),
+}
+
+/// The reply of `method`, read from its syntax.
+fn answer(method: &ImplItemFn, actor: &Type) -> Answer {
     let tell = method
         .attrs
         .iter()
         .any(|attr| is_actor_attr(attr) && attr.to_token_stream().to_string().contains("tell"));
     if tell {
-        return quote!(::core::result::Result<(), #p::SendError<#message>>);
+        return Answer::Tell;
     }
     // A handler answering through its `Reply<T>` argument replies `T`.
-    let answer = method.sig.inputs.iter().find_map(|input| match input {
+    let slot = method.sig.inputs.iter().find_map(|input| match input {
         FnArg::Typed(typed) => reply_slot(&typed.ty),
         FnArg::Receiver(_) => None,
     });
-    let ty = match (answer, &method.sig.output) {
-        (Some(answer), _) => answer,
-        (None, ReturnType::Type(_, ty)) => &**ty,
-        (None, ReturnType::Default) => {
-            return quote!(::core::result::Result<(), #p::AskError>);
-        }
+    let mut ty = match (slot, &method.sig.output) {
+        (Some(answer), _) => answer.clone(),
+        (None, ReturnType::Type(_, ty)) => (**ty).clone(),
+        (None, ReturnType::Default) => return Answer::Unit,
     };
-    let mut ty = ty.clone();
     ReplaceSelf(actor).visit_type_mut(&mut ty);
     if ty.to_token_stream().into_iter().any(|token| token.to_string() == "impl") {
-        // An `impl Trait` reply is an error of its own; the stand-in replies nothing.
-        return quote!(::core::result::Result<(), #p::AskError>);
+        return Answer::Unit;
     }
     if let Type::Path(path) = &ty
         && let Some(last) = path.path.segments.last()
@@ -165,9 +174,72 @@ fn output(method: &ImplItemFn, actor: &Type, message: &TokenStream) -> TokenStre
         && let (Some(GenericArgument::Type(ok)), Some(GenericArgument::Type(err))) =
             (args.args.first(), args.args.last())
     {
-        return quote!(::core::result::Result<#ok, #p::CallError<#err>>);
+        return Answer::Result(ok.clone(), err.clone());
     }
-    quote!(::core::result::Result<#ty, #p::AskError>)
+    Answer::Value(ty)
+}
+
+/// The handle method's return type, as the expansion would make it.
+fn output(method: &ImplItemFn, actor: &Type, message: &TokenStream) -> TokenStream {
+    let p = quote!(::actor_core::__private);
+    match answer(method, actor) {
+        Answer::Tell => quote!(::core::result::Result<(), #p::SendError<#message>>),
+        Answer::Unit => quote!(::core::result::Result<(), #p::AskError>),
+        Answer::Value(ty) => quote!(::core::result::Result<#ty, #p::AskError>),
+        Answer::Result(ok, err) => quote!(::core::result::Result<#ok, #p::CallError<#err>>),
+    }
+}
+
+/// Stand-ins for what `#[actor(remote)]` generates: the remote handle with every method, its
+/// `RemoteHandle` impl and the local handle's `Serve` impl (only for non-generic actors, the
+/// only ones `remote` accepts).
+fn remote_shells(item: &ItemImpl) -> Option<TokenStream> {
+    let syn::Type::Path(path) = &*item.self_ty else { return None };
+    let ident = &path.path.segments.last()?.ident;
+    if !item.generics.params.is_empty() {
+        return None;
+    }
+    let (remote, handle) = (naming::remote(ident), naming::handle(ident));
+    let actor: Type = syn::parse_quote!(#ident);
+    let r = quote!(::actor_remote);
+    let never = quote!(::core::unreachable!("`#[actor]` reported an error on this impl block"));
+    let methods = message_methods(item).map(|method| {
+        let name = &method.sig.ident;
+        let generics = &method.sig.generics;
+        let params = params(method, &actor);
+        let output = match answer(method, &actor) {
+            Answer::Result(ok, err) => quote!(::core::result::Result<#ok, #r::RemoteError<#err>>),
+            Answer::Value(ty) => quote!(::core::result::Result<#ty, #r::RemoteError>),
+            Answer::Tell | Answer::Unit => quote!(::core::result::Result<(), #r::RemoteError>),
+        };
+        quote!(pub async fn #name #generics (&self, #(#params),*) -> #output { #never })
+    });
+    Some(quote! {
+        #[allow(dead_code, unreachable_pub, private_interfaces)]
+        #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+        pub struct #remote {
+            target: #r::Target,
+        }
+        impl #r::RemoteHandle for #remote {
+            const ACTOR: &'static str = "";
+            const VERSION: u32 = 0;
+            fn from_target(target: #r::Target) -> Self { Self { target } }
+            fn target(&self) -> &#r::Target { &self.target }
+        }
+        #[allow(dead_code, unreachable_pub, clippy::all)]
+        impl #remote {
+            pub fn with_timeout(&self, _: ::core::time::Duration) -> Self { #never }
+            #(#methods)*
+        }
+        impl #r::Serve for #handle {
+            const ACTOR: &'static str = "";
+            const VERSION: u32 = 0;
+            fn call<'__a>(&'__a self, _: &'__a str, _: &'__a [u8]) -> #r::CallFuture<'__a> { #never }
+            fn stopped(&self) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
+                async { #never }
+            }
+        }
+    })
 }
 
 fn shells(item: &ItemImpl) -> Option<TokenStream> {

@@ -65,8 +65,9 @@ fn expand(
     };
     let mut errors = Vec::new();
     let options = attr::options(args, &mut errors);
+    let remote = options.remote.is_some();
     let Some(actor) = ast::parse(&item, &mut errors) else {
-        return fallback::emit(&item, errors);
+        return fallback::emit(&item, errors, remote);
     };
     validate::check(&actor, &mut errors);
     if options.remote.is_some() && !actor.item.generics.params.is_empty() {
@@ -75,5 +76,9 @@ fn expand(
             "a `remote` actor cannot be generic: its messages are named on the wire by the actor's type name alone",
         ));
     }
-    if errors.is_empty() { expand::actor(&actor, &options) } else { fallback::emit(&item, errors) }
+    if errors.is_empty() {
+        expand::actor(&actor, &options)
+    } else {
+        fallback::emit(&item, errors, remote)
+    }
 }

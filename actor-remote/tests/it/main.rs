@@ -6,4 +6,5 @@ mod calls;
 mod failure;
 mod support;
 mod tracing;
+mod ui;
 mod wire;
