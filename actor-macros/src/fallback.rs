@@ -140,7 +140,8 @@ enum Answer {
     /// Nothing, or an `impl Trait` (an error of its own).
     Unit,
     Value(Type),
-    Result(Type, Type),
+    /// `Result<T, E>` (boxed: a `Type` is large).
+    Result(Box<(Type, Type)>),
 }
 
 /// The reply of `method`, read from its syntax.
@@ -174,7 +175,7 @@ fn answer(method: &ImplItemFn, actor: &Type) -> Answer {
         && let (Some(GenericArgument::Type(ok)), Some(GenericArgument::Type(err))) =
             (args.args.first(), args.args.last())
     {
-        return Answer::Result(ok.clone(), err.clone());
+        return Answer::Result(Box::new((ok.clone(), err.clone())));
     }
     Answer::Value(ty)
 }
@@ -186,7 +187,10 @@ fn output(method: &ImplItemFn, actor: &Type, message: &TokenStream) -> TokenStre
         Answer::Tell => quote!(::core::result::Result<(), #p::SendError<#message>>),
         Answer::Unit => quote!(::core::result::Result<(), #p::AskError>),
         Answer::Value(ty) => quote!(::core::result::Result<#ty, #p::AskError>),
-        Answer::Result(ok, err) => quote!(::core::result::Result<#ok, #p::CallError<#err>>),
+        Answer::Result(types) => {
+            let (ok, err) = &*types;
+            quote!(::core::result::Result<#ok, #p::CallError<#err>>)
+        }
     }
 }
 
@@ -208,7 +212,10 @@ fn remote_shells(item: &ItemImpl) -> Option<TokenStream> {
         let generics = &method.sig.generics;
         let params = params(method, &actor);
         let output = match answer(method, &actor) {
-            Answer::Result(ok, err) => quote!(::core::result::Result<#ok, #r::RemoteError<#err>>),
+            Answer::Result(types) => {
+                let (ok, err) = &*types;
+                quote!(::core::result::Result<#ok, #r::RemoteError<#err>>)
+            }
             Answer::Value(ty) => quote!(::core::result::Result<#ty, #r::RemoteError>),
             Answer::Tell | Answer::Unit => quote!(::core::result::Result<(), #r::RemoteError>),
         };
