@@ -139,7 +139,7 @@ enum Answer {
     Tell,
     /// Nothing, or an `impl Trait` (an error of its own).
     Unit,
-    Value(Type),
+    Value(Box<Type>),
     /// `Result<T, E>` (boxed: a `Type` is large).
     Result(Box<(Type, Type)>),
 }
@@ -177,7 +177,7 @@ fn answer(method: &ImplItemFn, actor: &Type) -> Answer {
     {
         return Answer::Result(Box::new((ok.clone(), err.clone())));
     }
-    Answer::Value(ty)
+    Answer::Value(Box::new(ty))
 }
 
 /// The handle method's return type, as the expansion would make it.
