@@ -180,11 +180,15 @@ async fn an_actor_idle_after_shared_handlers_is_not_stuck() {
 /// returns the longest gap a thread of this process saw meanwhile (proof of the pause).
 fn freeze_process(pause: Duration) -> Duration {
     let stopped = Arc::new(AtomicBool::new(false));
+    // The pause starts only once the watcher runs: on a loaded machine a thread just spawned
+    // may not have run yet when a short pause is already over.
+    let (running, started) = std::sync::mpsc::channel();
     let watcher = std::thread::spawn({
         let stopped = Arc::clone(&stopped);
         move || {
             let mut last = Instant::now();
             let mut longest = Duration::ZERO;
+            let _ = running.send(());
             while !stopped.load(Ordering::Acquire) {
                 std::thread::park_timeout(Duration::from_millis(1));
                 let now = Instant::now();
@@ -194,6 +198,7 @@ fn freeze_process(pause: Duration) -> Duration {
             longest
         }
     });
+    started.recv().expect("the watcher runs");
     let status = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("kill -STOP $0; sleep {}; kill -CONT $0", pause.as_secs_f64()))
