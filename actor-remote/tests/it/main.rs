@@ -3,6 +3,7 @@
 //! skip with a message, except under `CI=true`, where they fail.
 
 mod calls;
+mod cancel_safety;
 mod failure;
 mod support;
 mod tracing;
