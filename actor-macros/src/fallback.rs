@@ -241,7 +241,9 @@ fn remote_shells(item: &ItemImpl) -> Option<TokenStream> {
         impl #r::Serve for #handle {
             const ACTOR: &'static str = "";
             const VERSION: u32 = 0;
-            fn call<'__a>(&'__a self, _: &'__a str, _: &'__a [u8]) -> #r::CallFuture<'__a> { #never }
+            fn call<'__a>(&'__a self, _: &'__a str, _: &'__a [u8]) -> impl ::core::future::Future<Output = #r::CallResult> + ::core::marker::Send + '__a {
+                async { #never }
+            }
             fn stopped(&self) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
                 async { #never }
             }

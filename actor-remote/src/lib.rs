@@ -116,7 +116,7 @@ pub mod __private;
 
 pub use error::{Cause, RemoteError};
 pub use node::{DEFAULT_PREFIX, Node, RemoteHandle};
-pub use serve::{Answer, CallFuture, Refusal, Serve, Served};
+pub use serve::{Answer, CallResult, Refusal, Serve, Served};
 pub use target::{DEFAULT_TIMEOUT, Down, Target, Watch};
 
 /// The README's example, compiled and run as a doctest.

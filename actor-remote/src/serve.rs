@@ -2,7 +2,6 @@
 //! the loop that answers requests, and [`Served`], which keeps it going.
 
 use std::future::Future;
-use std::pin::Pin;
 
 use async_nats::Client;
 use bytes::Bytes;
@@ -16,8 +15,8 @@ use crate::wire::{self, Kind, Request, Status};
 /// A reply frame, or nothing (a tell).
 pub type Answer = Option<Vec<u8>>;
 
-/// A boxed call future.
-pub type CallFuture<'a> = Pin<Box<dyn Future<Output = Result<Vec<u8>, Refusal>> + Send + 'a>>;
+/// What a call gives: the reply's JSON, or a refusal.
+pub type CallResult = Result<Vec<u8>, Refusal>;
 
 /// What a server can answer instead of a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +72,11 @@ pub trait Serve: Clone + Send + Sync + 'static {
     const VERSION: u32;
 
     /// Handles message `message` with its JSON arguments `args`; returns the reply's JSON.
-    fn call<'a>(&'a self, message: &'a str, args: &'a [u8]) -> CallFuture<'a>;
+    fn call<'a>(
+        &'a self,
+        message: &'a str,
+        args: &'a [u8],
+    ) -> impl Future<Output = CallResult> + Send + 'a;
 
     /// Resolves when the actor has stopped: the server then stops serving its name.
     fn stopped(&self) -> impl Future<Output = ()> + Send;

@@ -62,13 +62,13 @@ pub(super) fn remote(actor: &ActorImpl<'_>, vis: &Visibility, options: &Options)
             const ACTOR: &'static str = #tag;
             const VERSION: u32 = #version;
 
-            fn call<'__a>(&'__a self, message: &'__a str, args: &'__a [u8]) -> #r::CallFuture<'__a> {
-                ::std::boxed::Box::pin(async move {
+            fn call<'__a>(&'__a self, message: &'__a str, args: &'__a [u8]) -> impl ::core::future::Future<Output = #r::CallResult> + ::core::marker::Send + '__a {
+                async move {
                     match message {
                         #(#arms)*
                         _ => ::core::result::Result::Err(#r::Refusal::unknown(message)),
                     }
-                })
+                }
             }
 
             fn stopped(&self) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {

@@ -69,13 +69,11 @@ impl actor_remote::Serve for Panicky {
     const ACTOR: &'static str = "Panicky";
     const VERSION: u32 = 1;
 
-    fn call<'a>(&'a self, message: &'a str, _args: &'a [u8]) -> actor_remote::CallFuture<'a> {
-        Box::pin(async move {
-            if message == "boom" {
-                panic!("crash on purpose");
-            }
-            Ok(b"1".to_vec())
-        })
+    async fn call(&self, message: &str, _args: &[u8]) -> actor_remote::CallResult {
+        if message == "boom" {
+            panic!("crash on purpose");
+        }
+        Ok(b"1".to_vec())
     }
 
     fn stopped(&self) -> impl std::future::Future<Output = ()> + Send {
