@@ -61,6 +61,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// # Errors
 ///
 /// The NATS server cannot be reached, or serving fails.
+///
+/// # Cancel safety
+///
+/// If the future is dropped, whatever it served stops being served (each `Served` is dropped
+/// with it) and its actors stop; nothing is left half registered.
 pub async fn serve(url: &str, prefix: &str, with_counter: bool) -> Result<(), BoxError> {
     let node = Node::connect(url).await?.with_prefix(prefix.to_owned());
     let _pool = node.serve(POOL, Worker.spawn()?).await?;

@@ -183,6 +183,11 @@ impl Drop for Server {
 /// # Errors
 ///
 /// A process that does not start, or a NATS server that cannot be reached.
+///
+/// # Cancel safety
+///
+/// If the future is dropped, the serving processes it started are killed and reaped (each
+/// `Server` kills its child when dropped); asks in flight are abandoned.
 pub async fn run(url: &str, start: impl Fn(Role, &str) -> Command) -> Result<Report, BoxError> {
     let prefix = format!("demo-{}", std::process::id());
     let node = Node::connect(url).await?.with_prefix(prefix.clone());
