@@ -183,6 +183,19 @@ where
         self.shared.resize(workers)
     }
 
+    /// Resolves once the factory no longer accepts jobs: [`drain`](Self::drain) was called.
+    /// For whatever feeds the factory from outside (a served name, a consumer) and should
+    /// stop feeding it.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
+    pub async fn closed(&self) {
+        let mut closed = self.shared.closed.subscribe();
+        // The sender lives as long as `self`: the wait ends only by the flag.
+        let _ = closed.wait_for(|closed| *closed).await;
+    }
+
     /// Stops accepting jobs, waits until every queued and running job has ended, stops the
     /// workers and returns the final counters.
     ///
@@ -193,6 +206,7 @@ where
     /// jobs still end; the workers are stopped by the next `drain`, which waits again.
     pub async fn drain(&self) -> FactoryStats {
         self.shared.lock().accepting = false;
+        self.shared.closed.send_replace(true);
         // Wake submitters waiting for room: they get `Closed` now.
         self.shared.room.notify_waiters();
         loop {
@@ -238,6 +252,8 @@ struct Shared<W: Actor, K, M> {
     idle: Notify,
     /// The number of workers taking new jobs, updated by every resize.
     workers: tokio::sync::watch::Sender<usize>,
+    /// Set once the factory stops accepting jobs.
+    closed: tokio::sync::watch::Sender<bool>,
     #[cfg(feature = "metrics")]
     metrics: telemetry::FactoryMetrics,
 }

@@ -71,9 +71,21 @@ pub enum RemoteError<E = Infallible> {
     /// The handler panicked; the payload's message.
     #[error("the handler panicked: {0}")]
     Panicked(String),
-    /// The actor stopped before it answered.
+    /// The actor stopped before it answered (or the served factory was draining).
     #[error("the actor stopped before it answered")]
     Stopped,
+    /// The served factory's queue was full and its backpressure refuses jobs: the call was
+    /// not queued, and asking again later (or another process) may succeed.
+    #[error("the pool served as `{name}` is full")]
+    Busy {
+        /// The name asked.
+        name: Arc<str>,
+    },
+    /// The call was accepted but dropped without an answer: a served factory discarded its
+    /// job (expired, evicted for room, or failed), or the worker dropped it unanswered. The
+    /// server's explanation.
+    #[error("the call was dropped without an answer: {0}")]
+    Unanswered(String),
     /// A subject name that NATS does not accept.
     #[error("`{name}` is not a valid name: {why}")]
     InvalidName {
@@ -125,6 +137,8 @@ impl<E> RemoteError<E> {
             RemoteError::Handler(error) => RemoteError::Handler(map(error)),
             RemoteError::Panicked(message) => RemoteError::Panicked(message),
             RemoteError::Stopped => RemoteError::Stopped,
+            RemoteError::Busy { name } => RemoteError::Busy { name },
+            RemoteError::Unanswered(why) => RemoteError::Unanswered(why),
             RemoteError::InvalidName { name, why } => RemoteError::InvalidName { name, why },
             RemoteError::Connection { what, source } => RemoteError::Connection { what, source },
         }

@@ -57,7 +57,8 @@
 //!   or reply that does not decode, on either side), [`Version`](RemoteError::Version),
 //!   [`UnknownMessage`](RemoteError::UnknownMessage), [`WrongActor`](RemoteError::WrongActor),
 //!   [`Handler`](RemoteError::Handler) (the handler's own error),
-//!   [`Panicked`](RemoteError::Panicked) and [`Stopped`](RemoteError::Stopped).
+//!   [`Panicked`](RemoteError::Panicked) and [`Stopped`](RemoteError::Stopped); a served
+//!   factory adds [`Busy`](RemoteError::Busy) and [`Unanswered`](RemoteError::Unanswered).
 //! - **Tell is at most once.** A remote tell (a handler marked `#[actor(tell)]`) is published
 //!   and forgotten: if nothing serves the name, the process dies, or the connection drops, the
 //!   message is lost and nobody is told. Work that must not be lost belongs in a durable job
@@ -79,6 +80,14 @@
 //!   process may serve several actors under one name (each `serve` is one more member), or
 //!   one actor whose `&self` handlers run concurrently; serve a supervised actor's handle so
 //!   that a panic restarts it in place and its name stays served.
+//! - **A factory served as a pool** ([`Node::serve_factory`], feature `factory`, on by
+//!   default): each ask of a [`PoolRemote`] is one job of the factory of one serving process,
+//!   with its routing, its backpressure (a full queue that refuses is
+//!   [`Busy`](RemoteError::Busy)) and its replacement of crashed workers (a call queued for a
+//!   crashed worker goes to the replacement). The worker answers through the job's [`Call`];
+//!   a call dropped unanswered answers at once with [`Panicked`](RemoteError::Panicked),
+//!   [`Stopped`](RemoteError::Stopped) or [`Unanswered`](RemoteError::Unanswered), never by
+//!   the caller's timeout. Serving stops when the factory starts draining.
 //! - **Failure you can see.** When a serving process dies, asks in flight to it end with
 //!   [`Timeout`](RemoteError::Timeout), and new asks get [`NotFound`](RemoteError::NotFound)
 //!   as soon as the NATS server has noticed (at once for a killed process on a live host:
@@ -106,6 +115,7 @@
 
 mod error;
 mod node;
+mod pool;
 mod serve;
 mod target;
 pub mod wire;
@@ -116,6 +126,7 @@ pub mod __private;
 
 pub use error::{Cause, RemoteError};
 pub use node::{DEFAULT_PREFIX, Node, RemoteHandle};
+pub use pool::{Call, PoolRemote, PoolRequest, Responder};
 pub use serve::{Answer, CallResult, Refusal, Serve, Served};
 pub use target::{DEFAULT_TIMEOUT, Down, Target, Watch};
 

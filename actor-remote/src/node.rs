@@ -109,6 +109,35 @@ impl Node {
         Ok(serve::start(self.client.clone(), subscriber, handle, Arc::from(name)))
     }
 
+    /// Serves `factory` as a pool under `name`: each ask becomes one of its jobs, keyed by
+    /// `key` (for its routing), queued with its backpressure and answered by its worker
+    /// through the job's [`Call`](crate::Call). Serving stops when the returned [`Served`] is
+    /// dropped or stopped, or when the factory starts draining (so that the other processes
+    /// serving the name take the asks). Callers use a [`PoolRemote`](crate::PoolRemote).
+    ///
+    /// # Errors
+    ///
+    /// As [`Node::serve`].
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`Node::serve`].
+    #[cfg(feature = "factory")]
+    pub async fn serve_factory<W, K, Q>(
+        &self,
+        name: &str,
+        factory: actor_factory::Factory<W, K, crate::Call<Q>>,
+        key: impl Fn(&Q) -> K + Send + Sync + 'static,
+    ) -> Result<Served, RemoteError>
+    where
+        W: actor_core::Actor,
+        K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
+        Q: crate::PoolRequest,
+    {
+        let service = crate::pool::FactoryService { factory, key: Arc::new(key) };
+        self.serve(name, service).await
+    }
+
     /// A handle to whatever serves `name`, without checking that anything does: calls fail
     /// with [`RemoteError::NotFound`] while nothing serves it.
     ///

@@ -56,6 +56,16 @@ impl Refusal {
         Refusal { status: Status::Timeout, body: Vec::new() }
     }
 
+    /// A served pool's queue is full.
+    pub fn busy() -> Self {
+        Refusal { status: Status::Busy, body: Vec::new() }
+    }
+
+    /// The call was dropped without an answer, for the reason `why`.
+    pub fn unanswered(why: &str) -> Self {
+        Refusal { status: Status::Unanswered, body: why.as_bytes().to_vec() }
+    }
+
     fn frame(&self) -> Vec<u8> {
         wire::reply(self.status, &self.body)
     }

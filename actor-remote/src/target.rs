@@ -152,6 +152,8 @@ impl Target {
             Status::Timeout => {
                 RemoteError::Timeout { name: Arc::clone(&self.name), after: self.timeout }
             }
+            Status::Busy => RemoteError::Busy { name: Arc::clone(&self.name) },
+            Status::Unanswered => RemoteError::Unanswered(text()),
         }
     }
 

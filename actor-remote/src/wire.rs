@@ -75,6 +75,11 @@ pub enum Status {
     Encode = 7,
     /// The served handle's own timeout passed before the actor answered.
     Timeout = 8,
+    /// A served factory's queue is full: the call was not queued.
+    Busy = 9,
+    /// The call was accepted but dropped without an answer (a served factory's job was
+    /// discarded, or its worker dropped it unanswered); the explanation follows.
+    Unanswered = 10,
 }
 
 impl Status {
@@ -89,6 +94,8 @@ impl Status {
             6 => Status::Stopped,
             7 => Status::Encode,
             8 => Status::Timeout,
+            9 => Status::Busy,
+            10 => Status::Unanswered,
             _ => return None,
         })
     }

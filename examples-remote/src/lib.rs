@@ -1,5 +1,6 @@
 //! The remote-actors scenario: a front process asks a `Counter` served by process B and a
-//! `Pool` served by B and C over NATS; B is killed with `SIGKILL`, and later restarted.
+//! pool (a factory of workers in each of B and C, served under one name) over NATS; B is
+//! killed with `SIGKILL`, and later restarted.
 //!
 //! [`scenario::run`] plays the front and reports what it saw; [`serve`] is what B and C run.
 //! The example (`examples/remote_cluster.rs`) and the CI test (`tests/cluster.rs`) start the
@@ -8,7 +9,8 @@
 use std::time::Duration;
 
 use actor_core::actor;
-use actor_remote::Node;
+use actor_factory::{FactorySpec, Job};
+use actor_remote::{Call, Node, PoolRequest};
 
 pub mod scenario;
 
@@ -35,15 +37,27 @@ impl Counter {
     }
 }
 
-/// A worker of the pool served by B and C: it answers with its process id.
+/// The pool's request: which process handled it?
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct WhoAmI;
+
+impl PoolRequest for WhoAmI {
+    /// The id of the process whose worker answered.
+    type Reply = u32;
+    const TAG: &'static str = "WhoAmI";
+}
+
+/// A worker of the factory each of B and C serves as the pool.
 #[derive(Debug, Default)]
 pub struct Worker;
 
-#[actor(remote)]
+#[actor]
 impl Worker {
-    /// The id of the process that handled the ask.
-    pub async fn whoami(&self) -> u32 {
-        std::process::id()
+    /// Answers a pool ask with this process's id.
+    pub async fn work(&mut self, mut job: Job<(), Call<WhoAmI>>) {
+        if let Some(call) = job.take() {
+            call.answer(std::process::id());
+        }
     }
 }
 
@@ -55,7 +69,7 @@ pub const POOL: &str = "demo.pool";
 /// Any error, boxed.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What a serving process runs: the pool, and the counter too if `with_counter`; prints
+/// What a serving process runs: the pool (a factory of two workers), and the counter too if `with_counter`; prints
 /// `ready` once both are served, then serves until killed.
 ///
 /// # Errors
@@ -68,7 +82,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// with it) and its actors stop; nothing is left half registered.
 pub async fn serve(url: &str, prefix: &str, with_counter: bool) -> Result<(), BoxError> {
     let node = Node::connect(url).await?.with_prefix(prefix.to_owned());
-    let _pool = node.serve(POOL, Worker.spawn()?).await?;
+    let factory = FactorySpec::new(2, || Ok(Worker), WorkerMessage::work).spawn()?;
+    let _pool = node.serve_factory(POOL, factory, |_: &WhoAmI| ()).await?;
     let _counter = match with_counter {
         true => Some(node.serve(COUNTER, Counter::default().spawn()?).await?),
         false => None,

@@ -8,9 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use actor_remote::{Node, RemoteError};
+use actor_remote::{Node, PoolRemote, RemoteError};
 
-use crate::{BoxError, COUNTER, CounterRemote, POOL, WorkerRemote};
+use crate::{BoxError, COUNTER, CounterRemote, POOL, WhoAmI};
 
 /// Prints one line for the front process, flushed at once.
 pub fn say(line: &str) {
@@ -198,13 +198,13 @@ pub async fn run(url: &str, start: impl Fn(Role, &str) -> Command) -> Result<Rep
     c.expect("ready", 1)?;
 
     let counter: CounterRemote = node.resolve(COUNTER).await?;
-    let pool: WorkerRemote = node.resolve(POOL).await?;
+    let pool: PoolRemote<WhoAmI> = node.resolve(POOL).await?;
     for _ in 0..10 {
         report.counter_before = counter.add(1).await?;
     }
     let mut answered = BTreeSet::new();
     for _ in 0..40 {
-        answered.insert(pool.whoami().await?);
+        answered.insert(pool.ask(&WhoAmI).await?);
     }
     report.pool_processes_before =
         [b.pid(), c.pid()].iter().filter(|p| answered.contains(p)).count();
@@ -245,7 +245,7 @@ pub async fn run(url: &str, start: impl Fn(Role, &str) -> Command) -> Result<Rep
     // The pool carries on, on C.
     let mut on_c = 0;
     for _ in 0..20 {
-        if pool.whoami().await? == c.pid() {
+        if pool.ask(&WhoAmI).await? == c.pid() {
             on_c += 1;
         }
     }

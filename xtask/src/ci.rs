@@ -94,7 +94,7 @@ const LIBRARIES: &[(&str, &[&str])] = &[
     ("actor-store", &[]),
     ("actor-factory", &["metrics"]),
     ("actor-jobs", &["embedded", "postgres", "consumer", "cron", "metrics", "dashboard"]),
-    ("actor-remote", &[]),
+    ("actor-remote", &["factory"]),
 ];
 
 /// The packages whose examples CI runs with `--quick`.

@@ -259,6 +259,7 @@ where
             room: Notify::new(),
             idle: Notify::new(),
             workers: tokio::sync::watch::Sender::new(workers),
+            closed: tokio::sync::watch::Sender::new(false),
             #[cfg(feature = "metrics")]
             metrics: super::telemetry::FactoryMetrics::new(&name_for_metrics),
         });

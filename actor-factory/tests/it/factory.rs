@@ -277,6 +277,29 @@ async fn a_full_queue_rejects_or_waits() {
     assert!(stats.queue_wait.max >= Duration::from_millis(100));
 }
 
+/// `closed` resolves when draining starts, not when it ends: a feeder stops feeding while the
+/// jobs already queued still run.
+#[tokio::test(start_paused = true)]
+async fn closed_resolves_when_draining_starts() {
+    let log = Log::default();
+    let factory = spec(1, &log).spawn().unwrap();
+    factory.submit(0, Task::Sleep(Duration::from_millis(100), 0)).await.unwrap();
+    let mut closed = std::pin::pin!(factory.closed());
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(closed.as_mut().poll(cx)));
+    assert!(first.await.is_pending(), "an accepting factory is not closed");
+    let drain = tokio::spawn({
+        let factory = factory.clone();
+        async move { factory.drain().await }
+    });
+    let start = tokio::time::Instant::now();
+    closed.await;
+    assert!(start.elapsed() < Duration::from_millis(100), "closed before the queued job ended");
+    assert!(matches!(factory.submit(1, Task::Record(1)).await, Err(SubmitError::Closed { .. })));
+    assert_eq!(drain.await.unwrap().processed, 1);
+    // A late waiter sees the flag at once.
+    factory.closed().await;
+}
+
 /// Cancel safety of `submit`: a submitter dropped while waiting for room leaves no trace, neither
 /// its job nor its place among the waiting, and the next waiter still gets the room.
 #[tokio::test(start_paused = true)]

@@ -11,7 +11,7 @@ use actor_remote::{Down, RemoteError, RemoteHandle};
 use crate::support::{Item, Kitchen, KitchenRemote, node, unique_name};
 
 /// Polls `future` once, then drops it.
-async fn poll_once_then_drop(future: impl Future) {
+pub(crate) async fn poll_once_then_drop(future: impl Future) {
     let mut future = pin!(future);
     std::future::poll_fn(|cx| {
         let _ = future.as_mut().poll(cx);

@@ -5,6 +5,7 @@
 mod calls;
 mod cancel_safety;
 mod failure;
+mod pool;
 mod support;
 mod tracing;
 mod ui;

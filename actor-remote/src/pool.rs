@@ -1,0 +1,266 @@
+//! A factory served as a pool: the [`PoolRequest`] it answers, the [`Call`] its workers
+//! receive as their job's payload, and the [`PoolRemote`] handle callers use.
+//!
+//! Serving a factory ([`Node::serve_factory`](crate::Node::serve_factory)) turns each ask into
+//! a job of the factory: it is routed, queued with backpressure, handed to a replacement if
+//! its worker crashes, and answered by the worker through the job's [`Call`]. Every process
+//! serving the name joins its queue group, so the pool spans them all.
+
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::sync::oneshot;
+
+use crate::error::RemoteError;
+use crate::node::RemoteHandle;
+use crate::serve::{CallResult, Refusal};
+use crate::target::Target;
+
+/// The message tag of a pool's requests.
+pub(crate) const CALL: &str = "call";
+
+/// A request a served factory answers: its reply type, and the type tag and protocol version
+/// it is sent with (callers and servers must agree on both; a server refuses a newer version).
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Resize {
+///     image: String,
+///     width: u32,
+/// }
+///
+/// impl actor_remote::PoolRequest for Resize {
+///     type Reply = Vec<u8>;
+///     const TAG: &'static str = "Resize";
+/// }
+/// ```
+pub trait PoolRequest: Serialize + DeserializeOwned + Send + 'static {
+    /// What the worker answers (a `Result` if it can fail in its own way).
+    type Reply: Serialize + DeserializeOwned + Send + 'static;
+    /// The type tag the server checks, as an actor's type name is checked.
+    const TAG: &'static str;
+    /// The protocol version; bump it when a change cannot be read by older servers.
+    const VERSION: u32 = 1;
+}
+
+/// A remote call as a served factory's worker receives it, as its job's payload: the request,
+/// and the place its answer goes.
+///
+/// Answer with [`answer`](Call::answer) (or split it with [`into_parts`](Call::into_parts)).
+/// A call dropped unanswered answers the caller by itself, with an error saying why:
+/// [`RemoteError::Panicked`] if the worker panicked with it, [`RemoteError::Stopped`] if its
+/// worker was killed, and [`RemoteError::Unanswered`] if it was dropped otherwise (discarded by
+/// the factory, a stuck worker, or a handler that forgot to answer). Keep the call in the
+/// job (read it with `payload()`, take it with `take()` when you answer): a call still queued
+/// when its worker crashes goes to the replacement worker, as every queued job does.
+pub struct Call<Q: PoolRequest> {
+    request: Q,
+    reply: Responder<Q::Reply>,
+}
+
+impl<Q: PoolRequest> fmt::Debug for Call<Q> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call").field("tag", &Q::TAG).finish_non_exhaustive()
+    }
+}
+
+impl<Q: PoolRequest> Call<Q> {
+    /// The request.
+    pub fn request(&self) -> &Q {
+        &self.request
+    }
+
+    /// Answers the caller with `reply`.
+    pub fn answer(self, reply: Q::Reply) {
+        self.reply.send(reply);
+    }
+
+    /// The request by value, and the responder that answers it.
+    pub fn into_parts(self) -> (Q, Responder<Q::Reply>) {
+        (self.request, self.reply)
+    }
+}
+
+/// Answers one remote call; dropped unanswered, it answers with an error saying why (see
+/// [`Call`]).
+pub struct Responder<R> {
+    to: Option<oneshot::Sender<CallResult>>,
+    reply: PhantomData<fn(R)>,
+}
+
+impl<R> fmt::Debug for Responder<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Responder").field("answered", &self.to.is_none()).finish()
+    }
+}
+
+impl<R: Serialize> Responder<R> {
+    /// Sends `reply` to the caller (a reply that cannot be encoded reaches it as a codec
+    /// error). If the caller has gone (its ask timed out), the reply is dropped.
+    pub fn send(mut self, reply: R) {
+        if let Some(to) = self.to.take() {
+            let json = serde_json::to_vec(&reply).map_err(|e| Refusal::encode(&e));
+            let _ = to.send(json);
+        }
+    }
+}
+
+impl<R> Drop for Responder<R> {
+    fn drop(&mut self) {
+        let Some(to) = self.to.take() else { return };
+        let refusal = match actor_core::drop_cause() {
+            actor_core::DropCause::Panicked => {
+                Refusal::panicked("the worker panicked while it held the call")
+            }
+            actor_core::DropCause::Interrupted | actor_core::DropCause::Unhandled => {
+                Refusal::stopped()
+            }
+            actor_core::DropCause::Stuck { busy_for } => Refusal::unanswered(&format!(
+                "the worker was stuck for {busy_for:?} and was replaced"
+            )),
+            _ => Refusal::unanswered(
+                "the pool dropped the call (its job was discarded or failed, or the worker did \
+                 not answer)",
+            ),
+        };
+        let _ = to.send(Err(refusal));
+    }
+}
+
+/// A served factory's request, ready to submit, and the receiver of its answer.
+pub(crate) fn call<Q: PoolRequest>(request: Q) -> (Call<Q>, oneshot::Receiver<CallResult>) {
+    let (to, answer) = oneshot::channel();
+    (Call { request, reply: Responder { to: Some(to), reply: PhantomData } }, answer)
+}
+
+/// A handle to a factory served under a name (by one process or many): each ask is one job of
+/// one of the serving processes' factories.
+pub struct PoolRemote<Q> {
+    target: Target,
+    request: PhantomData<fn(Q)>,
+}
+
+impl<Q> Clone for PoolRemote<Q> {
+    fn clone(&self) -> Self {
+        PoolRemote { target: self.target.clone(), request: PhantomData }
+    }
+}
+
+impl<Q> fmt::Debug for PoolRemote<Q> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PoolRemote").field("target", &self.target).finish()
+    }
+}
+
+impl<Q: PoolRequest> RemoteHandle for PoolRemote<Q> {
+    const ACTOR: &'static str = Q::TAG;
+    const VERSION: u32 = Q::VERSION;
+
+    fn from_target(target: Target) -> Self {
+        PoolRemote { target, request: PhantomData }
+    }
+
+    fn target(&self) -> &Target {
+        &self.target
+    }
+}
+
+impl<Q: PoolRequest> PoolRemote<Q> {
+    /// This handle with asks that give up after `timeout`.
+    pub fn with_timeout(self, timeout: std::time::Duration) -> Self {
+        PoolRemote { target: self.target.with_timeout(timeout), request: PhantomData }
+    }
+
+    /// Asks the pool: the request becomes a job of one serving process's factory, and this
+    /// waits for its worker's answer (up to the handle's timeout).
+    ///
+    /// # Errors
+    ///
+    /// As an actor's ask, and [`Busy`](RemoteError::Busy) (the factory's queue was full and
+    /// refuses), [`Stopped`](RemoteError::Stopped) (it was draining, or its worker was killed),
+    /// [`Panicked`](RemoteError::Panicked) and [`Unanswered`](RemoteError::Unanswered).
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped after the request was published, the job still runs; its
+    /// answer is discarded.
+    pub async fn ask(&self, request: &Q) -> Result<Q::Reply, RemoteError> {
+        self.target.ask(CALL, request).await
+    }
+
+    /// Sends the request at most once, as [`Target::tell`]: it becomes a job if a serving
+    /// process receives it and has room, and nobody is told otherwise.
+    ///
+    /// # Errors
+    ///
+    /// The request could not be encoded, or the connection is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// If the future is dropped, the request may or may not have been sent.
+    pub async fn tell(&self, request: &Q) -> Result<(), RemoteError> {
+        self.target.tell(CALL, request).await
+    }
+}
+
+#[cfg(feature = "factory")]
+pub(crate) use self::served::FactoryService;
+
+#[cfg(feature = "factory")]
+mod served {
+    use std::hash::Hash;
+    use std::sync::Arc;
+
+    use actor_core::Actor;
+    use actor_factory::{Factory, SubmitError};
+
+    use super::{CALL, Call, PoolRequest};
+    use crate::serve::{CallResult, Refusal, Serve};
+
+    /// A factory as a served handle: each call is submitted as a job.
+    pub(crate) struct FactoryService<W: Actor, K, Q: PoolRequest> {
+        pub(crate) factory: Factory<W, K, Call<Q>>,
+        pub(crate) key: Arc<dyn Fn(&Q) -> K + Send + Sync>,
+    }
+
+    impl<W: Actor, K, Q: PoolRequest> Clone for FactoryService<W, K, Q> {
+        fn clone(&self) -> Self {
+            FactoryService { factory: self.factory.clone(), key: Arc::clone(&self.key) }
+        }
+    }
+
+    impl<W, K, Q> Serve for FactoryService<W, K, Q>
+    where
+        W: Actor,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        Q: PoolRequest,
+    {
+        const ACTOR: &'static str = Q::TAG;
+        const VERSION: u32 = Q::VERSION;
+
+        async fn call(&self, message: &str, args: &[u8]) -> CallResult {
+            if message != CALL {
+                return Err(Refusal::unknown(message));
+            }
+            let request: Q = crate::__private::args(args)?;
+            let key = (self.key)(&request);
+            let (call, answer) = super::call(request);
+            match self.factory.submit(key, call).await {
+                Ok(_) => {}
+                Err(SubmitError::Full { .. }) => return Err(Refusal::busy()),
+                Err(SubmitError::Closed { .. }) => return Err(Refusal::stopped()),
+            }
+            // The responder always sends before it goes; a closed channel would mean the
+            // factory lost the job, which it does not.
+            answer.await.unwrap_or_else(|_| Err(Refusal::stopped()))
+        }
+
+        async fn stopped(&self) {
+            self.factory.closed().await;
+        }
+    }
+}
