@@ -246,7 +246,7 @@ pub(crate) async fn handle<S: Serve>(service: &S, frame: &[u8]) -> Answer {
         return None;
     }
     Some(match outcome {
-        Ok(json) => wire::reply(Status::Ok, &json),
+        Ok(json) => wire::reply_ok(json),
         Err(refusal) => refusal.frame(),
     })
 }

@@ -78,17 +78,13 @@ impl Target {
         message: &str,
         args: &impl Serialize,
     ) -> Result<Bytes, RemoteError<E>> {
-        let body =
-            serde_json::to_vec(args).map_err(|e| RemoteError::codec("encoding the message", e))?;
         let trace = actor_core::trace::current_context();
-        Ok(Bytes::from(wire::request(
-            kind,
-            self.actor,
-            message,
-            self.version,
-            trace.as_ref(),
-            &body,
-        )))
+        // The arguments are written straight after the frame's head: one buffer per request.
+        let mut frame =
+            wire::request_head(kind, self.actor, message, self.version, trace.as_ref(), 64);
+        serde_json::to_writer(&mut frame, args)
+            .map_err(|e| RemoteError::codec("encoding the message", e))?;
+        Ok(Bytes::from(frame))
     }
 
     /// Sends a request and returns the reply's status and body.

@@ -135,13 +135,28 @@ pub fn request(
     trace: Option<&TraceContext>,
     body: &[u8],
 ) -> Vec<u8> {
+    let mut frame = request_head(kind, actor, message, version, trace, body.len());
+    frame.extend_from_slice(body);
+    frame
+}
+
+/// A request's frame up to its body, with room for `body` more bytes: the caller writes the
+/// JSON arguments straight after it.
+pub(crate) fn request_head(
+    kind: Kind,
+    actor: &str,
+    message: &str,
+    version: u32,
+    trace: Option<&TraceContext>,
+    body: usize,
+) -> Vec<u8> {
     let trace = trace.map(|t| {
         let map: serde_json::Map<String, serde_json::Value> =
             t.iter().map(|(k, v)| (k.to_owned(), serde_json::Value::from(v))).collect();
         serde_json::Value::Object(map).to_string().into_bytes()
     });
     let trace = trace.as_deref().unwrap_or_default();
-    let mut frame = Vec::with_capacity(10 + actor.len() + message.len() + trace.len() + body.len());
+    let mut frame = Vec::with_capacity(10 + actor.len() + message.len() + trace.len() + body);
     frame.push(WIRE_VERSION);
     frame.push(match kind {
         Kind::Ask => 0,
@@ -156,7 +171,6 @@ pub fn request(
     if trace_len > 0 {
         frame.extend_from_slice(trace);
     }
-    frame.extend_from_slice(body);
     frame
 }
 
@@ -210,6 +224,13 @@ fn read_trace(bytes: &[u8]) -> Result<TraceContext, FrameError> {
             _ => Err(FrameError::Trace),
         })
         .collect()
+}
+
+/// The reply to a handled call, from its JSON value: the value's buffer with the frame's two
+/// header bytes put in front (no new allocation while the buffer has room for them).
+pub(crate) fn reply_ok(mut json: Vec<u8>) -> Vec<u8> {
+    json.splice(0..0, [WIRE_VERSION, Status::Ok as u8]);
+    json
 }
 
 /// Encodes a reply: `status`, then `body` (JSON for [`Status::Ok`], text otherwise).

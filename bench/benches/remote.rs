@@ -12,6 +12,8 @@
 //!
 //! Baseline `nats-raw`: a subscriber that answers each request with a reply of the size ours
 //! sends, and a client that sends requests of our frame's size: the cost of NATS itself.
+//! Beside it, `actor-remote-no-actor`: our serving layer answering without an actor. The
+//! systems take turns in an order that rotates each round; medians of 7 rounds.
 
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 
@@ -87,6 +89,28 @@ async fn raw_server(client: async_nats::Client, subject: String, reply: Bytes) {
     });
 }
 
+/// The serving layer without an actor: a hand-written [`Serve`](actor_remote::Serve) that
+/// answers `add` with a constant, to tell the cost of the remote layer from the actor's.
+#[derive(Clone)]
+struct NoActor;
+
+impl actor_remote::Serve for NoActor {
+    const ACTOR: &'static str = "Counter";
+    const VERSION: u32 = 1;
+
+    async fn call(&self, _message: &str, _args: &[u8]) -> actor_remote::CallResult {
+        Ok(b"123456".to_vec())
+    }
+
+    async fn stopped(&self) {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The systems measured, in the order of the first round (later rounds rotate it, so that no
+/// system always runs first or last).
+const SYSTEMS: [&str; 3] = ["nats-raw", "actor-remote", "actor-remote-no-actor"];
+
 async fn run(url: &str, rounds: usize, asks: usize) -> Vec<Sample> {
     let server = Node::connect(url).await.expect("connect");
     let caller = Node::connect(url).await.expect("connect");
@@ -94,39 +118,55 @@ async fn run(url: &str, rounds: usize, asks: usize) -> Vec<Sample> {
     let _served =
         server.serve(&name, Counter { count: 0 }.spawn().expect("spawn")).await.expect("serve");
     let counter: CounterRemote = caller.resolve(&name).await.expect("resolve");
+    let bare = format!("bench-no-actor-{}", std::process::id());
+    let _bare = server.serve(&bare, NoActor).await.expect("serve");
+    let no_actor: CounterRemote = caller.resolve(&bare).await.expect("resolve");
 
     // The floor speaks frames of our sizes: a request of `add(1)` and its reply.
     let request =
         Bytes::from(wire::request(wire::Kind::Ask, "Counter", "add", 1, None, br#"{"by":1}"#));
     let reply = Bytes::from(wire::reply(wire::Status::Ok, b"123456"));
-    let raw_subject = format!("bench-raw-{}", std::process::id());
-    raw_server(server.client().clone(), raw_subject.clone(), reply).await;
+    let raw_subject = Arc::new(format!("bench-raw-{}", std::process::id()));
+    raw_server(server.client().clone(), raw_subject.to_string(), reply).await;
     let raw = caller.client().clone();
 
-    let mut results: Vec<Vec<Sample>> = (0..4).map(|_| Vec::new()).collect();
-    for _ in 0..rounds {
+    let mut results: Vec<Vec<Sample>> = (0..2 * SYSTEMS.len()).map(|_| Vec::new()).collect();
+    for round in 0..rounds {
         for (slot, callers) in [(0, 1), (1, 64)] {
             let each = if callers == 1 { asks } else { (asks * 4 / callers).max(1) };
-            let raw = raw.clone();
-            let (subject, request) = (Arc::new(raw_subject.clone()), request.clone());
-            let floor = drive(callers, each, move || {
-                let (raw, subject, request) = (raw.clone(), Arc::clone(&subject), request.clone());
-                async move {
-                    raw.request(subject.to_string(), request).await.expect("raw request");
-                }
-            })
-            .await;
             let workload = if callers == 1 { "remote_ask_1" } else { "remote_ask_64" };
-            results[slot * 2].push(sample(workload, "nats-raw", floor));
-            let counter = counter.clone();
-            let ours = drive(callers, each, move || {
-                let counter = counter.clone();
-                async move {
-                    counter.add(1).await.expect("remote ask");
-                }
-            })
-            .await;
-            results[slot * 2 + 1].push(sample(workload, "actor-remote", ours));
+            for turn in 0..SYSTEMS.len() {
+                let system = (turn + round) % SYSTEMS.len();
+                let measured = match system {
+                    0 => {
+                        let (raw, subject, request) =
+                            (raw.clone(), Arc::clone(&raw_subject), request.clone());
+                        drive(callers, each, move || {
+                            let (raw, subject) = (raw.clone(), Arc::clone(&subject));
+                            let request = request.clone();
+                            async move {
+                                raw.request(subject.to_string(), request).await.expect("raw");
+                            }
+                        })
+                        .await
+                    }
+                    _ => {
+                        let handle = if system == 1 { counter.clone() } else { no_actor.clone() };
+                        drive(callers, each, move || {
+                            let handle = handle.clone();
+                            async move {
+                                handle.add(1).await.expect("remote ask");
+                            }
+                        })
+                        .await
+                    }
+                };
+                results[slot * SYSTEMS.len() + system].push(sample(
+                    workload,
+                    SYSTEMS[system],
+                    measured,
+                ));
+            }
         }
     }
     results.into_iter().filter_map(median).collect()
@@ -139,14 +179,19 @@ fn markdown(results: &[Sample]) -> String {
          Asks of a served counter over NATS on loopback (one `nats-server`, the server and the \
          caller in one process over two connections), against a hand-written NATS \
          request/reply client with the same frame sizes (`nats-raw`). Median of the rounds.\n\n\
-         | workload | actor-remote asks/s | p50 µs | p99 µs | nats-raw asks/s | ratio |\n|---|---|---|---|---|---|\n",
+         `actor-remote-no-actor` is the serving layer without an actor (a hand-written `Serve` \
+         answering a constant): the gap between it and the floor is the remote layer's, the \
+         rest is the actor's.\n\n\
+         | workload | actor-remote asks/s | p50 µs | p99 µs | nats-raw asks/s | ratio | no actor, ratio |\n|---|---|---|---|---|---|---|\n",
     );
     for workload in ["remote_ask_1", "remote_ask_64"] {
         if let (Some(ours), Some(floor)) =
             (find(workload, "actor-remote"), find(workload, "nats-raw"))
         {
+            let bare = find(workload, "actor-remote-no-actor")
+                .map_or(f64::NAN, |bare| bare.per_sec / floor.per_sec);
             md.push_str(&format!(
-                "| `{workload}` | {:.0} | {:.0} | {:.0} | {:.0} | **{:.2}×** |\n",
+                "| `{workload}` | {:.0} | {:.0} | {:.0} | {:.0} | **{:.2}×** | {bare:.2}× |\n",
                 ours.per_sec,
                 ours.p50_us.unwrap_or(f64::NAN),
                 ours.p99_us.unwrap_or(f64::NAN),
@@ -165,7 +210,7 @@ fn main() {
         println!("remote: SKIPPED (set ACTOR_NATS_URL; `.ci/nats.sh start` starts a server)");
         return;
     };
-    let (rounds, asks) = if quick { (1, 2_000) } else { (5, 20_000) };
+    let (rounds, asks) = if quick { (1, 2_000) } else { (7, 20_000) };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
