@@ -25,6 +25,9 @@ pub(crate) struct Options {
     pub(crate) version: Option<u32>,
     /// Where `version` was written, for the error if `remote` is missing.
     version_key: Option<Span>,
+    /// `tag = "billing.Counter"`: the actor's type tag on the wire, instead of its type's name
+    /// (with `remote` only).
+    pub(crate) tag: Option<LitStr>,
 }
 
 pub(crate) enum Mailbox {
@@ -32,8 +35,7 @@ pub(crate) enum Mailbox {
     Unbounded,
 }
 
-const KEYS: &str =
-    "`mailbox`, `max_shared`, `name`, `remote`, `stuck_after`, `timeout`, `version` or `vis`";
+const KEYS: &str = "`mailbox`, `max_shared`, `name`, `remote`, `stuck_after`, `tag`, `timeout`, `version` or `vis`";
 
 /// Parses `mailbox = 64, max_shared = 8, name = "counter", stuck_after = "30s", timeout = "5s"`.
 pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Options {
@@ -72,9 +74,24 @@ pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Option
                                 });
                     }
                 }
+                ("tag", Some(value)) => {
+                    if fresh(options.tag.is_some(), &key, errors) {
+                        match &value {
+                            Expr::Lit(ExprLit { lit: Lit::Str(tag), .. })
+                                if (1..=255).contains(&tag.value().len()) =>
+                            {
+                                options.tag = Some(tag.clone());
+                            }
+                            _ => errors.push(syn::Error::new_spanned(
+                                &value,
+                                "`tag` expects a string literal of 1 to 255 bytes",
+                            )),
+                        }
+                    }
+                }
                 (
-                    "mailbox" | "max_shared" | "name" | "stuck_after" | "timeout" | "version"
-                    | "vis",
+                    "mailbox" | "max_shared" | "name" | "stuck_after" | "tag" | "timeout"
+                    | "version" | "vis",
                     None,
                 ) => {
                     errors.push(syn::Error::new(
@@ -135,6 +152,12 @@ pub(crate) fn options(args: TokenStream, errors: &mut Vec<syn::Error>) -> Option
     };
     if let Err(error) = parser.parse2(args) {
         errors.push(error);
+    }
+    if let (Some(tag), None) = (&options.tag, options.remote) {
+        errors.push(syn::Error::new(
+            tag.span(),
+            "`tag` names the actor on the remote wire: it goes with `remote`, as in `#[actor(remote, tag = \"billing.Counter\")]`",
+        ));
     }
     if let (Some(span), None) = (options.version_key, options.remote) {
         errors.push(syn::Error::new(

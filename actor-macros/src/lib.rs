@@ -42,9 +42,9 @@ use proc_macro::TokenStream;
 /// Methods named `on_start`, `on_stop` and `on_panic` are the lifecycle hooks. A handler that
 /// takes a `Reply<T>` argument answers through it instead of returning.
 ///
-/// `remote` (with `version = N`, default 1) also generates, for actor-remote, a remote handle
-/// (`CounterRemote`) and the `Serve` impl of the local handle; arguments and replies must then
-/// be serde types.
+/// `remote` (with `version = N`, default 1, and `tag = "..."`, default the type's name) also
+/// generates, for actor-remote, a remote handle (`CounterRemote`) and the `Serve` impl of the
+/// local handle; arguments and replies must then be serde types.
 #[proc_macro_attribute]
 pub fn actor(args: TokenStream, input: TokenStream) -> TokenStream {
     expand(args.into(), input.into()).into()

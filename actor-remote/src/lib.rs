@@ -73,8 +73,8 @@
 //!   names): a newer release can add an argument of type `Option<T>`, which reads as `None`
 //!   from an older sender, and add fields with `#[serde(default)]` to argument types. Any other
 //!   change to a message needs a new protocol version. The actor's type tag is its type's
-//!   name, without its module: two actor types of one name served under one name are not
-//!   told apart.
+//!   name, without its module, unless `#[actor(remote, tag = "billing.Counter")]` names it:
+//!   give two actor types of one name their own tags if they may be served under one name.
 //! - **Pools over processes.** Every subscription serving a name joins its queue group: each
 //!   ask goes to exactly one of them, and when one process dies, asks go to the others. A
 //!   process may serve several actors under one name (each `serve` is one more member), or

@@ -23,4 +23,19 @@ impl<T: Send + 'static> Generic<T> {
     fn ping(&mut self) {}
 }
 
+struct Tagged;
+
+// A tag is the remote wire's name of the actor: it needs `remote`, and fits the frame's byte.
+#[actor(tag = "billing.Tagged")]
+impl Tagged {
+    fn ping(&mut self) {}
+}
+
+struct BadTag;
+
+#[actor(remote, tag = "")]
+impl BadTag {
+    fn ping(&mut self) {}
+}
+
 fn main() {}

@@ -15,7 +15,7 @@ pub(super) fn remote(actor: &ActorImpl<'_>, vis: &Visibility, options: &Options)
     let ident = actor.ident;
     let remote = naming::remote(ident);
     let handle = naming::handle(ident);
-    let tag = ident.to_string();
+    let tag = options.tag.as_ref().map_or_else(|| ident.to_string(), syn::LitStr::value);
     let version = options.version.unwrap_or(1);
     let r = quote!(::actor_remote);
     let doc = doc_lines(&format!(

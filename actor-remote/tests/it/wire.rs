@@ -95,3 +95,35 @@ fn random_frame(rng: &mut Rng, valid: &[u8]) -> Vec<u8> {
         }
     }
 }
+
+/// Two actor types of one name, told apart on the wire by the tag one of them was given.
+mod billing {
+    #[derive(Default)]
+    pub(crate) struct Kitchen;
+
+    #[actor_core::actor(remote, tag = "billing.Kitchen", version = 3)]
+    impl Kitchen {
+        pub(crate) fn invoice(&mut self, n: u32) -> u32 {
+            n + 1
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_tag_tells_two_actor_types_of_one_name_apart() {
+    use billing::{KitchenHandle as BillingHandle, KitchenRemote as BillingRemote};
+    assert_eq!((BillingRemote::ACTOR, BillingRemote::VERSION), ("billing.Kitchen", 3));
+    assert_eq!((BillingHandle::ACTOR, BillingHandle::VERSION), ("billing.Kitchen", 3));
+    let Some(node) = node().await else { return };
+    let name = unique_name("tagged");
+    let _served = node.serve(&name, billing::Kitchen.spawn().unwrap()).await.unwrap();
+    let billing: BillingRemote = node.resolve(&name).await.unwrap();
+    assert_eq!(billing.invoice(41).await.unwrap(), 42);
+    // The other `Kitchen`'s handle is refused, naming the tag found.
+    match node.resolve::<KitchenRemote>(&name).await {
+        Err(RemoteError::WrongActor { expected: "Kitchen", found, .. }) => {
+            assert_eq!(found, "billing.Kitchen");
+        }
+        other => panic!("expected WrongActor, got {other:?}"),
+    }
+}
