@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use actor_core::actor;
 use actor_factory::{Backpressure, Factory, FactorySpec, Job};
-use actor_remote::{Call, Down, Node, PoolRemote, PoolRequest, RemoteError, RemoteHandle};
+use actor_remote::{Call, Down, Node, PoolRemote, PoolRequest, RemoteError, RemoteHandle, Served};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinHandle;
 
 use crate::support::{node, unique_name};
 
@@ -37,12 +38,10 @@ impl PoolRequest for Work {
     const TAG: &'static str = "Work";
 }
 
-/// `Work` as a newer release would send it.
+/// `Work` as a newer release would send it: the same fields, a newer protocol version.
 #[derive(Debug, Serialize, Deserialize)]
-struct WorkV2 {
-    n: u64,
-    mode: Mode,
-}
+#[serde(transparent)]
+struct WorkV2(Work);
 
 impl PoolRequest for WorkV2 {
     type Reply = (String, u64);
@@ -97,6 +96,21 @@ fn pool(label: &'static str, workers: usize, queue: Option<usize>) -> Pool {
     Pool { factory: spec.spawn().unwrap(), gate, started }
 }
 
+/// A pool served under a fresh name on `node`, and a handle to it.
+async fn serve(node: &Node, name: &str, pool: &Pool) -> (Served, PoolRemote<Work>) {
+    let served = node.serve_factory(name, pool.factory.clone(), |w: &Work| w.n).await.unwrap();
+    (served, node.resolve(name).await.unwrap())
+}
+
+/// An ask on a task of its own.
+fn spawn_ask(
+    remote: &PoolRemote<Work>,
+    work: Work,
+) -> JoinHandle<Result<(String, u64), RemoteError>> {
+    let remote = remote.clone();
+    tokio::spawn(async move { remote.ask(&work).await })
+}
+
 async fn second_node() -> Node {
     let url = actor_test_support::nats_url().expect("a NATS server, as for the first node");
     Node::connect(&url).await.unwrap()
@@ -113,10 +127,7 @@ async fn asks_spread_over_every_factory_serving_the_name_each_one_job() {
     let _served_b = other.serve_factory(&name, b.factory.clone(), |w: &Work| w.n).await.unwrap();
 
     let remote: PoolRemote<Work> = node.resolve(&name).await.unwrap();
-    let asks = (0..200u64).map(|n| {
-        let remote = remote.clone();
-        tokio::spawn(async move { remote.ask(&Work { n, mode: Mode::Echo }).await })
-    });
+    let asks = (0..200u64).map(|n| spawn_ask(&remote, Work { n, mode: Mode::Echo }));
     let mut by = [0u64; 2];
     for (n, ask) in asks.enumerate() {
         let (label, doubled) = ask.await.unwrap().unwrap();
@@ -133,8 +144,7 @@ async fn a_worker_that_panics_or_forgets_answers_with_a_typed_error() {
     let Some(node) = node().await else { return };
     let name = unique_name("pool-failures");
     let p = pool("a", 1, None);
-    let _served = node.serve_factory(&name, p.factory.clone(), |w: &Work| w.n).await.unwrap();
-    let remote: PoolRemote<Work> = node.resolve(&name).await.unwrap();
+    let (_served, remote) = serve(&node, &name, &p).await;
 
     match remote.ask(&Work { n: 1, mode: Mode::Panic }).await {
         Err(RemoteError::Panicked(why)) => assert!(why.contains("panicked"), "{why}"),
@@ -162,15 +172,11 @@ async fn a_full_queue_is_busy_and_wrong_requests_are_refused() {
     let Some(node) = node().await else { return };
     let name = unique_name("pool-busy");
     let mut p = pool("a", 1, Some(1));
-    let _served = node.serve_factory(&name, p.factory.clone(), |w: &Work| w.n).await.unwrap();
-    let remote: PoolRemote<Work> = node.resolve(&name).await.unwrap();
+    let (_served, remote) = serve(&node, &name, &p).await;
 
     // One job running (it said so), one queued (a tell: published on this connection before
     // the next ask, so the server queues it first): the queue of one is full.
-    let running = tokio::spawn({
-        let remote = remote.clone();
-        async move { remote.ask(&Work { n: 1, mode: Mode::Wait }).await }
-    });
+    let running = spawn_ask(&remote, Work { n: 1, mode: Mode::Wait });
     assert_eq!(p.started.recv().await, Some(1));
     remote.tell(&Work { n: 2, mode: Mode::Wait }).await.unwrap();
     match remote.ask(&Work { n: 3, mode: Mode::Echo }).await {
@@ -183,7 +189,7 @@ async fn a_full_queue_is_busy_and_wrong_requests_are_refused() {
 
     let newer: PoolRemote<WorkV2> = node.remote(&name).unwrap();
     assert!(matches!(
-        newer.ask(&WorkV2 { n: 4, mode: Mode::Echo }).await,
+        newer.ask(&WorkV2(Work { n: 4, mode: Mode::Echo })).await,
         Err(RemoteError::Version { ours: 2, theirs: 1 })
     ));
     let unknown = remote.target().ask::<u64, std::convert::Infallible>("nope", &()).await;
@@ -198,12 +204,8 @@ async fn draining_the_factory_answers_the_calls_in_flight_then_stops_serving() {
     let Some(node) = node().await else { return };
     let name = unique_name("pool-drain");
     let mut p = pool("a", 1, None);
-    let _served = node.serve_factory(&name, p.factory.clone(), |w: &Work| w.n).await.unwrap();
-    let remote: PoolRemote<Work> = node.resolve(&name).await.unwrap();
-    let in_flight = tokio::spawn({
-        let remote = remote.clone();
-        async move { remote.ask(&Work { n: 5, mode: Mode::Wait }).await }
-    });
+    let (_served, remote) = serve(&node, &name, &p).await;
+    let in_flight = spawn_ask(&remote, Work { n: 5, mode: Mode::Wait });
     assert_eq!(p.started.recv().await, Some(5));
     let drain = tokio::spawn({
         let factory = p.factory.clone();
@@ -222,8 +224,7 @@ async fn a_dropped_ask_still_runs_its_job_and_nothing_waits() {
     let Some(node) = node().await else { return };
     let name = unique_name("pool-dropped");
     let mut p = pool("a", 1, None);
-    let _served = node.serve_factory(&name, p.factory.clone(), |w: &Work| w.n).await.unwrap();
-    let remote: PoolRemote<Work> = node.resolve(&name).await.unwrap();
+    let (_served, remote) = serve(&node, &name, &p).await;
     // Dropped after its first poll, published or not. If it was, its job runs all the same
     // (the gate is open for it) and its answer goes nowhere; the next ask, sent after it on
     // this connection, is answered after it.
