@@ -8,16 +8,9 @@ DIR="${ACTOR_NATS_DIR:-/tmp/actor-rs-nats}"
 mkdir -p "$DIR"
 PORT_FILE="$DIR/port"
 PID_FILE="$DIR/pid"
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-if [ -n "${ACTOR_NATS_PORT:-}" ]; then
-    PORT="$ACTOR_NATS_PORT"
-elif [ -f "$PORT_FILE" ]; then
-    PORT="$(cat "$PORT_FILE")"
-else
-    PORT=14222
-    while ! port_free "$PORT"; do PORT=$((PORT + 1)); done
-    echo "$PORT" > "$PORT_FILE"
-fi
+# shellcheck source=.ci/port.sh
+source "$(dirname "$0")/port.sh"
+choose_port "${ACTOR_NATS_PORT:-}" "$PORT_FILE" 14222
 BIN="$(command -v nats-server || true)"
 [ -z "$BIN" ] && [ -x /usr/sbin/nats-server ] && BIN=/usr/sbin/nats-server
 

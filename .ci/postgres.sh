@@ -8,16 +8,9 @@ set -euo pipefail
 
 DIR="${ACTOR_PG_DIR:-/tmp/actor-rs-pg}"
 PORT_FILE="$DIR.port"
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-if [ -n "${ACTOR_PG_PORT:-}" ]; then
-    PORT="$ACTOR_PG_PORT"
-elif [ -f "$PORT_FILE" ]; then
-    PORT="$(cat "$PORT_FILE")"
-else
-    PORT=54329
-    while ! port_free "$PORT"; do PORT=$((PORT + 1)); done
-    echo "$PORT" > "$PORT_FILE"
-fi
+# shellcheck source=.ci/port.sh
+source "$(dirname "$0")/port.sh"
+choose_port "${ACTOR_PG_PORT:-}" "$PORT_FILE" 54329
 BIN=""
 for candidate in /usr/local/bin /usr/lib/postgresql/*/bin; do
     if [ -x "$candidate/pg_ctl" ] && [ -x "$candidate/initdb" ]; then BIN="$candidate"; break; fi
