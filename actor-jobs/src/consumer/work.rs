@@ -213,6 +213,19 @@ impl<P, R, B: JobBackend<P, R>> Work<P, R, B> {
         (lease, backend, counters, self.job, run)
     }
 
+    /// Settles the ticket and sends the acknowledgement `write` makes from the backend, the
+    /// lease, the counters and the attempt's run time; the worker's job ends here, at once.
+    fn acknowledge<T: Send + 'static, F, Fut>(self, write: F) -> Ack<T>
+    where
+        F: FnOnce(B, Lease, Arc<Counters>, std::time::Duration) -> Fut,
+        Fut: Future<Output = Result<T, JobError>> + Send + 'static,
+    {
+        let (lease, backend, counters, job, run) = self.settle();
+        let ack = Ack::send(&counters, move |counters| write(backend, lease, counters, run));
+        drop(job);
+        ack
+    }
+
     /// Acknowledges the job with its result. The acknowledgement is sent at once, and the
     /// worker is free for its next job when the handler returns; await the returned [`Ack`] to
     /// learn that it is durable.
@@ -231,15 +244,12 @@ impl<P, R, B: JobBackend<P, R>> Work<P, R, B> {
         R: Send + 'static,
         P: Send + Sync + 'static,
     {
-        let (lease, backend, counters, job, run) = self.settle();
-        let ack = Ack::send(&counters, move |counters| async move {
+        self.acknowledge(move |backend, lease, counters, run| async move {
             let outcome = backend.complete(lease, result).await;
             counters.completed(&outcome);
             counters.finished(Counters::outcome_of(&outcome, Outcome::Succeeded), run);
             outcome
-        });
-        drop(job);
-        ack
+        })
     }
 
     /// Fails this attempt: the job is retried after the queue's backoff, or is dead. Sent at
@@ -257,9 +267,8 @@ impl<P, R, B: JobBackend<P, R>> Work<P, R, B> {
         R: Send + 'static,
         P: Send + Sync + 'static,
     {
-        let (lease, backend, counters, job, run) = self.settle();
         let error = error.into();
-        let ack = Ack::send(&counters, move |counters| async move {
+        self.acknowledge(move |backend, lease, counters, run| async move {
             let outcome = backend.fail(lease, error).await;
             let failed = match &outcome {
                 Ok(FailOutcome::Dead) => Outcome::Dead,
@@ -273,9 +282,7 @@ impl<P, R, B: JobBackend<P, R>> Work<P, R, B> {
                 Err(_) => {}
             }
             outcome
-        });
-        drop(job);
-        ack
+        })
     }
 
     /// Puts the job back in the queue, due after `delay`, without spending an attempt (its
@@ -294,15 +301,12 @@ impl<P, R, B: JobBackend<P, R>> Work<P, R, B> {
         R: Send + 'static,
         P: Send + Sync + 'static,
     {
-        let (lease, backend, counters, job, run) = self.settle();
-        let ack = Ack::send(&counters, move |counters| async move {
+        self.acknowledge(move |backend, lease, counters, run| async move {
             let outcome = backend.snooze(lease, delay).await;
             counters.snoozed(&outcome);
             counters.finished(Counters::outcome_of(&outcome, Outcome::Snoozed), run);
             outcome
-        });
-        drop(job);
-        ack
+        })
     }
 
     /// Resolves once the job is cancelled ([`JobBackend::cancel`]): select on it to stop
