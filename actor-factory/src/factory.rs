@@ -134,11 +134,25 @@ where
     ///
     /// As [`Factory::submit`].
     pub fn try_submit(&self, key: K, payload: M) -> Result<SubmissionId, SubmitError<K, M>> {
+        self.try_submit_with(key, payload, JobOptions::new())
+    }
+
+    /// [`Factory::try_submit`] with options (a time-to-live).
+    ///
+    /// # Errors
+    ///
+    /// As [`Factory::try_submit`].
+    pub fn try_submit_with(
+        &self,
+        key: K,
+        payload: M,
+        options: JobOptions,
+    ) -> Result<SubmissionId, SubmitError<K, M>> {
         let mut fx = Effects { now: Some(Instant::now()), ..Effects::default() };
         let span = self.shared.submitter_span();
         let result = {
             let mut st = self.shared.lock();
-            self.shared.accept(&mut st, key, payload, span, &mut fx)
+            self.shared.accept(&mut st, key, payload, options, span, &mut fx)
         };
         self.shared.run(fx);
         result

@@ -71,19 +71,22 @@ pub enum RemoteError<E = Infallible> {
     /// The handler panicked; the payload's message.
     #[error("the handler panicked: {0}")]
     Panicked(String),
-    /// The actor stopped before it answered (or the served factory was draining).
+    /// The actor stopped before it answered (for a served factory: the worker holding the
+    /// call was killed).
     #[error("the actor stopped before it answered")]
     Stopped,
-    /// The served factory's queue was full and its backpressure refuses jobs: the call was
-    /// not queued, and asking again later (or another process) may succeed.
-    #[error("the pool served as `{name}` is full")]
+    /// The served factory that received the call could not queue it: its queue was full, or
+    /// it was draining. The call did not run; asking again (maybe reaching another process
+    /// serving the name) may succeed.
+    #[error("the pool served as `{name}` had no room for the call")]
     Busy {
         /// The name asked.
         name: Arc<str>,
     },
-    /// The call was accepted but dropped without an answer: a served factory discarded its
-    /// job (expired, evicted for room, or failed), or the worker dropped it unanswered. The
-    /// server's explanation.
+    /// The call was queued but dropped without an answer: a served factory discarded its job
+    /// (evicted for room by `DropOldest`, or expired: still queued when the caller's timeout
+    /// had passed), its worker was found stuck, or the handler (or a discard hook) dropped it
+    /// unanswered. The server's explanation.
     #[error("the call was dropped without an answer: {0}")]
     Unanswered(String),
     /// A subject name that NATS does not accept.

@@ -82,12 +82,16 @@
 //!   that a panic restarts it in place and its name stays served.
 //! - **A factory served as a pool** ([`Node::serve_factory`], feature `factory`, on by
 //!   default): each ask of a [`PoolRemote`] is one job of the factory of one serving process,
-//!   with its routing, its backpressure (a full queue that refuses is
-//!   [`Busy`](RemoteError::Busy)) and its replacement of crashed workers (a call queued for a
-//!   crashed worker goes to the replacement). The worker answers through the job's [`Call`];
-//!   a call dropped unanswered answers at once with [`Panicked`](RemoteError::Panicked),
+//!   with its routing and its replacement of crashed workers (a call queued for a crashed
+//!   worker goes to the replacement). A call never waits for room: a full or draining factory
+//!   answers [`Busy`](RemoteError::Busy) at once (with `DropOldest`, the oldest queued call is
+//!   evicted instead, and answered [`Unanswered`](RemoteError::Unanswered)). The caller's
+//!   timeout travels with the call, and a call still queued when it has passed is discarded,
+//!   not run. The worker answers through the job's [`Call`]; a call dropped unanswered
+//!   answers at once with [`Panicked`](RemoteError::Panicked),
 //!   [`Stopped`](RemoteError::Stopped) or [`Unanswered`](RemoteError::Unanswered), never by
-//!   the caller's timeout. Serving stops when the factory starts draining.
+//!   the caller's timeout. Serving stops when the factory starts draining; calls that reach
+//!   it after that get `Busy`.
 //! - **Failure you can see.** When a serving process dies, asks in flight to it end with
 //!   [`Timeout`](RemoteError::Timeout), and new asks get [`NotFound`](RemoteError::NotFound)
 //!   as soon as the NATS server has noticed (at once for a killed process on a live host:

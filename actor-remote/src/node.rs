@@ -115,9 +115,14 @@ impl Node {
     /// dropped or stopped, or when the factory starts draining (so that the other processes
     /// serving the name take the asks). Callers use a [`PoolRemote`](crate::PoolRemote).
     ///
+    /// A call is queued without waiting for room and lives no longer than its caller waits
+    /// (its timeout travels with it): a full or draining factory answers
+    /// [`Busy`](RemoteError::Busy) at once, and a call still queued when its caller has given
+    /// up is discarded, not run.
+    ///
     /// # Errors
     ///
-    /// As [`Node::serve`].
+    /// As [`Node::serve`], and [`RemoteError::Stopped`] if the factory is draining already.
     ///
     /// # Cancel safety
     ///
@@ -134,6 +139,9 @@ impl Node {
         K: std::hash::Hash + Eq + Clone + Send + Sync + 'static,
         Q: crate::PoolRequest,
     {
+        if futures_util::FutureExt::now_or_never(factory.closed()).is_some() {
+            return Err(RemoteError::Stopped);
+        }
         let service = crate::pool::FactoryService { factory, key: Arc::new(key) };
         self.serve(name, service).await
     }

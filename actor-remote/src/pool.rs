@@ -51,12 +51,15 @@ pub trait PoolRequest: Serialize + DeserializeOwned + Send + 'static {
 /// and the place its answer goes.
 ///
 /// Answer with [`answer`](Call::answer) (or split it with [`into_parts`](Call::into_parts)).
-/// A call dropped unanswered answers the caller by itself, with an error saying why:
-/// [`RemoteError::Panicked`] if the worker panicked with it, [`RemoteError::Stopped`] if its
-/// worker was killed, and [`RemoteError::Unanswered`] if it was dropped otherwise (discarded by
-/// the factory, a stuck worker, or a handler that forgot to answer). Keep the call in the
-/// job (read it with `payload()`, take it with `take()` when you answer): a call still queued
-/// when its worker crashes goes to the replacement worker, as every queued job does.
+/// A call dropped unanswered answers the caller by itself, at once, with an error saying why:
+/// [`RemoteError::Panicked`] if the worker panicked with it (the panic's message is not
+/// carried), [`RemoteError::Stopped`] if its worker was killed, and
+/// [`RemoteError::Unanswered`] if it was dropped otherwise (evicted from the queue for room,
+/// expired, a stuck worker, or a handler or discard hook that did not answer).
+///
+/// Keep the [`Job`](actor_factory::Job) until the answer is sent (read the call with
+/// `payload()`, take it with `take()` to answer): the job's slot stays busy while it lives, so
+/// the factory's concurrency, stuck-worker detection and `drain` cover the work.
 pub struct Call<Q: PoolRequest> {
     request: Q,
     reply: Responder<Q::Reply>,
@@ -76,7 +79,7 @@ impl<Q: PoolRequest> Call<Q> {
 
     /// Answers the caller with `reply`.
     pub fn answer(self, reply: Q::Reply) {
-        self.reply.send(reply);
+        self.reply.answer(reply);
     }
 
     /// The request by value, and the responder that answers it.
@@ -101,9 +104,11 @@ impl<R> fmt::Debug for Responder<R> {
 impl<R: Serialize> Responder<R> {
     /// Sends `reply` to the caller (a reply that cannot be encoded reaches it as a codec
     /// error). If the caller has gone (its ask timed out), the reply is dropped.
-    pub fn send(mut self, reply: R) {
+    pub fn answer(mut self, reply: R) {
+        // Encoded while still armed: a panicking `Serialize` drops this responder, which then
+        // answers `Panicked`.
+        let json = serde_json::to_vec(&reply).map_err(|e| Refusal::encode(&e));
         if let Some(to) = self.to.take() {
-            let json = serde_json::to_vec(&reply).map_err(|e| Refusal::encode(&e));
             let _ = to.send(json);
         }
     }
@@ -176,24 +181,48 @@ impl<Q: PoolRequest> PoolRemote<Q> {
     }
 
     /// Asks the pool: the request becomes a job of one serving process's factory, and this
-    /// waits for its worker's answer (up to the handle's timeout).
+    /// waits for its worker's answer (up to the handle's timeout, which travels with the
+    /// request: a job still queued when it has passed is discarded, not run).
     ///
     /// # Errors
     ///
-    /// As an actor's ask, and [`Busy`](RemoteError::Busy) (the factory's queue was full and
-    /// refuses), [`Stopped`](RemoteError::Stopped) (it was draining, or its worker was killed),
-    /// [`Panicked`](RemoteError::Panicked) and [`Unanswered`](RemoteError::Unanswered).
+    /// As an actor's ask, and [`Busy`](RemoteError::Busy) (the process's factory had no room,
+    /// or was draining: the call was not queued), [`Stopped`](RemoteError::Stopped) (its worker
+    /// was killed), [`Panicked`](RemoteError::Panicked) and
+    /// [`Unanswered`](RemoteError::Unanswered).
     ///
     /// # Cancel safety
     ///
-    /// If the future is dropped after the request was published, the job still runs; its
-    /// answer is discarded.
+    /// If the future is dropped after the request was published, the job is still queued and
+    /// runs unless the handle's timeout passes first; its answer is discarded.
     pub async fn ask(&self, request: &Q) -> Result<Q::Reply, RemoteError> {
         self.target.ask(CALL, request).await
     }
 
-    /// Sends the request at most once, as [`Target::tell`]: it becomes a job if a serving
-    /// process receives it and has room, and nobody is told otherwise.
+    /// [`ask`](Self::ask) for a pool whose reply is a `Result`: the worker's error comes back
+    /// as [`RemoteError::Handler`], as from an actor's handler.
+    ///
+    /// # Errors
+    ///
+    /// As [`ask`](Self::ask), and [`Handler`](RemoteError::Handler).
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`ask`](Self::ask).
+    pub async fn ask_result<T, E>(&self, request: &Q) -> Result<T, RemoteError<E>>
+    where
+        Q: PoolRequest<Reply = Result<T, E>>,
+        T: DeserializeOwned,
+        E: DeserializeOwned,
+    {
+        self.target.ask_result(CALL, request).await
+    }
+
+    /// Sends the request at most once, as [`Target::tell`]: it becomes a job (without a
+    /// time-to-live) if a serving process receives it and has room, and nobody is told
+    /// otherwise. Under [`Backpressure::DropOldest`](actor_factory::Backpressure::DropOldest)
+    /// it may evict the oldest queued call, which is then answered
+    /// [`Unanswered`](RemoteError::Unanswered).
     ///
     /// # Errors
     ///
@@ -216,10 +245,10 @@ mod served {
     use std::sync::Arc;
 
     use actor_core::Actor;
-    use actor_factory::{Factory, SubmitError};
+    use actor_factory::{Factory, JobOptions, SubmitError};
 
     use super::{CALL, Call, PoolRequest};
-    use crate::serve::{CallResult, Refusal, Serve};
+    use crate::serve::{CALLER_TIMEOUT, CallResult, Refusal, Serve};
 
     /// A factory as a served handle: each call is submitted as a job.
     pub(crate) struct FactoryService<W: Actor, K, Q: PoolRequest> {
@@ -249,14 +278,20 @@ mod served {
             let request: Q = crate::__private::args(args)?;
             let key = (self.key)(&request);
             let (call, answer) = super::call(request);
-            match self.factory.submit(key, call).await {
+            // Never waits for room: a remote caller is told at once (and may ask again, maybe
+            // reaching another process), and the serving loop holds no waiting submitters. A
+            // job lives no longer than its caller waits.
+            let ttl = CALLER_TIMEOUT.try_with(|timeout| *timeout).ok().flatten();
+            let options = ttl.map_or_else(JobOptions::new, |ttl| JobOptions::new().ttl(ttl));
+            match self.factory.try_submit_with(key, call, options) {
                 Ok(_) => {}
-                Err(SubmitError::Full { .. }) => return Err(Refusal::busy()),
-                Err(SubmitError::Closed { .. }) => return Err(Refusal::stopped()),
+                Err(SubmitError::Full { .. } | SubmitError::Closed { .. }) => {
+                    return Err(Refusal::busy());
+                }
             }
-            // The responder always sends before it goes; a closed channel would mean the
-            // factory lost the job, which it does not.
-            answer.await.unwrap_or_else(|_| Err(Refusal::stopped()))
+            // The responder answers before it goes, even when it is dropped unanswered; a
+            // closed channel would mean it was leaked.
+            answer.await.unwrap_or_else(|_| Err(Refusal::unanswered("the call was leaked")))
         }
 
         async fn stopped(&self) {

@@ -12,6 +12,12 @@ use tracing::Instrument;
 
 use crate::wire::{self, Kind, Request, Status};
 
+tokio::task_local! {
+    /// How long the caller of the call being handled waits, if it said (set around
+    /// [`Serve::call`]): a served factory gives a job no longer life than that.
+    pub(crate) static CALLER_TIMEOUT: Option<std::time::Duration>;
+}
+
 /// A reply frame, or nothing (a tell).
 pub type Answer = Option<Vec<u8>>;
 
@@ -208,7 +214,7 @@ pub(crate) async fn handle<S: Serve>(service: &S, frame: &[u8]) -> Answer {
         Ok(request) => request,
         Err(error) => return Some(wire::reply(Status::Decode, error.to_string().as_bytes())),
     };
-    let Request { kind, actor, message, version, trace, body } = request;
+    let Request { kind, actor, message, version, timeout, trace, body } = request;
     if actor != S::ACTOR {
         return Some(wire::reply(Status::WrongActor, S::ACTOR.as_bytes()));
     }
@@ -227,7 +233,8 @@ pub(crate) async fn handle<S: Serve>(service: &S, frame: &[u8]) -> Answer {
         None => tracing::Span::none(),
     };
     // A panic in a hand-written `call` or a user's serde impl answers this call only.
-    let call = std::panic::AssertUnwindSafe(service.call(message, body).instrument(span));
+    let call = CALLER_TIMEOUT.scope(timeout, service.call(message, body).instrument(span));
+    let call = std::panic::AssertUnwindSafe(call);
     let outcome = match call.catch_unwind().await {
         Ok(outcome) => outcome,
         Err(panic) => {

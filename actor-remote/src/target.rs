@@ -80,8 +80,16 @@ impl Target {
     ) -> Result<Bytes, RemoteError<E>> {
         let trace = actor_core::trace::current_context();
         // The arguments are written straight after the frame's head: one buffer per request.
-        let mut frame =
-            wire::request_head(kind, self.actor, message, self.version, trace.as_ref(), 64);
+        let timeout = (kind != Kind::Tell).then_some(self.timeout);
+        let mut frame = wire::request_head(
+            kind,
+            self.actor,
+            message,
+            self.version,
+            timeout,
+            trace.as_ref(),
+            64,
+        );
         serde_json::to_writer(&mut frame, args)
             .map_err(|e| RemoteError::codec("encoding the message", e))?;
         Ok(Bytes::from(frame))

@@ -11,6 +11,7 @@
 //! | 1 + n | the actor's type tag (its name), length-prefixed |
 //! | 1 + n | the message's tag (its handler's name), length-prefixed |
 //! | 4 | the sender's protocol version of the actor (little-endian) |
+//! | 4 | how long the caller waits for the reply, in milliseconds (little-endian; 0: not said) |
 //! | 2 + n | the sender's trace context, a JSON object, length-prefixed (0: none; a context over 64 KiB is not sent) |
 //! | rest | the arguments, a JSON object |
 //!
@@ -47,6 +48,9 @@ pub struct Request<'a> {
     pub message: &'a str,
     /// The sender's protocol version.
     pub version: u32,
+    /// How long the caller waits for the reply, if it said: a served factory drops a call
+    /// still queued after that, since nobody reads its answer any more.
+    pub timeout: Option<std::time::Duration>,
     /// The sender's trace context, if any.
     pub trace: Option<TraceContext>,
     /// The arguments, JSON.
@@ -126,7 +130,7 @@ pub enum FrameError {
     Trace,
 }
 
-/// Encodes a request (the body is already JSON).
+/// Encodes a request (the body is already JSON), without a caller's timeout.
 pub fn request(
     kind: Kind,
     actor: &str,
@@ -135,7 +139,7 @@ pub fn request(
     trace: Option<&TraceContext>,
     body: &[u8],
 ) -> Vec<u8> {
-    let mut frame = request_head(kind, actor, message, version, trace, body.len());
+    let mut frame = request_head(kind, actor, message, version, None, trace, body.len());
     frame.extend_from_slice(body);
     frame
 }
@@ -147,6 +151,7 @@ pub(crate) fn request_head(
     actor: &str,
     message: &str,
     version: u32,
+    timeout: Option<std::time::Duration>,
     trace: Option<&TraceContext>,
     body: usize,
 ) -> Vec<u8> {
@@ -156,7 +161,7 @@ pub(crate) fn request_head(
         serde_json::Value::Object(map).to_string().into_bytes()
     });
     let trace = trace.as_deref().unwrap_or_default();
-    let mut frame = Vec::with_capacity(10 + actor.len() + message.len() + trace.len() + body);
+    let mut frame = Vec::with_capacity(14 + actor.len() + message.len() + trace.len() + body);
     frame.push(WIRE_VERSION);
     frame.push(match kind {
         Kind::Ask => 0,
@@ -166,6 +171,9 @@ pub(crate) fn request_head(
     push_short(&mut frame, actor.as_bytes());
     push_short(&mut frame, message.as_bytes());
     frame.extend_from_slice(&version.to_le_bytes());
+    // At least 1 ms once said (0 is "not said"), at most u32::MAX ms (49 days).
+    let millis = timeout.map_or(0, |t| u32::try_from(t.as_millis()).unwrap_or(u32::MAX).max(1));
+    frame.extend_from_slice(&millis.to_le_bytes());
     let trace_len = u16::try_from(trace.len()).unwrap_or(0);
     frame.extend_from_slice(&trace_len.to_le_bytes());
     if trace_len > 0 {
@@ -204,13 +212,15 @@ pub fn read_request(frame: &[u8]) -> Result<Request<'_>, FrameError> {
     let actor = at.text("actor tag")?;
     let message = at.text("message tag")?;
     let version = u32::from_le_bytes(at.array("version")?);
+    let millis = u32::from_le_bytes(at.array("timeout")?);
+    let timeout = (millis > 0).then(|| std::time::Duration::from_millis(u64::from(millis)));
     let trace_len = usize::from(u16::from_le_bytes(at.array("trace length")?));
     // A context that does not parse is a hint lost, not a reason to refuse the message.
     let trace = match trace_len {
         0 => None,
         len => read_trace(at.take(len, "trace")?).ok(),
     };
-    Ok(Request { kind, actor, message, version, trace, body: &frame[at.at..] })
+    Ok(Request { kind, actor, message, version, timeout, trace, body: &frame[at.at..] })
 }
 
 fn read_trace(bytes: &[u8]) -> Result<TraceContext, FrameError> {

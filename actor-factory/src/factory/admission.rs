@@ -123,12 +123,13 @@ where
         st: &mut State<W, K, M>,
         key: K,
         payload: M,
+        options: JobOptions,
         span: Option<Box<tracing::Span>>,
         fx: &mut Effects<W, K, M>,
     ) -> Result<SubmissionId, SubmitError<K, M>> {
         match self.admit(st, fx) {
             Ok(()) => {
-                let job = NewJob { key, payload, retry: None, options: JobOptions::new(), span };
+                let job = NewJob { key, payload, retry: None, options, span };
                 Ok(self.insert(st, job, fx))
             }
             Err(Refusal::Full) => Err(SubmitError::Full { key, payload }),

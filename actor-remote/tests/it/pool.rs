@@ -82,7 +82,7 @@ struct Pool {
     started: mpsc::UnboundedReceiver<u64>,
 }
 
-fn pool(label: &'static str, workers: usize, queue: Option<usize>) -> Pool {
+fn pool(label: &'static str, workers: usize, queue: Option<(usize, Backpressure)>) -> Pool {
     let gate = Arc::new(Semaphore::new(0));
     let (tx, started) = mpsc::unbounded_channel();
     let build = {
@@ -90,8 +90,8 @@ fn pool(label: &'static str, workers: usize, queue: Option<usize>) -> Pool {
         move || Ok(PoolWorker { label, gate: Arc::clone(&gate), started: tx.clone() })
     };
     let mut spec = FactorySpec::new(workers, build, PoolWorkerMessage::work);
-    if let Some(capacity) = queue {
-        spec = spec.queue(capacity, Backpressure::Reject);
+    if let Some((capacity, backpressure)) = queue {
+        spec = spec.queue(capacity, backpressure);
     }
     Pool { factory: spec.spawn().unwrap(), gate, started }
 }
@@ -143,7 +143,7 @@ async fn asks_spread_over_every_factory_serving_the_name_each_one_job() {
 async fn a_worker_that_panics_or_forgets_answers_with_a_typed_error() {
     let Some(node) = node().await else { return };
     let name = unique_name("pool-failures");
-    let p = pool("a", 1, None);
+    let mut p = pool("a", 1, None);
     let (_served, remote) = serve(&node, &name, &p).await;
 
     match remote.ask(&Work { n: 1, mode: Mode::Panic }).await {
@@ -163,15 +163,23 @@ async fn a_worker_that_panics_or_forgets_answers_with_a_typed_error() {
         Err(RemoteError::Unanswered(why)) => assert!(why.contains("dropped"), "{why}"),
         other => panic!("expected Unanswered, got {other:?}"),
     }
+    // A worker killed in the middle of the call: stopped, at once.
+    let killed = spawn_ask(&remote, Work { n: 6, mode: Mode::Wait });
+    assert_eq!(p.started.recv().await, Some(6));
+    for worker in p.factory.handles::<actor_core::ActorRef<PoolWorker>>() {
+        worker.kill();
+    }
+    assert!(matches!(killed.await.unwrap(), Err(RemoteError::Stopped)));
+    assert_eq!(remote.ask(&Work { n: 7, mode: Mode::Echo }).await.unwrap().1, 14);
     let stats = p.factory.drain().await;
-    assert_eq!((stats.processed, stats.failed), (3, 2));
+    assert_eq!((stats.processed, stats.failed), (4, 3));
 }
 
 #[tokio::test]
 async fn a_full_queue_is_busy_and_wrong_requests_are_refused() {
     let Some(node) = node().await else { return };
     let name = unique_name("pool-busy");
-    let mut p = pool("a", 1, Some(1));
+    let mut p = pool("a", 1, Some((1, Backpressure::Reject)));
     let (_served, remote) = serve(&node, &name, &p).await;
 
     // One job running (it said so), one queued (a tell: published on this connection before
@@ -239,4 +247,110 @@ async fn a_dropped_ask_still_runs_its_job_and_nothing_waits() {
         "the dropped ask ran once or not at all"
     );
     assert_eq!((stats.queued, stats.in_flight, stats.waiting), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_call_still_queued_when_its_caller_gives_up_is_discarded_not_run() {
+    let Some(node) = node().await else { return };
+    let name = unique_name("pool-ttl");
+    let mut p = pool("a", 1, None);
+    let (_served, remote) = serve(&node, &name, &p).await;
+    let running = spawn_ask(&remote, Work { n: 1, mode: Mode::Wait });
+    assert_eq!(p.started.recv().await, Some(1));
+    // Queued behind the gate by a caller that waits 100 ms: it gives up, and the job is
+    // discarded rather than run for nobody once the worker is free. (The server's deadline
+    // counts from its submission, a moment after the send: the second's margin covers it.)
+    let impatient = remote.clone().with_timeout(Duration::from_millis(100));
+    assert!(matches!(
+        impatient.ask(&Work { n: 2, mode: Mode::Echo }).await,
+        Err(RemoteError::Timeout { .. })
+    ));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    p.gate.add_permits(1);
+    assert_eq!(running.await.unwrap().unwrap().1, 2);
+    let stats = p.factory.drain().await;
+    assert_eq!((stats.processed, stats.discarded), (1, 1), "{stats:?}");
+}
+
+#[tokio::test]
+async fn a_call_evicted_for_room_is_answered_at_once() {
+    let Some(node) = node().await else { return };
+    let name = unique_name("pool-evicted");
+    let mut p = pool("a", 1, Some((1, Backpressure::DropOldest)));
+    let (_served, remote) = serve(&node, &name, &p).await;
+    let running = spawn_ask(&remote, Work { n: 1, mode: Mode::Wait });
+    assert_eq!(p.started.recv().await, Some(1));
+    // Two calls for a queue of one, in either order: the later evicts the earlier, which is
+    // answered at once; the later runs once the worker is free.
+    let (mut a, mut b) = (
+        spawn_ask(&remote, Work { n: 2, mode: Mode::Echo }),
+        spawn_ask(&remote, Work { n: 3, mode: Mode::Echo }),
+    );
+    let (first, other) = tokio::select! {
+        first = &mut a => (first, b),
+        first = &mut b => (first, a),
+    };
+    match first.unwrap() {
+        Err(RemoteError::Unanswered(why)) => assert!(why.contains("dropped"), "{why}"),
+        other => panic!("expected the evicted call to be Unanswered, got {other:?}"),
+    }
+    p.gate.add_permits(1);
+    assert_eq!(running.await.unwrap().unwrap().1, 2);
+    assert!(other.await.unwrap().is_ok());
+    let stats = p.factory.drain().await;
+    assert_eq!((stats.processed, stats.discarded), (2, 1), "{stats:?}");
+}
+
+/// A pool whose reply is a `Result`, with a reply that cannot be serialised.
+#[derive(Debug, Serialize, Deserialize)]
+struct Check {
+    n: i64,
+}
+
+/// A reply whose `Serialize` panics when it holds `true`.
+#[derive(Debug, Deserialize)]
+struct Fragile(bool);
+
+impl Serialize for Fragile {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        assert!(!self.0, "a Serialize that panics");
+        serializer.serialize_bool(false)
+    }
+}
+
+impl PoolRequest for Check {
+    type Reply = Result<Fragile, String>;
+    const TAG: &'static str = "Check";
+}
+
+struct Checker;
+
+#[actor]
+impl Checker {
+    async fn check(&mut self, mut job: Job<(), Call<Check>>) {
+        if let Some(call) = job.take() {
+            let n = call.request().n;
+            call.answer(if n < 0 { Err(format!("{n} is negative")) } else { Ok(Fragile(n == 0)) });
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_result_reply_maps_to_handler_errors_and_a_panicking_reply_to_panicked() {
+    let Some(node) = node().await else { return };
+    let name = unique_name("pool-check");
+    let factory = FactorySpec::new(1, || Ok(Checker), CheckerMessage::check).spawn().unwrap();
+    let _served = node.serve_factory(&name, factory.clone(), |_: &Check| ()).await.unwrap();
+    let remote: PoolRemote<Check> = node.resolve(&name).await.unwrap();
+    assert!(matches!(remote.ask_result(&Check { n: 1 }).await, Ok(Fragile(false))));
+    match remote.ask_result(&Check { n: -1 }).await {
+        Err(RemoteError::Handler(why)) => assert_eq!(why, "-1 is negative"),
+        other => panic!("expected the handler's error, got {other:?}"),
+    }
+    assert!(matches!(remote.ask_result(&Check { n: 0 }).await, Err(RemoteError::Panicked(_))));
+    let stats = factory.drain().await;
+    assert_eq!((stats.processed, stats.failed), (2, 1));
+    // A drained factory is not served again.
+    let again = node.serve_factory(&unique_name("pool-drained"), factory, |_: &Check| ()).await;
+    assert!(matches!(again, Err(RemoteError::Stopped)), "{again:?}");
 }
