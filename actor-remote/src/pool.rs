@@ -137,6 +137,7 @@ impl<R> Drop for Responder<R> {
 }
 
 /// A served factory's request, ready to submit, and the receiver of its answer.
+#[cfg(feature = "factory")]
 pub(crate) fn call<Q: PoolRequest>(request: Q) -> (Call<Q>, oneshot::Receiver<CallResult>) {
     let (to, answer) = oneshot::channel();
     (Call { request, reply: Responder { to: Some(to), reply: PhantomData } }, answer)
