@@ -110,8 +110,8 @@ impl Node {
     }
 
     /// Serves `factory` as a pool under `name`: each ask becomes one of its jobs, keyed by
-    /// `key` (for its routing), queued with its backpressure and answered by its worker
-    /// through the job's [`Call`](crate::Call). Serving stops when the returned [`Served`] is
+    /// `key` (for its routing) and answered by its worker through the job's
+    /// [`Call`](crate::Call). Serving stops when the returned [`Served`] is
     /// dropped or stopped, or when the factory starts draining (so that the other processes
     /// serving the name take the asks). Callers use a [`PoolRemote`](crate::PoolRemote).
     ///

@@ -128,19 +128,12 @@ impl<R> Drop for Responder<R> {
                 "the worker was stuck for {busy_for:?} and was replaced"
             )),
             _ => Refusal::unanswered(
-                "the pool dropped the call (its job was discarded or failed, or the worker did \
-                 not answer)",
+                "the pool dropped the call (its job was evicted for room or expired, or the \
+                 worker did not answer)",
             ),
         };
         let _ = to.send(Err(refusal));
     }
-}
-
-/// A served factory's request, ready to submit, and the receiver of its answer.
-#[cfg(feature = "factory")]
-pub(crate) fn call<Q: PoolRequest>(request: Q) -> (Call<Q>, oneshot::Receiver<CallResult>) {
-    let (to, answer) = oneshot::channel();
-    (Call { request, reply: Responder { to: Some(to), reply: PhantomData } }, answer)
 }
 
 /// A handle to a factory served under a name (by one process or many): each ask is one job of
@@ -243,12 +236,14 @@ pub(crate) use self::served::FactoryService;
 #[cfg(feature = "factory")]
 mod served {
     use std::hash::Hash;
+    use std::marker::PhantomData;
     use std::sync::Arc;
 
     use actor_core::Actor;
-    use actor_factory::{Factory, JobOptions, SubmitError};
+    use actor_factory::{Factory, JobOptions};
+    use tokio::sync::oneshot;
 
-    use super::{CALL, Call, PoolRequest};
+    use super::{CALL, Call, PoolRequest, Responder};
     use crate::serve::{CALLER_TIMEOUT, CallResult, Refusal, Serve};
 
     /// A factory as a served handle: each call is submitted as a job.
@@ -278,17 +273,16 @@ mod served {
             }
             let request: Q = crate::__private::args(args)?;
             let key = (self.key)(&request);
-            let (call, answer) = super::call(request);
+            let (to, answer) = oneshot::channel();
+            let call = Call { request, reply: Responder { to: Some(to), reply: PhantomData } };
             // Never waits for room: a remote caller is told at once (and may ask again, maybe
             // reaching another process), and the serving loop holds no waiting submitters. A
-            // job lives no longer than its caller waits.
+            // job lives no longer than its caller waits. Full and draining are both `Busy`:
+            // the call was not queued.
             let ttl = CALLER_TIMEOUT.try_with(|timeout| *timeout).ok().flatten();
             let options = ttl.map_or_else(JobOptions::new, |ttl| JobOptions::new().ttl(ttl));
-            match self.factory.try_submit_with(key, call, options) {
-                Ok(_) => {}
-                Err(SubmitError::Full { .. } | SubmitError::Closed { .. }) => {
-                    return Err(Refusal::busy());
-                }
+            if self.factory.try_submit_with(key, call, options).is_err() {
+                return Err(Refusal::busy());
             }
             // The responder answers before it goes, even when it is dropped unanswered; a
             // closed channel would mean it was leaked.

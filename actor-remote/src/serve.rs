@@ -62,7 +62,8 @@ impl Refusal {
         Refusal { status: Status::Timeout, body: Vec::new() }
     }
 
-    /// A served pool's queue is full.
+    /// A served pool had no room for the call (its queue was full, or it was draining): the
+    /// call was not queued.
     pub fn busy() -> Self {
         Refusal { status: Status::Busy, body: Vec::new() }
     }

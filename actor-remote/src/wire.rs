@@ -79,7 +79,8 @@ pub enum Status {
     Encode = 7,
     /// The served handle's own timeout passed before the actor answered.
     Timeout = 8,
-    /// A served factory's queue is full: the call was not queued.
+    /// A served factory had no room (its queue was full, or it was draining): the call was
+    /// not queued.
     Busy = 9,
     /// The call was accepted but dropped without an answer (a served factory's job was
     /// discarded, or its worker dropped it unanswered); the explanation follows.
