@@ -3,6 +3,10 @@
 //! A message that expects an answer carries a `Reply<T>`; the handler calls [`Reply::send`].
 //! If the reply is dropped unsent (the handler panicked, the actor was killed with the message
 //! still queued, or the handler forgot to answer), the asker is told why instead of hanging.
+//!
+//! A reply slot made with [`Reply::callback`] calls a function instead of waking an asker: a
+//! bridge (a network server, another runtime) then answers from the actor's task, with no task
+//! of its own waiting for each request.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -17,7 +21,30 @@ use crate::error::AskError;
 #[must_use = "a request expects a reply: call `Reply::send`"]
 pub struct Reply<T: 'static> {
     /// `None` once sent, or for a message sent fire-and-forget (nobody is waiting).
-    tx: Option<oneshot::Sender<Result<T, AskError>>>,
+    tx: Option<Slot<T>>,
+}
+
+/// Where a reply goes.
+enum Slot<T: 'static> {
+    /// To an asker awaiting the receiver.
+    Channel(oneshot::Sender<Result<T, AskError>>),
+    /// To a function (boxed twice, so that a reply slot stays two words).
+    Callback(Box<Callback<T>>),
+}
+
+/// The function of [`Reply::callback`].
+struct Callback<T>(Box<dyn FnOnce(Result<T, AskError>) + Send>);
+
+impl<T: 'static> Slot<T> {
+    fn deliver(self, outcome: Result<T, AskError>) {
+        match self {
+            // The asker may have gone away; the reply is then discarded, as documented.
+            Slot::Channel(tx) => {
+                let _ = tx.send(outcome);
+            }
+            Slot::Callback(callback) => (callback.0)(outcome),
+        }
+    }
 }
 
 /// The receiving half of a request, awaited by the asker.
@@ -27,7 +54,50 @@ impl<T: 'static> Reply<T> {
     /// Creates a connected reply slot and the receiver the asker awaits.
     pub(crate) fn channel() -> (Self, ReplyReceiver<T>) {
         let (tx, rx) = oneshot::channel();
-        (Reply { tx: Some(tx) }, rx)
+        (Reply { tx: Some(Slot::Channel(tx)) }, rx)
+    }
+
+    /// A reply slot that calls `answer` with the outcome, exactly once, on the thread that
+    /// answers or drops it: `Ok` with the value sent, or the error an asker would get
+    /// ([`AskError::Panicked`] with the panic's message if the handler panicked,
+    /// [`AskError::Stopped`] if the message was dropped unhandled or the handler dropped the
+    /// slot). A slot that is [leaked](std::mem::forget) never calls it.
+    ///
+    /// Send the message carrying it with [`ActorRef::tell`](crate::ActorRef::tell) or
+    /// `try_tell`: nothing then waits for the reply, and `answer` runs on the actor's task
+    /// (keep it short and non-blocking). If the send fails, the message and its slot come back
+    /// in the error; dropping them calls `answer` with [`AskError::Stopped`].
+    ///
+    /// `answer` must not panic: it runs while the runtime answers other requests, sometimes
+    /// during the unwinding of a panicking handler, where a second panic aborts the process.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use actor_core::{Actor, Context, Reply};
+    ///
+    /// struct Doubler;
+    ///
+    /// impl Actor for Doubler {
+    ///     type Message = (u64, Reply<u64>);
+    ///
+    ///     async fn handle(&mut self, (n, reply): Self::Message, _ctx: &Context<Self>) {
+    ///         reply.send(2 * n);
+    ///     }
+    /// }
+    ///
+    /// let doubler = actor_core::spawn(Doubler).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let reply = Reply::callback(move |outcome| {
+    ///     let _ = tx.send(outcome);
+    /// });
+    /// doubler.tell((21, reply)).await.unwrap();
+    /// doubler.shutdown().await;
+    /// assert_eq!(rx.recv().unwrap(), Ok(42));
+    /// # }
+    /// ```
+    pub fn callback(answer: impl FnOnce(Result<T, AskError>) + Send + 'static) -> Self {
+        Reply { tx: Some(Slot::Callback(Box::new(Callback(Box::new(answer))))) }
     }
 
     /// A reply slot nobody waits on: what a message sent with `tell` carries.
@@ -39,14 +109,18 @@ impl<T: 'static> Reply<T> {
     /// dropped, or the message was sent fire-and-forget).
     pub fn send(mut self, value: T) {
         if let Some(tx) = self.tx.take() {
-            // The asker may have gone away; the reply is then discarded, as documented.
-            let _ = tx.send(Ok(value));
+            tx.deliver(Ok(value));
         }
     }
 
-    /// Whether somebody is still waiting for this reply.
+    /// Whether somebody is still waiting for this reply (always, for a
+    /// [callback](Self::callback) not yet called).
     pub fn is_wanted(&self) -> bool {
-        self.tx.as_ref().is_some_and(|tx| !tx.is_closed())
+        match &self.tx {
+            Some(Slot::Channel(tx)) => !tx.is_closed(),
+            Some(Slot::Callback(_)) => true,
+            None => false,
+        }
     }
 }
 
@@ -57,14 +131,14 @@ impl<T: 'static> Drop for Reply<T> {
             // Unwinding through the handler: its asker learns the panic's message once the
             // runtime has caught it.
             let Err(tx) = defer(tx) else { return };
-            let _ = tx.send(Err(AskError::Panicked(Arc::from("the reply was dropped by a panic"))));
+            tx.deliver(Err(AskError::Panicked(Arc::from("the reply was dropped by a panic"))));
             return;
         }
         let error = match crate::drop_cause::drop_cause() {
             DropCause::Panicked => AskError::Panicked(current_panic()),
             _ => AskError::Stopped,
         };
-        let _ = tx.send(Err(error));
+        tx.deliver(Err(error));
     }
 }
 
@@ -81,13 +155,11 @@ thread_local! {
 
 /// Defers the answer of `tx` to the runtime's catch of the current panic, if a handler is
 /// being polled; otherwise hands `tx` back.
-fn defer<T: 'static>(
-    tx: oneshot::Sender<Result<T, AskError>>,
-) -> Result<(), oneshot::Sender<Result<T, AskError>>> {
+fn defer<T: 'static>(tx: Slot<T>) -> Result<(), Slot<T>> {
     DEFERRED.with(|deferred| match deferred.borrow_mut().as_mut() {
         Some(list) => {
             list.push(Box::new(move |panic: &Arc<str>| {
-                let _ = tx.send(Err(AskError::Panicked(Arc::clone(panic))));
+                tx.deliver(Err(AskError::Panicked(Arc::clone(panic))));
             }));
             Ok(())
         }

@@ -106,8 +106,11 @@
 //!   `remote` that continues it; a request without one gets no span. A context that does not
 //!   parse is ignored, never a reason to refuse the message.
 //! - **Order.** A node's messages to one served actor are enqueued in the order they were
-//!   sent while the actor's mailbox has room (the serving loop enqueues each before it reads
-//!   the next request).
+//!   sent. A message that finds the mailbox full waits for room in the serving loop, and the
+//!   ones after it wait behind it.
+//! - **No task per call.** A served actor's reply is encoded and published from the actor's
+//!   own task, through a reply slot that carries the request's reply subject
+//!   ([`ReplyTo`]); a served factory's from its worker's.
 //!
 //! # Cancel safety
 //!
@@ -120,6 +123,7 @@
 mod error;
 mod node;
 mod pool;
+mod reply_to;
 mod serve;
 mod target;
 pub mod wire;
@@ -131,7 +135,7 @@ pub mod __private;
 pub use error::{Cause, RemoteError};
 pub use node::{DEFAULT_PREFIX, Node, RemoteHandle};
 pub use pool::{Call, PoolRemote, PoolRequest, Responder};
-pub use serve::{Answer, CallResult, Refusal, Serve, Served};
+pub use serve::{CallResult, Refusal, ReplyTo, Serve, Served};
 pub use target::{DEFAULT_TIMEOUT, Down, Target, Watch};
 
 /// The README's example, compiled and run as a doctest.

@@ -9,14 +9,12 @@
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use tokio::sync::oneshot;
-
 use crate::error::RemoteError;
 use crate::node::RemoteHandle;
-use crate::serve::{CallResult, Refusal};
+use crate::serve::{Refusal, ReplyTo};
 use crate::target::Target;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// The message tag of a pool's requests.
 pub(crate) const CALL: &str = "call";
@@ -91,7 +89,7 @@ impl<Q: PoolRequest> Call<Q> {
 /// Answers one remote call; dropped unanswered, it answers with an error saying why (see
 /// [`Call`]).
 pub struct Responder<R> {
-    to: Option<oneshot::Sender<CallResult>>,
+    to: Option<ReplyTo>,
     reply: PhantomData<fn(R)>,
 }
 
@@ -109,7 +107,7 @@ impl<R: Serialize> Responder<R> {
         // answers `Panicked`.
         let json = serde_json::to_vec(&reply).map_err(|e| Refusal::encode(&e));
         if let Some(to) = self.to.take() {
-            let _ = to.send(json);
+            to.answer(json);
         }
     }
 }
@@ -132,7 +130,7 @@ impl<R> Drop for Responder<R> {
                  worker did not answer)",
             ),
         };
-        let _ = to.send(Err(refusal));
+        to.answer(Err(refusal));
     }
 }
 
@@ -240,11 +238,10 @@ mod served {
     use std::sync::Arc;
 
     use actor_core::Actor;
-    use actor_factory::{Factory, JobOptions};
-    use tokio::sync::oneshot;
+    use actor_factory::{Factory, JobOptions, SubmitError};
 
     use super::{CALL, Call, PoolRequest, Responder};
-    use crate::serve::{CALLER_TIMEOUT, CallResult, Refusal, Serve};
+    use crate::serve::{CALLER_TIMEOUT, CallResult, Refusal, ReplyTo, Serve};
 
     /// A factory as a served handle: each call is submitted as a job.
     pub(crate) struct FactoryService<W: Actor, K, Q: PoolRequest> {
@@ -258,6 +255,39 @@ mod served {
         }
     }
 
+    impl<W, K, Q> FactoryService<W, K, Q>
+    where
+        W: Actor,
+        K: Hash + Eq + Clone + Send + Sync + 'static,
+        Q: PoolRequest,
+    {
+        /// Submits the call as a job, never waiting for room: a remote caller is told at once
+        /// (and may ask again, maybe reaching another process), and the serving loop holds no
+        /// waiting submitters. A job lives no longer than its caller waits. Full and draining
+        /// are both `Busy`: the call was not queued.
+        fn submit(&self, message: &str, args: &[u8], reply: ReplyTo) {
+            if message != CALL {
+                return reply.answer(Err(Refusal::unknown(message)));
+            }
+            let request: Q = match crate::__private::args(args) {
+                Ok(request) => request,
+                Err(refusal) => return reply.answer(Err(refusal)),
+            };
+            let key = (self.key)(&request);
+            let ttl = reply.caller_timeout();
+            let options = ttl.map_or_else(JobOptions::new, |ttl| JobOptions::new().ttl(ttl));
+            let call = Call { request, reply: Responder { to: Some(reply), reply: PhantomData } };
+            if let Err(SubmitError::Full { payload, .. } | SubmitError::Closed { payload, .. }) =
+                self.factory.try_submit_with(key, call, options)
+            {
+                let (_, mut responder) = payload.into_parts();
+                if let Some(reply) = responder.to.take() {
+                    reply.answer(Err(Refusal::busy()));
+                }
+            }
+        }
+    }
+
     impl<W, K, Q> Serve for FactoryService<W, K, Q>
     where
         W: Actor,
@@ -267,26 +297,21 @@ mod served {
         const ACTOR: &'static str = Q::TAG;
         const VERSION: u32 = Q::VERSION;
 
+        /// Awaited only if [`start`](Serve::start) declined, which it never does: the call
+        /// goes the same way, its answer awaited here.
         async fn call(&self, message: &str, args: &[u8]) -> CallResult {
-            if message != CALL {
-                return Err(Refusal::unknown(message));
-            }
-            let request: Q = crate::__private::args(args)?;
-            let key = (self.key)(&request);
-            let (to, answer) = oneshot::channel();
-            let call = Call { request, reply: Responder { to: Some(to), reply: PhantomData } };
-            // Never waits for room: a remote caller is told at once (and may ask again, maybe
-            // reaching another process), and the serving loop holds no waiting submitters. A
-            // job lives no longer than its caller waits. Full and draining are both `Busy`:
-            // the call was not queued.
-            let ttl = CALLER_TIMEOUT.try_with(|timeout| *timeout).ok().flatten();
-            let options = ttl.map_or_else(JobOptions::new, |ttl| JobOptions::new().ttl(ttl));
-            if self.factory.try_submit_with(key, call, options).is_err() {
-                return Err(Refusal::busy());
-            }
-            // The responder answers before it goes, even when it is dropped unanswered; a
-            // closed channel would mean it was leaked.
+            let timeout = CALLER_TIMEOUT.try_with(|timeout| *timeout).ok().flatten();
+            let (reply, answer) = ReplyTo::local(timeout);
+            self.submit(message, args, reply);
+            // The slot answers before it goes, even when it is dropped unanswered; a closed
+            // channel would mean it was leaked.
             answer.await.unwrap_or_else(|_| Err(Refusal::unanswered("the call was leaked")))
+        }
+
+        /// The worker answers from its own task: no task here waits for the job.
+        fn start(&self, message: &str, args: &[u8], reply: ReplyTo) -> Result<(), ReplyTo> {
+            self.submit(message, args, reply);
+            Ok(())
         }
 
         async fn stopped(&self) {

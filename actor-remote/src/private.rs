@@ -1,12 +1,14 @@
 //! What `#[actor(remote)]` output names, and nothing else does. Not part of the public API.
 
-use actor_core::{AskError, CallError, SendError};
+use std::cell::{Cell, RefCell};
+
+use actor_core::{Actor, ActorRef, AskError, CallError, Reply, SendError, TrySendError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use serde;
 
-use crate::serve::Refusal;
+use crate::serve::{Refusal, ReplyTo};
 
 /// Reads a message's arguments.
 ///
@@ -74,4 +76,75 @@ impl<M> IntoAnswer for Result<(), SendError<M>> {
 /// As [`IntoAnswer::into_answer`].
 pub fn answer(outcome: impl IntoAnswer) -> Result<Vec<u8>, Refusal> {
     outcome.into_answer()
+}
+
+thread_local! {
+    /// Set while a message the mailbox refused is dropped: its reply slot gives its
+    /// [`ReplyTo`] back (into [`RECLAIMED`]) instead of answering.
+    static RECLAIMING: Cell<bool> = const { Cell::new(false) };
+    static RECLAIMED: RefCell<Option<ReplyTo>> = const { RefCell::new(None) };
+}
+
+/// Enqueues the request `make` builds around a reply slot that answers `reply` from the
+/// actor's task; gives `reply` back if the mailbox has no room now (or the actor stopped), for
+/// the serving loop to await the call instead.
+///
+/// # Errors
+///
+/// `Err(reply)`: not enqueued.
+pub fn start<A: Actor, T: Send + 'static>(
+    actor: &ActorRef<A>,
+    reply: ReplyTo,
+    make: impl FnOnce(Reply<T>) -> A::Message,
+) -> Result<(), ReplyTo>
+where
+    Result<T, AskError>: IntoAnswer,
+{
+    let slot = Reply::callback(move |outcome: Result<T, AskError>| {
+        if RECLAIMING.get() {
+            RECLAIMED.set(Some(reply));
+        } else {
+            reply.answer_with(|| outcome.into_answer());
+        }
+    });
+    match actor.try_tell(make(slot)) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Full(message) | TrySendError::Closed(message)) => {
+            struct Reclaiming;
+            impl Drop for Reclaiming {
+                fn drop(&mut self) {
+                    RECLAIMING.set(false);
+                }
+            }
+            RECLAIMING.set(true);
+            let reset = Reclaiming;
+            drop(message);
+            drop(reset);
+            // The slot in the message handed its `ReplyTo` back as it was dropped.
+            match RECLAIMED.take() {
+                Some(reply) => Err(reply),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+/// Enqueues a `#[actor(tell)]` message and answers `reply` with `()` once it is enqueued;
+/// gives `reply` back if the mailbox has no room now (or the actor stopped).
+///
+/// # Errors
+///
+/// `Err(reply)`: not enqueued.
+pub fn start_tell<A: Actor>(
+    actor: &ActorRef<A>,
+    reply: ReplyTo,
+    message: A::Message,
+) -> Result<(), ReplyTo> {
+    match actor.try_tell(message) {
+        Ok(()) => {
+            reply.answer(json(&()));
+            Ok(())
+        }
+        Err(_) => Err(reply),
+    }
 }

@@ -2,6 +2,7 @@
 //! the loop that answers requests, and [`Served`], which keeps it going.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use async_nats::Client;
 use bytes::Bytes;
@@ -10,6 +11,8 @@ use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
+pub use crate::reply_to::ReplyTo;
+use crate::reply_to::{self, Serving};
 use crate::wire::{self, Kind, Request, Status};
 
 tokio::task_local! {
@@ -17,9 +20,6 @@ tokio::task_local! {
     /// [`Serve::call`]): a served factory gives a job no longer life than that.
     pub(crate) static CALLER_TIMEOUT: Option<std::time::Duration>;
 }
-
-/// A reply frame, or nothing (a tell).
-pub type Answer = Option<Vec<u8>>;
 
 /// What a call gives: the reply's JSON, or a refusal.
 pub type CallResult = Result<Vec<u8>, Refusal>;
@@ -73,7 +73,7 @@ impl Refusal {
         Refusal { status: Status::Unanswered, body: why.as_bytes().to_vec() }
     }
 
-    fn frame(&self) -> Vec<u8> {
+    pub(crate) fn frame(&self) -> Vec<u8> {
         wire::reply(self.status, &self.body)
     }
 }
@@ -81,6 +81,12 @@ impl Refusal {
 /// A handle that can be served: it answers one message, given its tag and its arguments as
 /// JSON. `#[actor(remote)]` implements it for the generated handle; write it by hand only for
 /// a service of your own.
+///
+/// A request is handled in one of two ways. The serving loop first offers it to
+/// [`start`](Self::start), which may take it and answer through its [`ReplyTo`] from anywhere
+/// (the generated handle enqueues the message with a reply slot that answers from the actor's
+/// task, so no task waits for the reply). If `start` declines (the default), the loop awaits
+/// [`call`](Self::call), with the other calls in flight, and publishes what it gives.
 pub trait Serve: Clone + Send + Sync + 'static {
     /// The actor's type tag: the name of the actor type.
     const ACTOR: &'static str;
@@ -94,6 +100,22 @@ pub trait Serve: Clone + Send + Sync + 'static {
         message: &'a str,
         args: &'a [u8],
     ) -> impl Future<Output = CallResult> + Send + 'a;
+
+    /// Takes message `message` with its JSON arguments `args` without waiting, to answer it
+    /// through `reply` later; or declines it by giving `reply` back (`Err`), and the loop
+    /// then awaits [`call`](Self::call) for it. The default declines.
+    ///
+    /// Messages are offered in the order they arrive, and while a declined one is still being
+    /// handled by `call`, the later ones go to `call` too: a service that declines when it
+    /// cannot take a message at once (its mailbox is full) keeps their order.
+    ///
+    /// # Errors
+    ///
+    /// `Err(reply)` declines the message; it is not an error of the request.
+    fn start(&self, message: &str, args: &[u8], reply: ReplyTo) -> Result<(), ReplyTo> {
+        let _ = (message, args);
+        Err(reply)
+    }
 
     /// Resolves when the actor has stopped: the server then stops serving its name.
     fn stopped(&self) -> impl Future<Output = ()> + Send;
@@ -166,6 +188,8 @@ async fn serve_loop<S: Serve>(
     name: std::sync::Arc<str>,
     mut stop: mpsc::Receiver<()>,
 ) {
+    let (serving, all_answered) = Serving::new(client);
+    // The calls `start` declined, awaited here.
     let mut calls = FuturesUnordered::new();
     loop {
         tokio::select! {
@@ -177,7 +201,9 @@ async fn serve_loop<S: Serve>(
             _ = stop.recv() => break,
             message = subscriber.next() => {
                 let Some(message) = message else { break };
-                calls.push(answer(&client, &service, message));
+                if let Some(call) = receive(&serving, &service, message, calls.is_empty()) {
+                    calls.push(call);
+                }
             }
         }
     }
@@ -188,73 +214,105 @@ async fn serve_loop<S: Serve>(
             tokio::select! {
                 Some(()) = calls.next(), if !calls.is_empty() => {}
                 message = subscriber.next() => match message {
-                    Some(message) => calls.push(answer(&client, &service, message)),
+                    Some(message) => {
+                        if let Some(call) = receive(&serving, &service, message, calls.is_empty()) {
+                            calls.push(call);
+                        }
+                    }
                     None => break,
                 },
             }
         }
     }
     while calls.next().await.is_some() {}
+    // The calls `start` took are answered from elsewhere: wait for the last reply slot.
+    let client = serving.client.clone();
+    drop(serving);
+    let _ = all_answered.await;
     let _ = client.flush().await;
     tracing::debug!(%name, "stopped serving");
 }
 
-/// Handles one request and publishes its reply, if it has a reply subject.
-async fn answer<S: Serve>(client: &Client, service: &S, message: async_nats::Message) {
-    let reply = handle(service, &message.payload).await;
-    if let (Some(frame), Some(to)) = (reply, message.reply)
-        && let Err(error) = client.publish(to, Bytes::from(frame)).await
-    {
-        tracing::warn!(%error, "could not publish a reply");
-    }
-}
-
-/// The reply to `frame`: never a panic, whatever the bytes.
-pub(crate) async fn handle<S: Serve>(service: &S, frame: &[u8]) -> Answer {
-    let request = match wire::read_request(frame) {
+/// Handles one request: answers it at once if it is refused or a ping, offers it to
+/// [`Serve::start`] if `offer`, and otherwise gives the call to await.
+fn receive<'a, S: Serve>(
+    serving: &Arc<Serving>,
+    service: &'a S,
+    message: async_nats::Message,
+    offer: bool,
+) -> Option<impl Future<Output = ()> + 'a> {
+    let async_nats::Message { payload, reply: to, .. } = message;
+    let request = match wire::read_request(&payload) {
         Ok(request) => request,
-        Err(error) => return Some(wire::reply(Status::Decode, error.to_string().as_bytes())),
+        Err(error) => {
+            refuse(serving, to, Status::Decode, error.to_string().as_bytes());
+            return None;
+        }
     };
-    let Request { kind, actor, message, version, timeout, trace, body } = request;
+    let Request { kind, actor, message: name, version, timeout, trace, body } = request;
     if actor != S::ACTOR {
-        return Some(wire::reply(Status::WrongActor, S::ACTOR.as_bytes()));
+        refuse(serving, to, Status::WrongActor, S::ACTOR.as_bytes());
+        return None;
     }
     if version > S::VERSION {
-        return Some(wire::reply(Status::Version, &S::VERSION.to_le_bytes()));
+        refuse(serving, to, Status::Version, &S::VERSION.to_le_bytes());
+        return None;
     }
     if kind == Kind::Ping {
-        return Some(wire::reply(Status::Ok, &S::VERSION.to_le_bytes()));
+        refuse(serving, to, Status::Ok, &S::VERSION.to_le_bytes());
+        return None;
     }
     let span = match trace {
         Some(context) => {
-            let span = tracing::info_span!(parent: None, "remote", actor, message);
+            let span = tracing::info_span!(parent: None, "remote", actor, message = name);
             actor_core::trace::continue_trace(&span, &context);
             span
         }
         None => tracing::Span::none(),
     };
+    let to = if kind == Kind::Tell { None } else { to };
+    let mut reply = ReplyTo::new(serving, to, timeout);
+    if offer {
+        // A panic in `start` (a user's `Deserialize`) drops the reply slot, which answers it.
+        let started = span.in_scope(|| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                service.start(name, body, reply)
+            }))
+        });
+        reply = match started {
+            Ok(Ok(())) | Err(_) => return None,
+            Ok(Err(declined)) => declined,
+        };
+    }
+    Some(call(service, payload, reply, span))
+}
+
+/// Answers a request with a frame of `status` and `body`, if it has a reply subject.
+fn refuse(serving: &Serving, to: Option<async_nats::Subject>, status: Status, body: &[u8]) {
+    if let Some(to) = to {
+        reply_to::publish(&serving.client, to, Bytes::from(wire::reply(status, body)));
+    }
+}
+
+/// Awaits [`Serve::call`] for the request in `frame` (read already) and answers `reply`.
+async fn call<S: Serve>(service: &S, frame: Bytes, reply: ReplyTo, span: tracing::Span) {
+    let Ok(Request { message, timeout, body, .. }) = wire::read_request(&frame) else {
+        return reply.answer(Err(Refusal::unanswered("the request could not be read twice")));
+    };
     // A panic in a hand-written `call` or a user's serde impl answers this call only.
     let call = CALLER_TIMEOUT.scope(timeout, service.call(message, body).instrument(span));
-    let call = std::panic::AssertUnwindSafe(call);
-    let outcome = match call.catch_unwind().await {
+    let outcome = match std::panic::AssertUnwindSafe(call).catch_unwind().await {
         Ok(outcome) => outcome,
-        Err(panic) => {
-            let text = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic without a message".to_owned());
-            Err(Refusal::panicked(&text))
-        }
+        Err(panic) => Err(Refusal::panicked(&panic_text(&*panic))),
     };
-    if kind == Kind::Tell {
-        if let Err(refusal) = &outcome {
-            tracing::debug!(actor, message, status = ?refusal.status, "a remote tell was refused");
-        }
-        return None;
-    }
-    Some(match outcome {
-        Ok(json) => wire::reply_ok(json),
-        Err(refusal) => refusal.frame(),
-    })
+    reply.answer(outcome);
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }

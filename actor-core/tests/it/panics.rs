@@ -86,3 +86,44 @@ async fn a_panic_on_a_multi_threaded_runtime_loses_no_asker() {
     }
     assert_eq!(panicked, 1, "exactly the panicking asker sees the panic");
 }
+
+/// A callback reply slot is called exactly once with what an asker would get: the value, the
+/// panic's message (dropped while unwinding, or held by a future dropped after its panic), and
+/// `Stopped` for a message left queued when the actor ended.
+#[tokio::test]
+async fn a_callback_reply_is_called_once_with_the_outcome_an_asker_gets() {
+    type Outcome = (&'static str, Result<String, AskError>);
+    fn slot<T: std::fmt::Debug + Send>(
+        tx: &std::sync::mpsc::Sender<Outcome>,
+        label: &'static str,
+    ) -> actor_core::Reply<T> {
+        let tx = tx.clone();
+        actor_core::Reply::callback(move |outcome: Result<T, AskError>| {
+            tx.send((label, outcome.map(|value| format!("{value:?}")))).unwrap();
+        })
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let probe = actor_core::spawn(Probe::default()).unwrap();
+    let gate = pause(&probe).await;
+    probe.tell(ProbeMsg::Echo(7, slot(&tx, "echo"))).await.unwrap();
+    probe.tell(ProbeMsg::Panic(slot(&tx, "panic"))).await.unwrap();
+    probe.tell(ProbeMsg::Echo(8, slot(&tx, "queued"))).await.unwrap();
+    gate.send(()).unwrap();
+    probe.stopped().await;
+
+    let after_await = actor_core::spawn(Probe::default()).unwrap();
+    after_await.tell(ProbeMsg::PanicAfterAwait(slot(&tx, "after await"))).await.unwrap();
+    after_await.stopped().await;
+    drop(tx);
+
+    let got: Vec<_> = rx.iter().collect();
+    assert_eq!(
+        got,
+        [
+            ("echo", Ok("7".to_owned())),
+            ("panic", Err(AskError::Panicked("boom".into()))),
+            ("queued", Err(AskError::Stopped)),
+            ("after await", Err(AskError::Panicked("boom after await".into()))),
+        ]
+    );
+}

@@ -28,6 +28,7 @@ pub(super) fn remote(actor: &ActorImpl<'_>, vis: &Visibility, options: &Options)
     ));
     let methods = actor.handlers.iter().map(remote_method);
     let arms = actor.handlers.iter().map(serve_arm);
+    let start_arms = actor.handlers.iter().map(|handler| start_arm(actor, handler));
     quote! {
         #doc
         #[derive(::core::clone::Clone, ::core::fmt::Debug)]
@@ -68,6 +69,17 @@ pub(super) fn remote(actor: &ActorImpl<'_>, vis: &Visibility, options: &Options)
                         #(#arms)*
                         _ => ::core::result::Result::Err(#r::Refusal::unknown(message)),
                     }
+                }
+            }
+
+            fn start(&self, message: &str, args: &[u8], __reply: #r::ReplyTo) -> ::core::result::Result<(), #r::ReplyTo> {
+                // A handle with a timeout awaits its calls, which give up after it.
+                if self.timeout.is_some() {
+                    return ::core::result::Result::Err(__reply);
+                }
+                match message {
+                    #(#start_arms)*
+                    _ => ::core::result::Result::Err(__reply),
                 }
             }
 
@@ -175,6 +187,35 @@ fn serve_arm(handler: &Handler<'_>) -> TokenStream {
             #args_struct
             let Args { #(#names,)* } = #p::args(args)?;
             #p::answer(self.#method(#(#names),*).await)
+        }
+    }
+}
+
+/// The arm of `Serve::start` for one handler: read the arguments, enqueue the message with a
+/// reply slot that answers from the actor's task.
+fn start_arm(actor: &ActorImpl<'_>, handler: &Handler<'_>) -> TokenStream {
+    let p = quote!(::actor_remote::__private);
+    let message = naming::message_enum(actor.ident);
+    let variant = &handler.variant;
+    let tag = handler.method.sig.ident.to_string();
+    let tag = tag.strip_prefix("r#").unwrap_or(&tag).to_owned();
+    let names: Vec<_> = message_args(handler).map(|(ident, _)| ident).collect();
+    let args_struct = args_struct(handler, false);
+    let enqueue = if handler.tell {
+        quote!(#p::start_tell(&self.actor, __reply, #message::#variant { #(#names,)* }))
+    } else {
+        quote!(#p::start(&self.actor, __reply, move |reply| #message::#variant { #(#names,)* reply }))
+    };
+    quote! {
+        #tag => {
+            #args_struct
+            match #p::args(args) {
+                ::core::result::Result::Ok(Args { #(#names,)* }) => #enqueue,
+                ::core::result::Result::Err(refusal) => {
+                    __reply.answer(::core::result::Result::Err(refusal));
+                    ::core::result::Result::Ok(())
+                }
+            }
         }
     }
 }

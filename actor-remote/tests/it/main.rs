@@ -6,6 +6,7 @@ mod calls;
 mod cancel_safety;
 mod failure;
 mod pool;
+mod serving;
 mod support;
 mod tracing;
 mod ui;
