@@ -80,6 +80,14 @@ impl<Q: PoolRequest> Call<Q> {
         self.reply.answer(reply);
     }
 
+    /// When the caller gives up waiting: its timeout, counted from when this process received
+    /// the call (so a little after the caller started). `None` for a tell. A worker doing
+    /// long work can stop once it has passed: nobody reads the answer then. (A call still
+    /// queued then is discarded without running.)
+    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.reply.deadline
+    }
+
     /// The request by value, and the responder that answers it.
     pub fn into_parts(self) -> (Q, Responder<Q::Reply>) {
         (self.request, self.reply)
@@ -90,12 +98,20 @@ impl<Q: PoolRequest> Call<Q> {
 /// [`Call`]).
 pub struct Responder<R> {
     to: Option<ReplyTo>,
+    deadline: Option<tokio::time::Instant>,
     reply: PhantomData<fn(R)>,
 }
 
 impl<R> fmt::Debug for Responder<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Responder").field("answered", &self.to.is_none()).finish()
+    }
+}
+
+impl<R> Responder<R> {
+    /// When the caller gives up waiting; see [`Call::deadline`].
+    pub fn deadline(&self) -> Option<tokio::time::Instant> {
+        self.deadline
     }
 }
 
@@ -276,7 +292,9 @@ mod served {
             let key = (self.key)(&request);
             let ttl = reply.caller_timeout();
             let options = ttl.map_or_else(JobOptions::new, |ttl| JobOptions::new().ttl(ttl));
-            let call = Call { request, reply: Responder { to: Some(reply), reply: PhantomData } };
+            let deadline = ttl.map(|ttl| tokio::time::Instant::now() + ttl);
+            let reply = Responder { to: Some(reply), deadline, reply: PhantomData };
+            let call = Call { request, reply };
             if let Err(SubmitError::Full { payload, .. } | SubmitError::Closed { payload, .. }) =
                 self.factory.try_submit_with(key, call, options)
             {

@@ -24,6 +24,8 @@ enum Mode {
     Panic,
     /// Drops the call without answering.
     Forget,
+    /// Answers the milliseconds left until the call's deadline.
+    Deadline,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -68,6 +70,16 @@ impl PoolWorker {
             }
             Mode::Panic => panic!("crash on purpose"),
             Mode::Forget => return,
+            Mode::Deadline => {
+                let left = call.deadline().map_or(u64::MAX, |deadline| {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    u64::try_from(left.as_millis()).unwrap_or(u64::MAX)
+                });
+                if let Some(call) = job.take() {
+                    call.answer((self.label.to_owned(), left));
+                }
+                return;
+            }
         }
         if let Some(call) = job.take() {
             call.answer((self.label.to_owned(), n * 2));
@@ -353,4 +365,18 @@ async fn a_result_reply_maps_to_handler_errors_and_a_panicking_reply_to_panicked
     // A drained factory is not served again.
     let again = node.serve_factory(&unique_name("pool-drained"), factory, |_: &Check| ()).await;
     assert!(matches!(again, Err(RemoteError::Stopped)), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_worker_sees_when_its_caller_gives_up() {
+    let Some(node) = node().await else { return };
+    let name = unique_name("pool-deadline");
+    let p = pool("a", 1, None);
+    let (_served, remote) = serve(&node, &name, &p).await;
+    for timeout in [Duration::from_secs(5), Duration::from_secs(60)] {
+        let remote = remote.clone().with_timeout(timeout);
+        let (_, left) = remote.ask(&Work { n: 1, mode: Mode::Deadline }).await.unwrap();
+        let timeout = u64::try_from(timeout.as_millis()).unwrap();
+        assert!(left <= timeout && left > timeout / 2, "{left} ms left of {timeout}");
+    }
 }
