@@ -32,8 +32,26 @@ enum Slot<T: 'static> {
     Callback(Box<Callback<T>>),
 }
 
-/// The function of [`Reply::callback`].
-struct Callback<T>(Box<dyn FnOnce(Result<T, AskError>) + Send>);
+/// The function of [`Reply::callback`]; `None` once called. Dropped uncalled (a deferred
+/// answer that never ran because another one panicked), it is called with `Stopped`.
+struct Callback<T>(Option<Answer<T>>);
+
+/// What [`Reply::callback`] calls.
+type Answer<T> = Box<dyn FnOnce(Result<T, AskError>) + Send>;
+
+impl<T> Callback<T> {
+    fn call(&mut self, outcome: Result<T, AskError>) {
+        if let Some(answer) = self.0.take() {
+            answer(outcome);
+        }
+    }
+}
+
+impl<T> Drop for Callback<T> {
+    fn drop(&mut self) {
+        self.call(Err(AskError::Stopped));
+    }
+}
 
 impl<T: 'static> Slot<T> {
     fn deliver(self, outcome: Result<T, AskError>) {
@@ -42,7 +60,7 @@ impl<T: 'static> Slot<T> {
             Slot::Channel(tx) => {
                 let _ = tx.send(outcome);
             }
-            Slot::Callback(callback) => (callback.0)(outcome),
+            Slot::Callback(mut callback) => callback.call(outcome),
         }
     }
 }
@@ -58,15 +76,17 @@ impl<T: 'static> Reply<T> {
     }
 
     /// A reply slot that calls `answer` with the outcome, exactly once, on the thread that
-    /// answers or drops it: `Ok` with the value sent, or the error an asker would get
+    /// sends or drops the reply (the actor's task, or wherever a handler moved the slot): `Ok`
+    /// with the value sent, or the error an asker would get
     /// ([`AskError::Panicked`] with the panic's message if the handler panicked,
     /// [`AskError::Stopped`] if the message was dropped unhandled or the handler dropped the
     /// slot). A slot that is [leaked](std::mem::forget) never calls it.
     ///
     /// Send the message carrying it with [`ActorRef::tell`](crate::ActorRef::tell) or
-    /// `try_tell`: nothing then waits for the reply, and `answer` runs on the actor's task
-    /// (keep it short and non-blocking). If the send fails, the message and its slot come back
-    /// in the error; dropping them calls `answer` with [`AskError::Stopped`].
+    /// `try_tell`: nothing waits for the reply, and `answer` runs where the handler answers,
+    /// usually the actor's task, so keep it short and non-blocking. If the send fails, the
+    /// message and its slot come back in the error; dropping them calls `answer` with
+    /// [`AskError::Stopped`].
     ///
     /// `answer` must not panic: it runs while the runtime answers other requests, sometimes
     /// during the unwinding of a panicking handler, where a second panic aborts the process.
@@ -97,7 +117,7 @@ impl<T: 'static> Reply<T> {
     /// # }
     /// ```
     pub fn callback(answer: impl FnOnce(Result<T, AskError>) + Send + 'static) -> Self {
-        Reply { tx: Some(Slot::Callback(Box::new(Callback(Box::new(answer))))) }
+        Reply { tx: Some(Slot::Callback(Box::new(Callback(Some(Box::new(answer)))))) }
     }
 
     /// A reply slot nobody waits on: what a message sent with `tell` carries.

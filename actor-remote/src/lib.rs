@@ -106,11 +106,15 @@
 //!   `remote` that continues it; a request without one gets no span. A context that does not
 //!   parse is ignored, never a reason to refuse the message.
 //! - **Order.** A node's messages to one served actor are enqueued in the order they were
-//!   sent. A message that finds the mailbox full waits for room in the serving loop, and the
-//!   ones after it wait behind it.
+//!   sent while the actor's mailbox has room. Those that find it full wait for room in the
+//!   serving loop, each handled once and answered, but not necessarily in the order sent.
 //! - **No task per call.** A served actor's reply is encoded and published from the actor's
 //!   own task, through a reply slot that carries the request's reply subject
-//!   ([`ReplyTo`]); a served factory's from its worker's.
+//!   ([`ReplyTo`]); a served factory's from its worker's. The exceptions await the call in
+//!   the serving loop: a message that finds the mailbox full (and those after it while it
+//!   waits), a served handle with a timeout (`with_timeout`, or `#[actor(timeout)]`), and a
+//!   hand-written [`Serve`] without [`start`](Serve::start). A reply that finds the
+//!   connection's queue full is published by a task.
 //!
 //! # Cancel safety
 //!

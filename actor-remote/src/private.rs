@@ -16,7 +16,11 @@ use crate::serve::{Refusal, ReplyTo};
 ///
 /// [`Refusal`] with the decoder's explanation.
 pub fn args<A: DeserializeOwned>(json: &[u8]) -> Result<A, Refusal> {
-    serde_json::from_slice(json).map_err(|e| Refusal::decode(&e))
+    // A panicking `Deserialize` answers with its own message.
+    match std::panic::catch_unwind(|| serde_json::from_slice(json)) {
+        Ok(read) => read.map_err(|e| Refusal::decode(&e)),
+        Err(panic) => Err(Refusal::panicked(&crate::serve::panic_text(&*panic))),
+    }
 }
 
 fn json(value: &impl Serialize) -> Result<Vec<u8>, Refusal> {
@@ -110,10 +114,16 @@ where
     match actor.try_tell(make(slot)) {
         Ok(()) => Ok(()),
         Err(TrySendError::Full(message) | TrySendError::Closed(message)) => {
+            /// Ends the reclaim however the drop ends: if a destructor in the message panics,
+            /// the reply parked meanwhile is dropped while unwinding, which answers the caller
+            /// `Panicked` (it must never stay parked: nobody would answer it).
             struct Reclaiming;
             impl Drop for Reclaiming {
                 fn drop(&mut self) {
                     RECLAIMING.set(false);
+                    if std::thread::panicking() {
+                        drop(RECLAIMED.take());
+                    }
                 }
             }
             RECLAIMING.set(true);

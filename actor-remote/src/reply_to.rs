@@ -19,14 +19,19 @@ use crate::wire;
 /// (once the loop and every slot have let go of it) tells the loop that all are answered.
 pub(crate) struct Serving {
     pub(crate) client: Client,
+    /// The serving loop's runtime: a reply that cannot be published at once is published by a
+    /// task there, whatever thread answered.
+    runtime: tokio::runtime::Handle,
     _answered: oneshot::Sender<()>,
 }
 
 impl Serving {
-    /// The shared part, and what resolves once it and every slot made from it are gone.
+    /// The shared part, and what resolves once it and every slot made from it are gone. Called
+    /// on the serving loop's task.
     pub(crate) fn new(client: Client) -> (Arc<Self>, oneshot::Receiver<()>) {
         let (answered, all_answered) = oneshot::channel();
-        (Arc::new(Serving { client, _answered: answered }), all_answered)
+        let runtime = tokio::runtime::Handle::current();
+        (Arc::new(Serving { client, runtime, _answered: answered }), all_answered)
     }
 }
 
@@ -125,7 +130,7 @@ impl Route {
                     Ok(json) => wire::reply_ok(json),
                     Err(refusal) => refusal.frame(),
                 };
-                publish(&serving.client, to, Bytes::from(frame));
+                publish(serving, to, Bytes::from(frame));
             }
             Route::Nowhere(_) => {
                 if let Err(refusal) = outcome {
@@ -140,28 +145,40 @@ impl Route {
 }
 
 /// Publishes `frame` on `to` from this thread if the connection's queue has room now (the
-/// common case: no task, no wake-up); otherwise from a task spawned for it.
-pub(crate) fn publish(client: &Client, to: Subject, frame: Bytes) {
+/// common case: no task, no wake-up); otherwise from a task spawned on the serving loop's
+/// runtime. Either way `serving` is held until the frame is queued on the connection, so the
+/// loop's stop waits for it.
+pub(crate) fn publish(serving: Arc<Serving>, to: Subject, frame: Bytes) {
     let now = {
-        let mut publishing = pin!(client.publish(to.clone(), frame.clone()));
-        publishing.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+        // Unconstrained: a reply is never put off because the answering task's budget is spent.
+        let publishing =
+            tokio::task::unconstrained(serving.client.publish(to.clone(), frame.clone()));
+        pin!(publishing).poll(&mut Context::from_waker(Waker::noop()))
     };
     match now {
-        Poll::Ready(Ok(())) => {}
-        Poll::Ready(Err(error)) => tracing::warn!(%error, "could not publish a reply"),
-        // The queue is full, or this task's budget is spent: the pending publish, dropped,
-        // sent nothing (a bounded channel's send is cancel safe); a task sends it.
-        Poll::Pending => match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let client = client.clone();
-                runtime.spawn(async move {
-                    if let Err(error) = client.publish(to, frame).await {
-                        tracing::warn!(%error, "could not publish a reply");
-                    }
-                });
-            }
-            Err(_) => tracing::warn!("a reply answered outside a Tokio runtime was lost"),
-        },
+        Poll::Ready(outcome) => published(&serving, to, outcome),
+        // The connection's queue is full: the pending publish, dropped, sent nothing (a bounded
+        // channel's send is cancel safe); a task sends it.
+        Poll::Pending => {
+            let runtime = serving.runtime.clone();
+            runtime.spawn(async move {
+                let outcome = serving.client.publish(to.clone(), frame).await;
+                published(&serving, to, outcome);
+            });
+        }
+    }
+}
+
+/// After a publish: a reply larger than the server takes is replaced by a refusal saying so
+/// (the caller is answered, not left to time out); other failures (a closed connection) are
+/// logged.
+fn published(serving: &Arc<Serving>, to: Subject, outcome: Result<(), async_nats::PublishError>) {
+    let Err(error) = outcome else { return };
+    if error.kind() == async_nats::client::PublishErrorKind::MaxPayloadExceeded {
+        let refusal = Refusal::encode_text("the reply is larger than the server's max payload");
+        publish(Arc::clone(serving), to, Bytes::from(refusal.frame()));
+    } else {
+        tracing::warn!(%error, "could not publish a reply");
     }
 }
 

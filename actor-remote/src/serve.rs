@@ -42,6 +42,11 @@ impl Refusal {
         Refusal { status: Status::Encode, body: error.to_string().into_bytes() }
     }
 
+    /// The reply could not be sent, for the reason `why`.
+    pub(crate) fn encode_text(why: &str) -> Self {
+        Refusal { status: Status::Encode, body: why.as_bytes().to_vec() }
+    }
+
     /// No handler has this name.
     pub fn unknown(message: &str) -> Self {
         Refusal { status: Status::UnknownMessage, body: message.as_bytes().to_vec() }
@@ -105,9 +110,10 @@ pub trait Serve: Clone + Send + Sync + 'static {
     /// through `reply` later; or declines it by giving `reply` back (`Err`), and the loop
     /// then awaits [`call`](Self::call) for it. The default declines.
     ///
-    /// Messages are offered in the order they arrive, and while a declined one is still being
-    /// handled by `call`, the later ones go to `call` too: a service that declines when it
-    /// cannot take a message at once (its mailbox is full) keeps their order.
+    /// Messages are offered in the order they arrive. While a declined one is still being
+    /// handled by `call`, the later ones go to `call` too, so a message taken by `start` never
+    /// overtakes one waiting in `call`; the calls in flight wait side by side, and may reach
+    /// the service in another order.
     ///
     /// # Errors
     ///
@@ -288,9 +294,9 @@ fn receive<'a, S: Serve>(
 }
 
 /// Answers a request with a frame of `status` and `body`, if it has a reply subject.
-fn refuse(serving: &Serving, to: Option<async_nats::Subject>, status: Status, body: &[u8]) {
+fn refuse(serving: &Arc<Serving>, to: Option<async_nats::Subject>, status: Status, body: &[u8]) {
     if let Some(to) = to {
-        reply_to::publish(&serving.client, to, Bytes::from(wire::reply(status, body)));
+        reply_to::publish(Arc::clone(serving), to, Bytes::from(wire::reply(status, body)));
     }
 }
 

@@ -79,7 +79,10 @@ pub(super) fn remote(actor: &ActorImpl<'_>, vis: &Visibility, options: &Options)
                 }
                 match message {
                     #(#start_arms)*
-                    _ => ::core::result::Result::Err(__reply),
+                    _ => {
+                        __reply.answer(::core::result::Result::Err(#r::Refusal::unknown(message)));
+                        ::core::result::Result::Ok(())
+                    }
                 }
             }
 

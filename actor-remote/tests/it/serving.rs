@@ -34,6 +34,33 @@ impl<'de> Deserialize<'de> for Fragile {
     }
 }
 
+/// An argument that blows up when it is dropped on the server (where it arrives armed).
+#[derive(Debug)]
+pub(crate) struct Bomb {
+    armed: bool,
+}
+
+impl Serialize for Bomb {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_unit()
+    }
+}
+
+impl<'de> Deserialize<'de> for Bomb {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        <()>::deserialize(deserializer)?;
+        Ok(Bomb { armed: true })
+    }
+}
+
+impl Drop for Bomb {
+    fn drop(&mut self) {
+        if self.armed {
+            panic!("the argument blew up as it was dropped");
+        }
+    }
+}
+
 /// Records numbers in the order it handles them; `hold` keeps it busy until released.
 pub(crate) struct Ledger {
     seen: Vec<u64>,
@@ -67,6 +94,11 @@ impl Ledger {
         1
     }
 
+    pub(crate) fn bomb(&mut self, bomb: Bomb) -> u32 {
+        std::mem::forget(bomb);
+        1
+    }
+
     pub(crate) async fn slow(&self, ms: u64) -> u64 {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         ms
@@ -95,11 +127,11 @@ fn ledger(capacity: usize) -> (LedgerHandle, Gates) {
     (actor.spawn_with(options).unwrap(), gates)
 }
 
-/// With a mailbox of one place and the actor busy, every request but the first is declined
-/// by `start` and waits in the serving loop: they still reach the actor in the order they
-/// were sent, and every one is answered.
+/// With a mailbox of one place and the actor busy, the requests are declined by `start` and
+/// wait for room in the serving loop: each is handled once and answered. (Their order among
+/// themselves is not kept: waiting for room is not first come, first served.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn requests_that_find_the_mailbox_full_keep_their_order_and_are_all_answered() {
+async fn requests_that_find_the_mailbox_full_are_each_handled_once_and_answered() {
     let Some(node) = node().await else { return };
     let name = unique_name("ledger");
     let (local, gates) = ledger(1);
@@ -115,6 +147,7 @@ async fn requests_that_find_the_mailbox_full_keep_their_order_and_are_all_answer
     // first fifty is answered by the serving loop once it has received them all. The actor is
     // released then, and the last fifty arrive while the first ones still wait for room.
     let first = join_all((0..50).map(|n| remote.record(n)));
+    // (The ping answers the protocol version.)
     let rest = async {
         tokio::task::yield_now().await;
         assert_eq!(remote.target().ping().await.unwrap(), 1);
@@ -122,9 +155,12 @@ async fn requests_that_find_the_mailbox_full_keep_their_order_and_are_all_answer
         join_all((50..100).map(|n| remote.record(n))).await
     };
     let (first, rest) = tokio::join!(first, rest);
-    let answers: Vec<usize> = first.into_iter().chain(rest).map(Result::unwrap).collect();
-    assert_eq!(answers, (1..=100).collect::<Vec<_>>(), "each saw the ones sent before it");
-    assert_eq!(remote.seen().await.unwrap(), (0..100).collect::<Vec<_>>());
+    let mut answers: Vec<usize> = first.into_iter().chain(rest).map(Result::unwrap).collect();
+    answers.sort_unstable();
+    assert_eq!(answers, (1..=100).collect::<Vec<_>>(), "one answer each, none twice");
+    let mut seen = remote.seen().await.unwrap();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..100).collect::<Vec<_>>(), "each handled once");
     hold.await.unwrap().unwrap();
 }
 
@@ -168,7 +204,7 @@ async fn panics_in_the_users_serde_answer_panicked_and_serving_goes_on() {
             other => panic!("expected a panic, got {other:?}"),
         }
         match remote.fragile(Fragile).await {
-            Err(RemoteError::Panicked(_)) => {}
+            Err(RemoteError::Panicked(message)) => assert!(message.contains("argument broke")),
             other => panic!("expected a panic, got {other:?}"),
         }
         assert_eq!(remote.record(n).await.unwrap(), n as usize + 1);
@@ -255,4 +291,36 @@ async fn a_call_taken_by_start_is_answered_from_anywhere_or_unanswered_when_drop
         Err(RemoteError::Unanswered(why)) => assert!(why.contains("without answering"), "{why}"),
         other => panic!("expected Unanswered, got {other:?}"),
     }
+}
+
+/// A message refused by a full mailbox is dropped by the server; if an argument's destructor
+/// panics then, the caller is answered `Panicked` (its reply is not lost), and stop still
+/// returns. (One thread: once `entered` fires, the actor's task has gone back to waiting, so
+/// the mailbox's count no longer changes until `release`.)
+#[tokio::test]
+async fn a_destructor_panicking_in_a_refused_message_still_answers_and_stop_returns() {
+    let Some(node) = node().await else { return };
+    let name = unique_name("ledger");
+    let (local, gates) = ledger(1);
+    let served = node.serve(&name, local.clone()).await.unwrap();
+    let remote: LedgerRemote = node.resolve(&name).await.unwrap();
+    let hold = tokio::spawn({
+        let remote = remote.clone();
+        async move { remote.hold().await }
+    });
+    gates.entered.notified().await;
+    // The actor is busy: fill its mailbox (a place or two, however it counts them).
+    let mut filled = 0;
+    while local.try_tell(LedgerMessage::record(99)).is_ok() {
+        filled += 1;
+        assert!(filled < 10, "a mailbox of one place took {filled} messages");
+    }
+    match remote.bomb(Bomb { armed: false }).await {
+        Err(RemoteError::Panicked(message)) => assert!(message.contains("panicked"), "{message}"),
+        other => panic!("expected a panic, got {other:?}"),
+    }
+    gates.release.notify_one();
+    hold.await.unwrap().unwrap();
+    let stopped = tokio::time::timeout(Duration::from_secs(30), served.stop()).await;
+    assert!(stopped.is_ok(), "stop waits for no lost reply");
 }
