@@ -6,8 +6,7 @@ use quote::format_ident;
 /// `add_item` → `AddItem`; `r#type` → `Type`. Keeps the method's span, so errors about the
 /// variant point at the method.
 pub(crate) fn variant(method: &Ident) -> Ident {
-    let name = method.to_string();
-    let name = name.strip_prefix("r#").unwrap_or(&name);
+    let name = bare_name(method);
     let mut out = String::with_capacity(name.len());
     let mut upper = true;
     for c in name.chars() {
@@ -21,6 +20,13 @@ pub(crate) fn variant(method: &Ident) -> Ident {
         }
     }
     Ident::new(&out, method.span())
+}
+
+/// `add_item` → `"add_item"`; `r#type` → `"type"`: a method's name without the raw prefix,
+/// which is also a handler's message tag on the wire (`#[actor(remote)]`).
+pub(crate) fn bare_name(method: &Ident) -> String {
+    let name = method.to_string();
+    name.strip_prefix("r#").map_or_else(|| name.clone(), str::to_owned)
 }
 
 /// `Counter` → `CounterMessage`.

@@ -95,9 +95,8 @@ impl ReplyTo {
     /// # }
     /// ```
     pub fn local(caller_timeout: Option<Duration>) -> (Self, oneshot::Receiver<CallResult>) {
-        let timeout = caller_timeout;
         let (tx, rx) = oneshot::channel();
-        (ReplyTo { route: Some(Route::Local(tx)), timeout }, rx)
+        (ReplyTo { route: Some(Route::Local(tx)), timeout: caller_timeout }, rx)
     }
 
     /// How long the caller waits for the answer, if it said: work for it is worth doing only

@@ -119,8 +119,7 @@ fn remote_method(handler: &Handler<'_>) -> TokenStream {
     let method = &handler.method.sig.ident;
     let vis = &handler.method.vis;
     let docs = docs(&handler.method.attrs);
-    let tag = method.to_string();
-    let tag = tag.strip_prefix("r#").unwrap_or(&tag).to_owned();
+    let tag = naming::bare_name(method);
     let args: Vec<_> = message_args(handler).collect();
     let names: Vec<_> = args.iter().map(|(ident, _)| *ident).collect();
     let params = args.iter().map(|(ident, ty)| quote!(#ident: #ty));
@@ -181,8 +180,7 @@ fn remote_method(handler: &Handler<'_>) -> TokenStream {
 fn serve_arm(handler: &Handler<'_>) -> TokenStream {
     let p = quote!(::actor_remote::__private);
     let method = &handler.method.sig.ident;
-    let tag = method.to_string();
-    let tag = tag.strip_prefix("r#").unwrap_or(&tag).to_owned();
+    let tag = naming::bare_name(method);
     let names: Vec<_> = message_args(handler).map(|(ident, _)| ident).collect();
     let args_struct = args_struct(handler, false);
     quote! {
@@ -200,8 +198,7 @@ fn start_arm(actor: &ActorImpl<'_>, handler: &Handler<'_>) -> TokenStream {
     let p = quote!(::actor_remote::__private);
     let message = naming::message_enum(actor.ident);
     let variant = &handler.variant;
-    let tag = handler.method.sig.ident.to_string();
-    let tag = tag.strip_prefix("r#").unwrap_or(&tag).to_owned();
+    let tag = naming::bare_name(&handler.method.sig.ident);
     let names: Vec<_> = message_args(handler).map(|(ident, _)| ident).collect();
     let args_struct = args_struct(handler, false);
     let enqueue = if handler.tell {

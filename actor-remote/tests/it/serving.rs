@@ -127,6 +127,17 @@ fn ledger(capacity: usize) -> (LedgerHandle, Gates) {
     (actor.spawn_with(options).unwrap(), gates)
 }
 
+/// Asks the actor to `hold`; returns once it is holding, with the ask's task.
+async fn hold(
+    remote: &LedgerRemote,
+    gates: &Gates,
+) -> tokio::task::JoinHandle<Result<(), RemoteError>> {
+    let remote = remote.clone();
+    let held = tokio::spawn(async move { remote.hold().await });
+    gates.entered.notified().await;
+    held
+}
+
 /// With a mailbox of one place and the actor busy, the requests are declined by `start` and
 /// wait for room in the serving loop: each is handled once and answered. (Their order among
 /// themselves is not kept: waiting for room is not first come, first served.)
@@ -138,11 +149,7 @@ async fn requests_that_find_the_mailbox_full_are_each_handled_once_and_answered(
     let _served = node.serve(&name, local.clone()).await.unwrap();
     let remote: LedgerRemote = node.resolve(&name).await.unwrap();
 
-    let hold = tokio::spawn({
-        let remote = remote.clone();
-        async move { remote.hold().await }
-    });
-    gates.entered.notified().await;
+    let hold = hold(&remote, &gates).await;
     // `join_all` polls in order, so the requests are published in order; the ping after the
     // first fifty is answered by the serving loop once it has received them all. The actor is
     // released then, and the last fifty arrive while the first ones still wait for room.
@@ -173,8 +180,7 @@ async fn stop_waits_for_the_calls_the_actor_is_handling() {
     let (local, gates) = ledger(8);
     let served = server.serve(&name, local.clone()).await.unwrap();
     let remote: LedgerRemote = caller.resolve(&name).await.unwrap();
-    let hold = tokio::spawn(async move { remote.hold().await });
-    gates.entered.notified().await;
+    let hold = hold(&remote, &gates).await;
     let release = {
         let release = Arc::clone(&gates.release);
         tokio::spawn(async move {
@@ -304,11 +310,7 @@ async fn a_destructor_panicking_in_a_refused_message_still_answers_and_stop_retu
     let (local, gates) = ledger(1);
     let served = node.serve(&name, local.clone()).await.unwrap();
     let remote: LedgerRemote = node.resolve(&name).await.unwrap();
-    let hold = tokio::spawn({
-        let remote = remote.clone();
-        async move { remote.hold().await }
-    });
-    gates.entered.notified().await;
+    let hold = hold(&remote, &gates).await;
     // The actor is busy: fill its mailbox (a place or two, however it counts them).
     let mut filled = 0;
     while local.try_tell(LedgerMessage::record(99)).is_ok() {
